@@ -1,0 +1,227 @@
+"""Dispatch: jobs arrive, their tasks become ready, the policy places them, inputs travel, nodes run them.
+
+A task is released when all its predecessors have finished. The policy then picks its node, at once
+(immediate mode) or at the next batch tick with every other pending task (batch mode). Its inputs (the job's
+input from the source, or its predecessors' outputs) travel over the network in parallel; when the last one
+has arrived the task joins the node's queue. When a job's exit stages are done their results travel to the
+job's sink, and the job is complete when the last result arrives.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from collections.abc import Iterator, Sequence
+from typing import cast
+
+import numpy as np
+import simpy
+
+from simulator.arrivals import arrival_times
+from simulator.cluster import Node
+from simulator.network import Network
+from simulator.policies import BATCH, Policy, SystemView
+from simulator.recorder import Recorder
+from simulator.scenario import ArrivalSpec
+from simulator.workload import CompiledApplication, CompiledStage, Job, Task
+
+
+class ReadOnlyView:
+    """The `SystemView` handed to policies: answers questions, exposes no simulator object."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+        self._nodes = dispatcher.nodes
+        self._env = dispatcher.env
+        self.node_names = tuple(node.name for node in self._nodes)
+        self.node_kinds = tuple(node.spec.kind for node in self._nodes)
+        self.n_nodes = len(self._nodes)
+
+    @property
+    def now(self) -> float:
+        return self._env.now
+
+    def slots(self, node: int) -> int:
+        return self._nodes[node].slots
+
+    def capacity(self, node: int) -> float:
+        """Slots times speed: the node's service capacity relative to a one-slot node of speed 1."""
+        return self._nodes[node].slots * self._nodes[node].spec.speed
+
+    def load(self, node: int) -> int:
+        return self._nodes[node].load
+
+    def queue_length(self, node: int) -> int:
+        return self._nodes[node].queue_length
+
+    def expected_ready_time_s(self, node: int) -> float:
+        return self._nodes[node].expected_ready_time_s()
+
+    def eligible_nodes(self, task: Task) -> Sequence[int]:
+        return task.stage.eligible
+
+    def exec_estimate_s(self, task: Task, node: int) -> float:
+        return task.stage.exec_mean_s[node]
+
+    def transfer_estimate_s(self, task: Task, node: int) -> float:
+        """Contention-free time for the task's inputs to reach ``node`` (they travel in parallel)."""
+        return max((self._dispatcher.network.estimate_s(source, node, size)
+                    for source, size in self._dispatcher.inputs_of(task)), default=0.0)
+
+
+class Dispatcher:
+    """Owns the run's jobs: arrivals, task release, placement through the policy, transfers, completion."""
+
+    def __init__(self, env: simpy.Environment, nodes: list[Node], network: Network,
+                 applications: list[CompiledApplication], policy: Policy, policy_rng: np.random.Generator,
+                 recorder: Recorder, mode: str = "immediate", batch_interval_s: float = 1.0,
+                 max_jobs: int | None = None) -> None:
+        self.env = env
+        self.nodes = nodes
+        self.network = network
+        self.applications = applications
+        self.policy = policy
+        self.recorder = recorder
+        self.batch_mode = mode == BATCH
+        self.batch_interval_s = batch_interval_s
+        self.max_jobs = max_jobs if max_jobs is not None else math.inf
+        self.jobs_created = 0
+        self.live_jobs: dict[int, Job] = {}
+        self.pending: list[Task] = []
+        self._batch_tick_scheduled = False
+        self.view = ReadOnlyView(self)
+        policy.bind(cast(SystemView, self.view), policy_rng)
+        self._application_by_name = {app.name: app for app in applications}
+        self._on_arrival_event = self._on_arrival
+
+    # -- arrivals --------------------------------------------------------------------------------------------
+
+    def add_arrival_stream(self, spec: ArrivalSpec, rng: np.random.Generator, source: int, sink: int) -> None:
+        """Start the stream: each arrival schedules the next one (one event per job, no process)."""
+        times = arrival_times(spec, rng)
+        if spec.process == "trace":
+            applications: Iterator[CompiledApplication] = (
+                self._application_by_name[name] for name in spec.trace_applications)
+        else:
+            application = self._application_by_name[spec.application]
+            applications = iter(lambda: application, None)
+        self._schedule_next_arrival((times, applications, source, sink))
+
+    def _schedule_next_arrival(self, stream: tuple[Iterator[float], Iterator[CompiledApplication], int, int]) -> None:
+        if self.jobs_created >= self.max_jobs:
+            return
+        time = next(stream[0], None)
+        if time is None:
+            return
+        self.env.timeout(time - self.env.now, stream).callbacks.append(self._on_arrival_event)
+
+    def _on_arrival(self, event: simpy.Event) -> None:
+        stream = event._value
+        if self.jobs_created >= self.max_jobs:
+            return
+        application = next(stream[1])
+        job = Job(self.jobs_created, application, self.env.now, stream[2], stream[3])
+        self.jobs_created += 1
+        self.live_jobs[job.id] = job
+        for stage_index in application.entry:
+            self._release(Task(job, application.stages[stage_index]))
+        self._schedule_next_arrival(stream)
+
+    # -- placement -------------------------------------------------------------------------------------------
+
+    def _release(self, task: Task) -> None:
+        task.job.tasks.append(task)
+        task.dispatch_s = self.env.now
+        eligible = task.stage.eligible
+        if len(eligible) == 1:
+            self._assign(task, eligible[0])
+        elif self.batch_mode:
+            self.pending.append(task)
+            if not self._batch_tick_scheduled:
+                self._batch_tick_scheduled = True
+                now = self.env.now
+                tick = (math.floor(now / self.batch_interval_s) + 1) * self.batch_interval_s
+                self.env.timeout(tick - now).callbacks.append(self._on_batch_tick)
+        else:
+            self._assign(task, self._checked(task, self.policy.assign(task)))
+
+    def _checked(self, task: Task, node: int) -> int:
+        if node not in task.stage.eligible:
+            raise RuntimeError(f"policy {self.policy.name!r} placed stage {task.stage_name!r} of application "
+                               f"{task.application!r} on node {node}, which is not eligible "
+                               f"(eligible: {list(task.stage.eligible)})")
+        return node
+
+    def _on_batch_tick(self, event: simpy.Event) -> None:
+        self._batch_tick_scheduled = False
+        tasks, self.pending = self.pending, []
+        now = self.env.now
+        for task in tasks:
+            task.dispatch_s = now
+        decisions = self.policy.assign_batch(tasks)
+        if len(decisions) != len(tasks):
+            raise RuntimeError(f"policy {self.policy.name!r} returned {len(decisions)} decisions for "
+                               f"{len(tasks)} tasks")
+        for task, node in zip(tasks, decisions, strict=True):
+            self._assign(task, self._checked(task, int(node)))
+
+    def inputs_of(self, task: Task) -> list[tuple[int, float]]:
+        """(source vertex, bytes) of each input of a task; the job input for entry stages with a source."""
+        stage = task.stage
+        job = task.job
+        if stage.predecessors:
+            outputs = [job.application.stages[p].spec.output_bytes for p in stage.predecessors]
+            return [(job.stage_nodes[p], size) for p, size in zip(stage.predecessors, outputs, strict=True)]
+        if job.source >= 0:
+            size = stage.spec.input_bytes
+            return [(job.source, job.application.spec.input_bytes if size is None else size)]
+        return []
+
+    def _assign(self, task: Task, node_index: int) -> None:
+        node = self.nodes[node_index]
+        task.node = node_index
+        task.job.stage_nodes[task.stage.index] = node_index
+        node.load += 1
+        node.backlog_s += task.stage.exec_mean_s[node_index]
+        inputs = [(source, size) for source, size in self.inputs_of(task) if source != node_index]
+        if not inputs:
+            task.ready_s = self.env.now
+            node.enqueue(task)
+            return
+        task.inputs_pending = len(inputs)
+        for source, size in inputs:
+            self.network.transfer(source, node_index, size, partial(self._input_arrived, task))
+
+    def _input_arrived(self, task: Task) -> None:
+        task.inputs_pending -= 1
+        if task.inputs_pending == 0:
+            task.ready_s = self.env.now
+            self.nodes[task.node].enqueue(task)
+
+    # -- completion ------------------------------------------------------------------------------------------
+
+    def on_task_done(self, task: Task) -> None:
+        """Called by a node when a task finishes: record it, release successors, deliver exit results."""
+        self.recorder.task(task)
+        job = task.job
+        stage: CompiledStage = task.stage
+        if stage.successors:
+            waiting = job.waiting_predecessors
+            stages = job.application.stages
+            for successor in stage.successors:
+                waiting[successor] -= 1
+                if waiting[successor] == 0:
+                    self._release(Task(job, stages[successor]))
+        else:
+            if job.sink >= 0 and job.sink != task.node:
+                self.network.transfer(task.node, job.sink, stage.spec.output_bytes,
+                                      partial(self._result_delivered, job))
+            else:
+                self._result_delivered(job)
+
+    def _result_delivered(self, job: Job) -> None:
+        job.results_pending -= 1
+        if job.results_pending == 0:
+            job.finish_s = self.env.now
+            del self.live_jobs[job.id]
+            self.recorder.job(job)

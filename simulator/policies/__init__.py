@@ -1,0 +1,31 @@
+"""Allocation policies: importing this package registers every built-in policy."""
+
+from simulator.policies import greedy
+from simulator.policies.base import (
+    BATCH,
+    IMMEDIATE,
+    MODES,
+    POLICIES,
+    Policy,
+    SystemView,
+    TaskView,
+    check_policy_params,
+    make_policy,
+    policy_class,
+    register_policy,
+)
+
+__all__ = [
+    "BATCH",
+    "IMMEDIATE",
+    "MODES",
+    "POLICIES",
+    "Policy",
+    "SystemView",
+    "TaskView",
+    "check_policy_params",
+    "greedy",
+    "make_policy",
+    "policy_class",
+    "register_policy",
+]

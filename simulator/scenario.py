@@ -1,0 +1,874 @@
+"""Scenario files: the schema, loading TOML, dotted-path overrides, and validation into frozen dataclasses.
+
+Validation happens once, here, at the boundary: after `load_scenario` no code reads a raw dict. Every problem
+is reported (not only the first), each naming the file, the dotted field path and what is allowed. Unknown keys
+are errors, so a typo never silently becomes a default.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from simulator.errors import ScenarioError, UnknownPolicyError
+from simulator.network_spec import DUPLEX_MODES, SHARING_MODELS, LinkSpec, NetworkSpec
+from simulator.policies import MODES, check_policy_params, policy_class
+
+DISTRIBUTIONS = ("deterministic", "exponential", "lognormal", "gamma")
+QUEUE_DISCIPLINES = ("fifo", "priority")
+ARRIVAL_PROCESSES = ("poisson", "deterministic", "mmpp", "on_off", "diurnal", "trace")
+
+__all__ = [
+    "ARRIVAL_PROCESSES",
+    "DISTRIBUTIONS",
+    "QUEUE_DISCIPLINES",
+    "ApplicationSpec",
+    "ArrivalSpec",
+    "ModelSpec",
+    "NodeSpec",
+    "PolicySpec",
+    "Scenario",
+    "ServiceSpec",
+    "SimulationSpec",
+    "StageSpec",
+    "apply_overrides",
+    "load_scenario",
+    "parse_scenario",
+]
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    """When a run stops and what it measures.
+
+    Attributes:
+        max_jobs: Arrivals stop after this many jobs in total (None: no limit).
+        horizon_s: The clock stops here even if jobs are unfinished (None: run until all jobs finish).
+        warmup_s: Jobs arriving before this time are left out of the summary metrics.
+        seed: The run's root seed; every random stream is derived from it.
+    """
+
+    max_jobs: int | None = None
+    horizon_s: float | None = None
+    warmup_s: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """Which allocation policy decides, with its parameters, in immediate or batch (periodic) mode."""
+
+    name: str = "least_loaded"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    mode: str = "immediate"
+    batch_interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A compute node: `slots` tasks run in parallel, each at `speed` times the device kind's cost-table rate.
+
+    Power is linear in the number of busy slots between `idle_power_w` and `busy_power_w` (watts).
+    """
+
+    name: str
+    kind: str
+    group: str
+    slots: int = 1
+    speed: float = 1.0
+    queue: str = "fifo"
+    memory_bytes: float = math.inf
+    idle_power_w: float = 0.0
+    busy_power_w: float = 0.0
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Service time of one model on one device kind: mean in seconds and distribution with its coefficient
+    of variation (standard deviation / mean)."""
+
+    mean_s: float
+    distribution: str = "exponential"
+    cv: float = 1.0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model of the cost table: its service time per device kind."""
+
+    name: str
+    devices: Mapping[str, ServiceSpec]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage of an application DAG: the model it runs, its relative work, bytes it outputs, predecessors
+    and where it may run (device kinds, node groups or node names; empty: anywhere its model has a cost).
+
+    An entry stage (no predecessors) reads ``input_bytes`` from the job's source; None means the
+    application's ``input_bytes``.
+    """
+
+    name: str
+    model: str
+    work: float = 1.0
+    output_bytes: float = 0.0
+    after: tuple[str, ...] = ()
+    placement: tuple[str, ...] = ()
+    input_bytes: float | None = None
+
+
+@dataclass(frozen=True)
+class ApplicationSpec:
+    """An application: a DAG of stages (in topological order), where its input originates (`source`), where
+    its result must go (`sink`), its input size, deadline (SLO) and priority (lower runs first)."""
+
+    name: str
+    stages: tuple[StageSpec, ...]
+    source: str | None = None
+    sink: str | None = None
+    input_bytes: float = 0.0
+    deadline_s: float = math.inf
+    priority: float = 0.0
+
+
+@dataclass(frozen=True)
+class ArrivalSpec:
+    """One arrival stream: jobs of `application` from `source`, by an arrival process with its parameters.
+
+    For `trace`, `trace_times_s` and `trace_applications` hold the replayed rows.
+    """
+
+    name: str
+    application: str
+    process: str
+    params: Mapping[str, Any]
+    source: str | None
+    sink: str | None
+    start_s: float = 0.0
+    stop_s: float = math.inf
+    trace_times_s: tuple[float, ...] = ()
+    trace_applications: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario. `config` is the fully resolved configuration (after overrides) it came from."""
+
+    name: str
+    path: str
+    simulation: SimulationSpec
+    policy: PolicySpec
+    nodes: tuple[NodeSpec, ...]
+    network: NetworkSpec
+    models: Mapping[str, ModelSpec]
+    applications: Mapping[str, ApplicationSpec]
+    arrivals: tuple[ArrivalSpec, ...]
+    config: Mapping[str, Any]
+
+    @property
+    def node_names(self) -> list[str]:
+        return [node.name for node in self.nodes]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Loading and overrides
+
+
+def load_scenario(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = (),
+                  policy: str | None = None) -> Scenario:
+    """Read a TOML scenario file, apply dotted-path overrides, validate, and return a `Scenario`.
+
+    Args:
+        path: The scenario file.
+        overrides: `"dotted.key=value"` strings (value parsed as TOML, else a string) or a mapping of dotted
+            keys to values.
+        policy: Use this policy instead of the file's; the file's policy parameters are dropped when the name
+            changes (they belong to the other policy), and overrides apply after.
+
+    Raises:
+        ScenarioError: Listing every problem found, each naming file, field and what is allowed.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ScenarioError([f"{path}: no such scenario file"]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError([f"{path}: not valid TOML: {error}"]) from None
+    if policy is not None:
+        policy_table = dict(raw.get("policy", {})) if isinstance(raw.get("policy", {}), dict) else {}
+        if policy_table.get("name", "least_loaded") != policy:
+            policy_table.pop("params", None)
+        raw["policy"] = {**policy_table, "name": policy}
+    raw = apply_overrides(raw, overrides, source=str(path))
+    return parse_scenario(raw, source=str(path), base_dir=path.parent)
+
+
+def parse_override(text: str, source: str = "--set") -> tuple[str, Any]:
+    """Split `"a.b.c=value"`; the value is read as a TOML value (number, bool, string, array, inline table)
+    and falls back to a plain string."""
+    key, sep, value_text = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError([f"{source}: override {text!r} must look like dotted.key=value"])
+    try:
+        value = tomllib.loads(f"value = {value_text.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = value_text.strip()
+    return key, value
+
+
+def apply_overrides(
+    raw: Mapping[str, Any], overrides: Iterable[str] | Mapping[str, Any], source: str = "scenario"
+) -> dict[str, Any]:
+    """Return a copy of `raw` with dotted-path overrides set (tables are created as needed)."""
+    result = copy.deepcopy(dict(raw))
+    pairs = overrides.items() if isinstance(overrides, Mapping) else (parse_override(o) for o in overrides)
+    for dotted_key, value in pairs:
+        parts = dotted_key.split(".")
+        table: Any = result
+        for depth, part in enumerate(parts[:-1]):
+            next_table = table.setdefault(part, {})
+            if not isinstance(next_table, dict):
+                prefix = ".".join(parts[: depth + 1])
+                raise ScenarioError([f"{source}: cannot override {dotted_key!r}: {prefix} is not a table"])
+            table = next_table
+        table[parts[-1]] = value
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Field readers: each returns the checked value or raises _InvalidError with what is allowed.
+
+
+class _InvalidError(Exception):
+    pass
+
+
+_REQUIRED = object()
+
+
+def _describe(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _InvalidError(f"must be a number, got {_describe(value)}")
+    return float(value)
+
+
+def _positive(value: Any) -> float:
+    number = _number(value)
+    if not number > 0:
+        raise _InvalidError(f"must be a positive number, got {value!r}")
+    return number
+
+
+def _positive_finite(value: Any) -> float:
+    number = _positive(value)
+    if math.isinf(number):
+        raise _InvalidError("must be a finite positive number, got inf")
+    return number
+
+
+def _non_negative(value: Any) -> float:
+    number = _number(value)
+    if not number >= 0:
+        raise _InvalidError(f"must be a number >= 0, got {value!r}")
+    return number
+
+
+def _non_negative_finite(value: Any) -> float:
+    number = _non_negative(value)
+    if math.isinf(number):
+        raise _InvalidError("must be a finite number >= 0, got inf")
+    return number
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _InvalidError(f"must be a positive integer, got {_describe(value)}")
+    return value
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _InvalidError(f"must be an integer, got {_describe(value)}")
+    return value
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise _InvalidError(f"must be a non-empty string, got {_describe(value)}")
+    return value
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise _InvalidError(f"must be a list of names, got {_describe(value)}")
+    return tuple(value)
+
+
+def _number_list(value: Any) -> tuple[float, ...]:
+    if not isinstance(value, list) or not value:
+        raise _InvalidError(f"must be a non-empty list of numbers, got {_describe(value)}")
+    return tuple(_non_negative(item) for item in value)
+
+
+def _table(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _InvalidError(f"must be a table, got {_describe(value)}")
+    return value
+
+
+def _choice(allowed: Sequence[str]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in allowed:
+            raise _InvalidError(f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+        return str(value)
+
+    return check
+
+
+def _fraction(value: Any) -> float:
+    number = _number(value)
+    if not 0 <= number <= 1:
+        raise _InvalidError(f"must be between 0 and 1, got {value!r}")
+    return number
+
+
+class _Reader:
+    """Collects problems while reading tables, so one pass reports every mistake in a file."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[str] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.problems.append(f"{self.source}: {path} {message}" if path else f"{self.source}: {message}")
+
+    def section(self, raw: Mapping[str, Any], key: str, path: str = "") -> dict[str, Any]:
+        """A sub-table (empty when absent); a non-table value is reported."""
+        full = f"{path}.{key}" if path else key
+        value = raw.get(key, {})
+        try:
+            return _table(value)
+        except _InvalidError as problem:
+            self.error(full, str(problem))
+            return {}
+
+    def take(self, table: Mapping[str, Any], path: str, key: str, check: Callable[[Any], Any],
+             default: Any = _REQUIRED) -> Any:
+        full = f"{path}.{key}" if path else key
+        if key not in table:
+            if default is _REQUIRED:
+                self.error(full, "is required")
+            return None if default is _REQUIRED else default
+        try:
+            return check(table[key])
+        except _InvalidError as problem:
+            self.error(full, str(problem))
+            return None if default is _REQUIRED else default
+
+    def no_unknown_keys(self, table: Mapping[str, Any], path: str, allowed: Iterable[str]) -> None:
+        allowed = list(allowed)
+        for key in table:
+            if key not in allowed:
+                where = f"{path}.{key}" if path else key
+                self.error(where, f"is not a known field; allowed here: {', '.join(allowed)}")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Sections
+
+
+def _read_simulation(reader: _Reader, raw: Mapping[str, Any]) -> SimulationSpec:
+    table = reader.section(raw, "simulation")
+    reader.no_unknown_keys(table, "simulation", ["max_jobs", "horizon_s", "warmup_s", "seed"])
+    spec = SimulationSpec(
+        max_jobs=reader.take(table, "simulation", "max_jobs", _positive_int, None),
+        horizon_s=reader.take(table, "simulation", "horizon_s", _positive, None),
+        warmup_s=reader.take(table, "simulation", "warmup_s", _non_negative_finite, 0.0),
+        seed=reader.take(table, "simulation", "seed", _integer, 0),
+    )
+    if spec.horizon_s is not None and math.isinf(spec.horizon_s):
+        spec = SimulationSpec(spec.max_jobs, None, spec.warmup_s, spec.seed)
+    return spec
+
+
+def _read_policy(reader: _Reader, raw: Mapping[str, Any]) -> PolicySpec:
+    table = reader.section(raw, "policy")
+    reader.no_unknown_keys(table, "policy", ["name", "params", "mode", "batch_interval_s"])
+    name = reader.take(table, "policy", "name", _string, "least_loaded")
+    params = reader.take(table, "policy", "params", _table, {})
+    mode = reader.take(table, "policy", "mode", _choice(MODES), "immediate")
+    interval = reader.take(table, "policy", "batch_interval_s", _positive_finite, 1.0)
+    try:
+        cls = policy_class(name)
+    except UnknownPolicyError as error:
+        reader.error("policy.name", str(error))
+        return PolicySpec(name, params, mode, interval)
+    for problem in check_policy_params(name, params):
+        reader.error("policy.params", problem)
+    if mode not in cls.modes:
+        reader.error("policy.mode", f"{mode!r} is not supported by policy {name!r}; it supports: "
+                     f"{', '.join(cls.modes)}")
+    return PolicySpec(name, params, mode, interval)
+
+
+_NODE_FIELDS = ["kind", "slots", "count", "speed", "queue", "memory_bytes", "idle_power_w", "busy_power_w"]
+
+
+def _read_nodes(reader: _Reader, raw: Mapping[str, Any]) -> tuple[list[NodeSpec], dict[str, list[str]]]:
+    """Nodes, expanding `count = n` into members `NAME-0` .. `NAME-(n-1)`; also returns the groups."""
+    nodes: list[NodeSpec] = []
+    groups: dict[str, list[str]] = {}
+    section = reader.section(raw, "nodes")
+    if not section:
+        reader.error("nodes", "must define at least one node, e.g. [nodes.server] kind = \"cpu-server\"")
+    for group, value in section.items():
+        path = f"nodes.{group}"
+        try:
+            table = _table(value)
+        except _InvalidError as problem:
+            reader.error(path, str(problem))
+            continue
+        reader.no_unknown_keys(table, path, _NODE_FIELDS)
+        kind = reader.take(table, path, "kind", _string, "node")
+        count = reader.take(table, path, "count", _positive_int, 1)
+        idle = reader.take(table, path, "idle_power_w", _non_negative_finite, 0.0)
+        busy = reader.take(table, path, "busy_power_w", _non_negative_finite, idle)
+        if busy < idle:
+            reader.error(f"{path}.busy_power_w", f"must be >= idle_power_w ({idle}), got {busy}")
+        template = dict(
+            kind=kind,
+            group=group,
+            slots=reader.take(table, path, "slots", _positive_int, 1),
+            speed=reader.take(table, path, "speed", _positive_finite, 1.0),
+            queue=reader.take(table, path, "queue", _choice(QUEUE_DISCIPLINES), "fifo"),
+            memory_bytes=reader.take(table, path, "memory_bytes", _positive, math.inf),
+            idle_power_w=idle,
+            busy_power_w=busy,
+        )
+        names = [group] if count == 1 else [f"{group}-{i}" for i in range(count)]
+        groups[group] = names
+        nodes.extend(NodeSpec(name=name, **template) for name in names)
+    return nodes, groups
+
+
+def _read_network(
+    reader: _Reader, raw: Mapping[str, Any], groups: Mapping[str, list[str]], node_names: set[str]
+) -> NetworkSpec:
+    table = reader.section(raw, "network")
+    reader.no_unknown_keys(table, "network", ["sharing", "switches", "links"])
+    sharing = reader.take(table, "network", "sharing", _choice(SHARING_MODELS), "max-min")
+    switches = reader.take(table, "network", "switches", _string_list, ())
+    for switch in switches:
+        if switch in node_names or switch in groups:
+            reader.error("network.switches", f"name {switch!r} is already used by a node")
+    vertices = node_names | set(switches)
+    links: list[LinkSpec] = []
+    for link_name, value in reader.section(table, "links", "network").items():
+        path = f"network.links.{link_name}"
+        try:
+            link = _table(value)
+        except _InvalidError as problem:
+            reader.error(path, str(problem))
+            continue
+        reader.no_unknown_keys(link, path, ["endpoints", "latency_s", "bandwidth_bytes_per_s", "duplex"])
+        endpoints = reader.take(link, path, "endpoints", _string_list, ())
+        latency = reader.take(link, path, "latency_s", _non_negative_finite, 0.0)
+        bandwidth = reader.take(link, path, "bandwidth_bytes_per_s", _positive, None)
+        duplex = reader.take(link, path, "duplex", _choice(DUPLEX_MODES), "full")
+        if len(endpoints) != 2:
+            if "endpoints" in link:
+                reader.error(f"{path}.endpoints", f"must name exactly two vertices, got {list(endpoints)}")
+            continue
+        expanded = [groups.get(end, [end]) for end in endpoints]
+        for end, members in zip(endpoints, expanded, strict=True):
+            if members == [end] and end not in vertices:
+                reader.error(f"{path}.endpoints", f"unknown vertex {end!r}; known nodes, groups and switches: "
+                             f"{', '.join(sorted(vertices | set(groups)))}")
+        if len(expanded[0]) > 1 and len(expanded[1]) > 1:
+            reader.error(f"{path}.endpoints", "at most one endpoint may be a group of several nodes")
+            continue
+        if bandwidth is None:
+            continue
+        pairs = [(a, b) for a in expanded[0] for b in expanded[1]]
+        for a, b in pairs:
+            name = link_name if len(pairs) == 1 else f"{link_name}-{a if len(expanded[0]) > 1 else b}"
+            links.append(LinkSpec(name, (a, b), latency, bandwidth, duplex))
+    return NetworkSpec(sharing=sharing, switches=tuple(switches), links=tuple(links))
+
+
+def _read_service(reader: _Reader, table: Mapping[str, Any], path: str,
+                  defaults: ServiceSpec | None) -> ServiceSpec | None:
+    distribution = reader.take(table, path, "distribution", _choice(DISTRIBUTIONS),
+                               defaults.distribution if defaults else "exponential")
+    default_cv = defaults.cv if defaults else (0.0 if distribution == "deterministic" else 1.0)
+    cv = reader.take(table, path, "cv", _non_negative_finite, default_cv)
+    if distribution == "exponential" and "cv" in table and cv != 1.0:
+        reader.error(f"{path}.cv", f"an exponential distribution has cv = 1; got {cv} (use gamma or lognormal)")
+    if distribution == "deterministic":
+        cv = 0.0
+    elif distribution == "exponential":
+        cv = 1.0
+    elif cv == 0:
+        reader.error(f"{path}.cv", f"must be > 0 for a {distribution} distribution (or use deterministic)")
+    mean = reader.take(table, path, "mean_s", _positive_finite, defaults.mean_s if defaults else _REQUIRED)
+    if mean is None:
+        return None
+    return ServiceSpec(mean_s=mean, distribution=distribution, cv=cv)
+
+
+def _read_models(reader: _Reader, raw: Mapping[str, Any]) -> dict[str, ModelSpec]:
+    models: dict[str, ModelSpec] = {}
+    for name, value in reader.section(raw, "models").items():
+        path = f"models.{name}"
+        try:
+            table = _table(value)
+        except _InvalidError as problem:
+            reader.error(path, str(problem))
+            continue
+        reader.no_unknown_keys(table, path, ["distribution", "cv", "devices"])
+        model_default_distribution = reader.take(table, path, "distribution", _choice(DISTRIBUTIONS), "exponential")
+        model_defaults = {"distribution": model_default_distribution}
+        if "cv" in table:
+            model_defaults["cv"] = table["cv"]
+        devices: dict[str, ServiceSpec] = {}
+        device_tables = reader.section(table, "devices", path)
+        if not device_tables:
+            reader.error(f"{path}.devices", "must give the service time on at least one device kind, e.g. "
+                         f"[{path}.devices.cpu-server] mean_s = 0.05")
+        for kind, device_value in device_tables.items():
+            device_path = f"{path}.devices.{kind}"
+            if isinstance(device_value, int | float) and not isinstance(device_value, bool):
+                device_value = {"mean_s": device_value}
+            try:
+                device_table = {**model_defaults, **_table(device_value)}
+            except _InvalidError as problem:
+                reader.error(device_path, str(problem))
+                continue
+            reader.no_unknown_keys(device_table, device_path, ["mean_s", "distribution", "cv"])
+            service = _read_service(reader, device_table, device_path, None)
+            if service is not None:
+                devices[kind] = service
+        models[name] = ModelSpec(name=name, devices=devices)
+    return models
+
+
+_STAGE_FIELDS = ["model", "work", "output_bytes", "after", "placement", "input_bytes"]
+_APPLICATION_FIELDS = ["source", "sink", "input_bytes", "deadline_s", "priority", "stages"]
+
+
+def _topological_stages(reader: _Reader, path: str, stages: dict[str, StageSpec]) -> tuple[StageSpec, ...]:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(stages)
+    for stage in stages.values():
+        for before in stage.after:
+            if before not in stages:
+                reader.error(f"{path}.stages.{stage.name}.after", f"names unknown stage {before!r}; stages of "
+                             f"this application: {', '.join(stages)}")
+            else:
+                graph.add_edge(before, stage.name)
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        order = list(nx.lexicographical_topological_sort(graph, key=list(stages).index))
+        return tuple(stages[name] for name in order)
+    loop = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
+    reader.error(f"{path}.stages", f"the stages must form a DAG, but they contain the cycle {loop}")
+    return tuple(stages.values())
+
+
+def _read_applications(reader: _Reader, raw: Mapping[str, Any], models: Mapping[str, ModelSpec],
+                       vertex_names: set[str]) -> dict[str, ApplicationSpec]:
+    applications: dict[str, ApplicationSpec] = {}
+    section = reader.section(raw, "applications")
+    if not section:
+        reader.error("applications", "must define at least one application with at least one stage")
+    for name, value in section.items():
+        path = f"applications.{name}"
+        try:
+            table = _table(value)
+        except _InvalidError as problem:
+            reader.error(path, str(problem))
+            continue
+        reader.no_unknown_keys(table, path, _APPLICATION_FIELDS)
+        stages: dict[str, StageSpec] = {}
+        stage_tables = reader.section(table, "stages", path)
+        if not stage_tables:
+            reader.error(f"{path}.stages", "must define at least one stage, e.g. "
+                         f"[{path}.stages.infer] model = \"...\"")
+        for stage_name, stage_value in stage_tables.items():
+            stage_path = f"{path}.stages.{stage_name}"
+            try:
+                stage_table = _table(stage_value)
+            except _InvalidError as problem:
+                reader.error(stage_path, str(problem))
+                continue
+            reader.no_unknown_keys(stage_table, stage_path, _STAGE_FIELDS)
+            model = reader.take(stage_table, stage_path, "model", _string)
+            if model is not None and model not in models:
+                reader.error(f"{stage_path}.model", f"unknown model {model!r}; models in [models]: "
+                             f"{', '.join(models) or '(none)'}")
+            stages[stage_name] = StageSpec(
+                name=stage_name,
+                model=model or "",
+                work=reader.take(stage_table, stage_path, "work", _positive_finite, 1.0),
+                output_bytes=reader.take(stage_table, stage_path, "output_bytes", _non_negative_finite, 0.0),
+                after=reader.take(stage_table, stage_path, "after", _string_list, ()),
+                placement=reader.take(stage_table, stage_path, "placement", _string_list, ()),
+                input_bytes=reader.take(stage_table, stage_path, "input_bytes", _non_negative_finite, None),
+            )
+        source = reader.take(table, path, "source", _string, None)
+        sink = reader.take(table, path, "sink", _string, source)
+        for key, vertex in (("source", source), ("sink", sink)):
+            if vertex is not None and vertex not in vertex_names:
+                reader.error(f"{path}.{key}", f"unknown vertex {vertex!r}; known nodes, groups and switches: "
+                             f"{', '.join(sorted(vertex_names))}")
+        applications[name] = ApplicationSpec(
+            name=name,
+            stages=_topological_stages(reader, path, stages),
+            source=source,
+            sink=sink,
+            input_bytes=reader.take(table, path, "input_bytes", _non_negative_finite, 0.0),
+            deadline_s=reader.take(table, path, "deadline_s", _positive, math.inf),
+            priority=reader.take(table, path, "priority", _number, 0.0),
+        )
+    return applications
+
+
+_PROCESS_FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "poisson": {"rate_per_s": _positive_finite},
+    "deterministic": {"rate_per_s": _positive_finite},
+    "mmpp": {"rates_per_s": _number_list, "mean_sojourn_s": _number_list},
+    "on_off": {"rate_per_s": _positive_finite, "mean_on_s": _positive_finite, "mean_off_s": _positive_finite},
+    "diurnal": {"rate_per_s": _positive_finite, "amplitude": _fraction, "period_s": _positive_finite,
+                "phase_s": _non_negative_finite},
+    "trace": {"file": _string},
+}
+_OPTIONAL_PROCESS_FIELDS = {"phase_s": 0.0}
+_ARRIVAL_FIELDS = ["application", "process", "source", "sink", "start_s", "stop_s"]
+
+
+def _read_trace(reader: _Reader, path: str, file_name: str, base_dir: Path, default_application: str | None,
+                applications: Mapping[str, ApplicationSpec]) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    trace_path = (base_dir / file_name).resolve()
+    times: list[float] = []
+    names: list[str] = []
+    try:
+        with trace_path.open(newline="") as handle:
+            rows = csv.DictReader(handle)
+            columns = rows.fieldnames or []
+            if "time_s" not in columns:
+                reader.error(f"{path}.file", f"trace {trace_path} needs a 'time_s' column; it has: "
+                             f"{', '.join(columns) or '(no header)'}")
+                return (), ()
+            for line, row in enumerate(rows, start=2):
+                try:
+                    time = float(row["time_s"])
+                except (TypeError, ValueError):
+                    reader.error(f"{path}.file", f"{trace_path} line {line}: time_s must be a number, got "
+                                 f"{row['time_s']!r}")
+                    return (), ()
+                name = row.get("application") or default_application
+                if name not in applications:
+                    reader.error(f"{path}.file", f"{trace_path} line {line}: unknown application {name!r}")
+                    return (), ()
+                if times and time < times[-1]:
+                    reader.error(f"{path}.file", f"{trace_path} line {line}: time_s must not decrease")
+                    return (), ()
+                if time < 0 or math.isnan(time):
+                    reader.error(f"{path}.file", f"{trace_path} line {line}: time_s must be >= 0")
+                    return (), ()
+                times.append(time)
+                names.append(str(name))
+    except OSError as error:
+        reader.error(f"{path}.file", f"cannot read trace {trace_path}: {error.strerror}")
+    return tuple(times), tuple(names)
+
+
+def _read_arrivals(reader: _Reader, raw: Mapping[str, Any], applications: Mapping[str, ApplicationSpec],
+                   groups: Mapping[str, list[str]], vertex_names: set[str], base_dir: Path) -> list[ArrivalSpec]:
+    arrivals: list[ArrivalSpec] = []
+    section = reader.section(raw, "arrivals")
+    if not section:
+        reader.error("arrivals", "must define at least one arrival stream, e.g. [arrivals.users] "
+                     "application = \"...\", process = \"poisson\", rate_per_s = 1.0")
+    for name, value in section.items():
+        path = f"arrivals.{name}"
+        try:
+            table = _table(value)
+        except _InvalidError as problem:
+            reader.error(path, str(problem))
+            continue
+        process = reader.take(table, path, "process", _choice(ARRIVAL_PROCESSES), "poisson")
+        fields = _PROCESS_FIELDS.get(process, {})
+        reader.no_unknown_keys(table, path, _ARRIVAL_FIELDS + list(fields))
+        application = reader.take(table, path, "application", _string, None)
+        if application is None and process != "trace":
+            reader.error(f"{path}.application", "is required")
+        if application is not None and application not in applications:
+            reader.error(f"{path}.application", f"unknown application {application!r}; defined: "
+                         f"{', '.join(applications) or '(none)'}")
+            continue
+        params = {}
+        for key, check in fields.items():
+            params[key] = reader.take(table, path, key, check, _OPTIONAL_PROCESS_FIELDS.get(key, _REQUIRED))
+        if process == "mmpp" and params["rates_per_s"] and params["mean_sojourn_s"]:
+            if len(params["rates_per_s"]) != len(params["mean_sojourn_s"]):
+                reader.error(f"{path}.mean_sojourn_s", "must have one entry per entry of rates_per_s")
+            if not any(rate > 0 for rate in params["rates_per_s"]):
+                reader.error(f"{path}.rates_per_s", "must have at least one positive rate")
+            if not all(time > 0 for time in params["mean_sojourn_s"]):
+                reader.error(f"{path}.mean_sojourn_s", "must all be positive")
+        start = reader.take(table, path, "start_s", _non_negative_finite, 0.0)
+        stop = reader.take(table, path, "stop_s", _positive, math.inf)
+        app_spec = applications.get(application) if application else None
+        source = reader.take(table, path, "source", _string, app_spec.source if app_spec else None)
+        sink = reader.take(table, path, "sink", _string, app_spec.sink if app_spec else None)
+        if "source" in table and "sink" not in table:
+            sink = source if app_spec is None or app_spec.sink == app_spec.source else sink
+        for key, vertex in (("source", source), ("sink", sink)):
+            if vertex is not None and vertex not in vertex_names and vertex not in groups:
+                reader.error(f"{path}.{key}", f"unknown vertex {vertex!r}; known nodes, groups and switches: "
+                             f"{', '.join(sorted(vertex_names | set(groups)))}")
+        trace_times: tuple[float, ...] = ()
+        trace_apps: tuple[str, ...] = ()
+        if process == "trace" and params.get("file"):
+            trace_times, trace_apps = _read_trace(reader, path, params["file"], base_dir, application,
+                                                  applications)
+        sources = groups.get(source, [source]) if source is not None else [None]
+        sink_members = groups.get(sink, [sink]) if sink is not None else [None]
+        for index, member in enumerate(sources):
+            member_sink = sink_members[index] if len(sink_members) == len(sources) else sink_members[0]
+            arrivals.append(ArrivalSpec(
+                name=name if len(sources) == 1 else f"{name}-{member}",
+                application=application or (trace_apps[0] if trace_apps else ""),
+                process=process,
+                params=params,
+                source=member,
+                sink=member_sink,
+                start_s=start,
+                stop_s=stop,
+                trace_times_s=trace_times,
+                trace_applications=trace_apps,
+            ))
+    return arrivals
+
+
+def _eligible_node_names(stage: StageSpec, nodes: Sequence[NodeSpec], models: Mapping[str, ModelSpec]) -> list[str]:
+    model = models.get(stage.model)
+    if model is None:
+        return []
+    return [
+        node.name
+        for node in nodes
+        if node.kind in model.devices
+        and (not stage.placement or {node.name, node.group, node.kind} & set(stage.placement))
+    ]
+
+
+def _check_placement_and_routes(reader: _Reader, scenario_nodes: Sequence[NodeSpec], network: NetworkSpec,
+                                models: Mapping[str, ModelSpec], applications: Mapping[str, ApplicationSpec],
+                                arrivals: Sequence[ArrivalSpec]) -> None:
+    graph = nx.Graph()
+    graph.add_nodes_from(node.name for node in scenario_nodes)
+    graph.add_nodes_from(network.switches)
+    graph.add_edges_from(link.endpoints for link in network.links)
+    known_targets = {label for n in scenario_nodes for label in (n.name, n.group, n.kind)}
+    for application in applications.values():
+        involved: set[str] = set()
+        for stage in application.stages:
+            path = f"applications.{application.name}.stages.{stage.name}"
+            for target in stage.placement:
+                if target not in known_targets:
+                    reader.error(f"{path}.placement", f"names {target!r}, which is no node, group or device kind; "
+                                 f"known: {', '.join(sorted(known_targets))}")
+            eligible = _eligible_node_names(stage, scenario_nodes, models)
+            if not eligible and stage.model in models:
+                kinds = ", ".join(models[stage.model].devices) or "(none)"
+                reader.error(path, f"can run on no node: model {stage.model!r} has costs for device kinds {kinds}"
+                             f"{' and placement is ' + str(list(stage.placement)) if stage.placement else ''}")
+            involved.update(eligible)
+        needs_network = len(application.stages) > 1
+        for arrival in arrivals:
+            if arrival.application == application.name:
+                for vertex in (arrival.source, arrival.sink):
+                    if vertex is not None:
+                        involved.add(vertex)
+                        needs_network = True
+        involved &= set(graph.nodes)
+        if needs_network and len(involved) > 1:
+            components = {frozenset(c) for c in nx.connected_components(graph.subgraph(graph.nodes))}
+            touched = [c for c in components if c & involved]
+            if len(touched) > 1:
+                parts = "; ".join(", ".join(sorted(c & involved)) for c in touched)
+                reader.error(f"applications.{application.name}",
+                             f"needs data transfers between vertices that no links connect: {parts}")
+
+
+def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: str | Path = ".") -> Scenario:
+    """Validate a raw configuration (as read from TOML) into a `Scenario`.
+
+    Raises:
+        ScenarioError: Listing every problem found.
+    """
+    reader = _Reader(source)
+    reader.no_unknown_keys(raw, "", ["scenario", "simulation", "policy", "nodes", "network", "models",
+                                     "applications", "arrivals"])
+    meta = reader.section(raw, "scenario")
+    reader.no_unknown_keys(meta, "scenario", ["name", "description"])
+    name = reader.take(meta, "scenario", "name", _string, Path(source).stem)
+    reader.take(meta, "scenario", "description", str, "")
+    simulation = _read_simulation(reader, raw)
+    policy = _read_policy(reader, raw)
+    nodes, groups = _read_nodes(reader, raw)
+    node_names = {node.name for node in nodes}
+    network = _read_network(reader, raw, groups, node_names)
+    vertex_names = node_names | set(network.switches) | set(groups)
+    models = _read_models(reader, raw)
+    applications = _read_applications(reader, raw, models, vertex_names)
+    arrivals = _read_arrivals(reader, raw, applications, groups, node_names | set(network.switches),
+                              Path(base_dir))
+    if not reader.problems:
+        _check_placement_and_routes(reader, nodes, network, models, applications, arrivals)
+    if simulation.max_jobs is None and simulation.horizon_s is None and any(
+        a.process != "trace" and math.isinf(a.stop_s) for a in arrivals
+    ):
+        reader.error("simulation", "needs max_jobs or horizon_s (or every arrival stream needs stop_s), "
+                     "otherwise the run never ends")
+    if reader.problems:
+        raise ScenarioError(reader.problems)
+    return Scenario(
+        name=name,
+        path=source,
+        simulation=simulation,
+        policy=policy,
+        nodes=tuple(nodes),
+        network=network,
+        models=models,
+        applications=applications,
+        arrivals=tuple(arrivals),
+        config=copy.deepcopy(dict(raw)),
+    )
+
+
+def eligible_nodes(stage: StageSpec, scenario: Scenario) -> list[int]:
+    """Indices of the nodes a stage may run on: its model has a cost there and its placement admits it."""
+    names = set(_eligible_node_names(stage, scenario.nodes, scenario.models))
+    return [index for index, node in enumerate(scenario.nodes) if node.name in names]
