@@ -1,0 +1,187 @@
+"""Command line: ``python -m simulator run|validate|policies|demo|map``.
+
+User mistakes (a malformed scenario, an unknown policy, a bad override) print one clear line per problem on
+stderr and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import UserInputError
+from simulator.policies import POLICIES
+from simulator.scenario import load_scenario
+
+DEFAULT_DEMO_POLICIES = ("random", "round_robin", "least_loaded", "min_completion_time")
+
+SUMMARY_ORDER = [
+    "jobs_completed", "jobs_unfinished", "tasks_completed", "response_time_mean_s", "response_time_p50_s",
+    "response_time_p95_s", "response_time_p99_s", "makespan_s", "throughput_per_s", "utilization_mean",
+    "load_variance", "load_cv", "jain_fairness", "slo_attainment", "energy_j", "bytes_transferred", "wall_s",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with status 2 on usage errors already; keep its message short."""
+
+
+def _add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", type=Path, help="scenario TOML file")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a field by dotted path, e.g. --set arrivals.users.rate_per_s=2.5")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m simulator", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run_parser = commands.add_parser("run", help="run one scenario and print its summary")
+    _add_scenario_arguments(run_parser)
+    run_parser.add_argument("--policy", help="policy name (see `policies`); default: the scenario's")
+    run_parser.add_argument("--seed", type=int, help="run seed; default: simulation.seed of the scenario")
+    run_parser.add_argument("--out", type=Path, help="directory for the task/job/node/transfer tables")
+    run_parser.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format for --out")
+    run_parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+    validate_parser = commands.add_parser("validate", help="check a scenario file and explain every problem")
+    _add_scenario_arguments(validate_parser)
+
+    policies_parser = commands.add_parser("policies", help="list the registered policies and their parameters")
+    policies_parser.add_argument("--json", action="store_true")
+
+    demo_parser = commands.add_parser("demo", help="compare policies on a scenario: table and figure")
+    demo_parser.add_argument("scenario", type=Path, nargs="?", default=Path("scenarios/demo_edge_cloud.toml"))
+    demo_parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    demo_parser.add_argument("--policies", default=",".join(DEFAULT_DEMO_POLICIES),
+                             help="comma-separated policy names")
+    demo_parser.add_argument("--replications", type=int, default=3)
+    demo_parser.add_argument("--out", type=Path, default=Path("results/demo"))
+
+    map_parser = commands.add_parser("map", help="solve a static mapping problem (ETC matrix)")
+    try:  # TEMP until map_cli lands
+        from simulator.map_cli import add_map_arguments
+
+        add_map_arguments(map_parser)
+    except ImportError:
+        pass
+    return parser
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    return value
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    keys = [k for k in SUMMARY_ORDER if k in summary]
+    width = max(len(k) for k in keys)
+    lines = [f"{key.ljust(width)}  {summary[key]:.6g}" if isinstance(summary[key], float)
+             else f"{key.ljust(width)}  {summary[key]}" for key in keys]
+    lines.append("utilization by node:")
+    lines.extend(f"  {node}: {value:.3f}" for node, value in summary["utilization_by_node"].items())
+    return "\n".join(lines)
+
+
+def _command_run(args: argparse.Namespace) -> int:
+    from simulator.simulation import run
+
+    scenario = load_scenario(args.scenario, args.overrides, policy=args.policy)
+    result = run(scenario, seed=args.seed)
+    if args.out:
+        result.write(args.out, args.format)
+    if args.json:
+        summary = {"scenario": scenario.name, "policy": result.policy, "policy_params": result.policy_params,
+                   "seed": result.seed, **result.summary}
+        print(json.dumps(_json_value(summary)))
+    else:
+        print(f"scenario {scenario.name} | policy {result.policy} {result.policy_params or ''} | seed {result.seed}")
+        print(format_summary(result.summary))
+        if args.out:
+            print(f"tables written to {args.out}/")
+    return 0
+
+
+def _command_validate(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario, args.overrides)
+    n_stages = sum(len(app.stages) for app in scenario.applications.values())
+    print(f"{args.scenario}: OK ({len(scenario.nodes)} nodes, {len(scenario.network.links)} links, "
+          f"{len(scenario.applications)} applications with {n_stages} stages, {len(scenario.arrivals)} arrival "
+          f"streams, policy {scenario.policy.name} in {scenario.policy.mode} mode)")
+    return 0
+
+
+def _command_policies(args: argparse.Namespace) -> int:
+    entries = []
+    for name, cls in sorted(POLICIES.items()):
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        entries.append({"name": name, "modes": list(cls.modes), "stochastic": cls.stochastic,
+                        "params": cls.default_params(), "description": doc})
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    for entry in entries:
+        params = ", ".join(f"{k}={v!r}" for k, v in entry["params"].items()) or "(no parameters)"
+        print(f"{entry['name']:<24} modes: {'/'.join(entry['modes']):<16} params: {params}")
+        print(f"{'':<24} {entry['description']}")
+    return 0
+
+
+def _command_demo(args: argparse.Namespace) -> int:
+    from simulator.compare import TABLE_COLUMNS, compare_policies, format_comparison, mean_with_interval
+    from simulator.plots import plot_policy_comparison
+
+    if args.replications < 1:
+        raise UserInputError([f"--replications must be a positive integer, got {args.replications}"])
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    scenario = load_scenario(args.scenario, args.overrides)
+    for name in policies:
+        from simulator.policies import make_policy
+
+        make_policy(name, scenario.policy.params if name == scenario.policy.name else {})
+    print(f"Scenario {scenario.name}: {len(policies)} policies x {args.replications} replications")
+    runs, utilization = compare_policies(scenario, policies, args.replications)
+    summary = mean_with_interval(runs, list(TABLE_COLUMNS))
+    print(format_comparison(summary))
+    args.out.mkdir(parents=True, exist_ok=True)
+    runs.to_csv(args.out / "runs.csv", index=False)
+    summary.to_csv(args.out / "summary.csv", index=False)
+    figure = plot_policy_comparison(runs, utilization, args.out / "policies.png", title=scenario.name)
+    print(f"\nwrote {args.out / 'runs.csv'}, {args.out / 'summary.csv'} and {figure}")
+    return 0
+
+
+def _command_map(args: argparse.Namespace) -> int:
+    from simulator.map_cli import run_map
+
+    return run_map(args)
+
+
+COMMANDS = {"run": _command_run, "validate": _command_validate, "policies": _command_policies,
+            "demo": _command_demo, "map": _command_map}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserInputError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
