@@ -590,7 +590,7 @@ def _topological_stages(reader: _Reader, path: str, stages: dict[str, StageSpec]
         order = list(nx.lexicographical_topological_sort(graph, key=list(stages).index))
         return tuple(stages[name] for name in order)
     loop = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
-    reader.error(f"{path}.stages", f"the stages must form a DAG, but they contain the cycle {loop}")
+    reader.error(f"{path}.stages", f"must form a DAG, but contain the cycle {loop}")
     return tuple(stages.values())
 
 
@@ -801,9 +801,11 @@ def _check_placement_and_routes(reader: _Reader, scenario_nodes: Sequence[NodeSp
                                  f"known: {', '.join(sorted(known_targets))}")
             eligible = _eligible_node_names(stage, scenario_nodes, models)
             if not eligible and stage.model in models:
-                kinds = ", ".join(models[stage.model].devices) or "(none)"
+                kinds = ", ".join(map(repr, models[stage.model].devices)) or "(none)"
+                node_kinds = ", ".join(sorted({repr(node.kind) for node in scenario_nodes}))
+                where = f" and placement {list(stage.placement)}" if stage.placement else ""
                 reader.error(path, f"can run on no node: model {stage.model!r} has costs for device kinds {kinds}"
-                             f"{' and placement is ' + str(list(stage.placement)) if stage.placement else ''}")
+                             f"{where}, but the nodes are of kinds {node_kinds}")
             involved.update(eligible)
         needs_network = len(application.stages) > 1
         for arrival in arrivals:

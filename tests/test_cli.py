@@ -1,0 +1,80 @@
+"""End-to-end tests of the command line: outputs, files written, and exit status 2 without traceback on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import MINIMAL, ROOT
+
+from simulator.cli import main
+
+pytestmark = pytest.mark.examples
+
+
+def test_run_prints_summary_and_writes_tables(write_scenario, tmp_path, capsys):
+    path = write_scenario(MINIMAL)
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--seed", "7"]) == 0
+    output = capsys.readouterr().out
+    assert "response_time_mean_s" in output and "seed 7" in output
+    tasks = pd.read_csv(tmp_path / "out" / "tasks.csv")
+    assert len(tasks) == 50
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["simulation"]["seed"] == 7 and config["policy"]["name"] == "least_loaded"
+
+
+def test_run_json_and_parquet(write_scenario, tmp_path, capsys):
+    path = write_scenario(MINIMAL)
+    assert main(["run", str(path), "--json", "--policy", "round_robin", "--out", str(tmp_path / "o"),
+                 "--format", "parquet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["policy"] == "round_robin" and summary["jobs_completed"] == 50
+    assert len(pd.read_parquet(tmp_path / "o" / "jobs.parquet")) == 50
+
+
+def test_validate_ok_and_errors(write_scenario, capsys):
+    assert main(["validate", str(write_scenario(MINIMAL))]) == 0
+    assert "OK" in capsys.readouterr().out
+    bad = write_scenario(MINIMAL.replace("slots = 2", "slots = 0").replace("rate_per_s = 1.0", "rate = 1"),
+                         "bad.toml")
+    assert main(["validate", str(bad)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) >= 2 and all(line.startswith(f"error: {bad}") for line in errors)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--policy", "nope"], "unknown policy 'nope'"),
+    (["--set", "nodes.server.slots=-2"], "nodes.server.slots must be a positive integer"),
+    (["--set", "broken"], "must look like dotted.key=value"),
+])
+def test_run_bad_input_exits_2_without_traceback(write_scenario, arguments, message):
+    path = write_scenario(MINIMAL)
+    completed = subprocess.run([sys.executable, "-m", "simulator", "run", str(path), *arguments],
+                               capture_output=True, text=True, cwd=ROOT)
+    assert completed.returncode == 2
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_policies_lists_every_registered_policy(capsys):
+    from simulator.policies import POLICIES
+
+    assert main(["policies", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert {entry["name"] for entry in entries} == set(POLICIES)
+    least_loaded = next(e for e in entries if e["name"] == "least_loaded")
+    assert least_loaded["params"] == {"tie_break": "random"}
+
+
+def test_demo_prints_table_and_writes_figure(tmp_path, capsys):
+    demo = ROOT / "scenarios" / "demo_edge_cloud.toml"
+    assert main(["demo", str(demo), "--replications", "2", "--set", "simulation.max_jobs=200",
+                 "--policies", "random,least_loaded", "--out", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    assert "least_loaded" in output and "resp mean" in output
+    assert (tmp_path / "policies.png").stat().st_size > 10_000
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert len(runs) == 4

@@ -1,0 +1,128 @@
+"""Unit tests of the four baseline policies against a hand-made read-only view (no simulation needed)."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from simulator.errors import UnknownPolicyError
+from simulator.policies import POLICIES, make_policy
+
+pytestmark = pytest.mark.unit
+
+
+@dataclass
+class FakeTask:
+    job_id: int = 0
+    application: str = "app"
+    stage_name: str = "s"
+    model: str = "m"
+    priority: float = 0.0
+    deadline_s: float = float("inf")
+    arrival_s: float = 0.0
+
+
+@dataclass
+class FakeView:
+    loads: list[int]
+    slot_counts: list[int]
+    ready_s: list[float]
+    exec_s: list[float]
+    transfer_s: list[float]
+    eligible: list[int] = field(default_factory=list)
+    now: float = 0.0
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.loads)
+
+    node_names = ("a", "b", "c")
+    node_kinds = ("k", "k", "k")
+
+    def slots(self, node: int) -> int:
+        return self.slot_counts[node]
+
+    def capacity(self, node: int) -> float:
+        return float(self.slot_counts[node])
+
+    def load(self, node: int) -> int:
+        return self.loads[node]
+
+    def expected_ready_time_s(self, node: int) -> float:
+        return self.ready_s[node]
+
+    def eligible_nodes(self, task) -> list[int]:
+        return self.eligible or list(range(len(self.loads)))
+
+    def exec_estimate_s(self, task, node: int) -> float:
+        return self.exec_s[node]
+
+    def transfer_estimate_s(self, task, node: int) -> float:
+        return self.transfer_s[node]
+
+
+def bound(name: str, view: FakeView, seed: int = 0, **params):
+    policy = make_policy(name, params)
+    policy.bind(view, np.random.default_rng(seed))
+    return policy
+
+
+def test_least_loaded_divides_load_by_slots():
+    view = FakeView(loads=[2, 3, 1], slot_counts=[1, 4, 1], ready_s=[0, 0, 0], exec_s=[1, 1, 1], transfer_s=[0] * 3)
+    assert bound("least_loaded", view).assign(FakeTask()) == 1  # 3/4 < 1/1 < 2/1
+
+
+def test_least_loaded_tie_breaks():
+    view = FakeView(loads=[1, 0, 0], slot_counts=[1, 1, 1], ready_s=[0] * 3, exec_s=[1] * 3, transfer_s=[0] * 3)
+    assert bound("least_loaded", view, tie_break="lowest_index").assign(FakeTask()) == 1
+    picks = {bound("least_loaded", view, seed=s).assign(FakeTask()) for s in range(30)}
+    assert picks == {1, 2}
+
+
+def test_min_completion_time_counts_transfer_ready_time_and_execution():
+    # completion = max(ready, now + transfer) + exec: node 0: max(5, 0) + 1 = 6; node 1: max(0, 4) + 1 = 5;
+    # node 2: max(1, 1) + 3.5 = 4.5
+    view = FakeView(loads=[0] * 3, slot_counts=[1] * 3, ready_s=[5, 0, 1], exec_s=[1, 1, 3.5], transfer_s=[0, 4, 1])
+    assert bound("min_completion_time", view).assign(FakeTask()) == 2
+
+
+def test_round_robin_cycles_over_eligible_nodes():
+    view = FakeView(loads=[0] * 3, slot_counts=[1] * 3, ready_s=[0] * 3, exec_s=[1] * 3, transfer_s=[0] * 3,
+                    eligible=[0, 2])
+    policy = bound("round_robin", view)
+    assert [policy.assign(FakeTask()) for _ in range(5)] == [0, 2, 0, 2, 0]
+
+
+def test_random_is_uniform_over_eligible_nodes():
+    view = FakeView(loads=[0] * 3, slot_counts=[1] * 3, ready_s=[0] * 3, exec_s=[1] * 3, transfer_s=[0] * 3)
+    policy = bound("random", view, seed=1)
+    counts = np.bincount([policy.assign(FakeTask()) for _ in range(3000)], minlength=3)
+    assert np.all(np.abs(counts - 1000) < 120)  # binomial sd ~ 26: over 4.5 sd
+
+
+@pytest.mark.contract
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_policy_contract(name):
+    """Every registered policy: picklable, parameters round-trip, valid node, same seed -> same decisions."""
+    cls = POLICIES[name]
+    policy = make_policy(name)
+    assert make_policy(name, policy.get_params()).get_params() == policy.get_params()
+    pickle.loads(pickle.dumps(policy))
+    view = FakeView(loads=[1, 0, 2], slot_counts=[1, 2, 1], ready_s=[1, 0, 2], exec_s=[1, 2, 1],
+                    transfer_s=[0, 1, 0], eligible=[0, 1, 2])
+    first = [bound(name, view, seed=4).assign(FakeTask()) for _ in range(10)]
+    again = [bound(name, view, seed=4).assign(FakeTask()) for _ in range(10)]
+    assert first == again and all(node in (0, 1, 2) for node in first)
+    assert cls.modes and set(cls.modes) <= {"immediate", "batch"}
+
+
+def test_unknown_policy_and_parameter_messages():
+    with pytest.raises(UnknownPolicyError, match="unknown policy 'nope'; known policies: .*least_loaded"):
+        make_policy("nope")
+    with pytest.raises(UnknownPolicyError, match="unknown parameter 'd' for policy 'random'"):
+        make_policy("random", {"d": 2})
+    with pytest.raises(UnknownPolicyError, match="tie_break must be one of"):
+        make_policy("least_loaded", {"tie_break": "coin"})
