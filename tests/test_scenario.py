@@ -173,7 +173,10 @@ def test_trace_replay_file_errors(write_scenario, tmp_path):
     assert any("line 3: time_s must not decrease" in p for p in problems)
 
 
+SHIPPED = sorted(p for p in SCENARIOS.rglob("*.toml") if "data" not in p.parts)
+
+
 @pytest.mark.examples
-@pytest.mark.parametrize("path", sorted(p for p in SCENARIOS.rglob("*.toml") if "data" not in p.parts), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_every_shipped_scenario_validates(path):
     load_scenario(path)
