@@ -64,8 +64,9 @@ class ReadOnlyView:
         return task.stage.exec_mean_s[node]
 
     def transfer_estimate_s(self, task: Task, node: int) -> float:
-        """Contention-free time for the task's inputs to reach ``node`` (they travel in parallel)."""
-        return max((self._dispatcher.network.estimate_s(source, node, size)
+        """Time for the task's inputs to reach ``node`` (they travel in parallel), each at the fair share the
+        links on its route would give it now."""
+        return max((self._dispatcher.network.estimate_shared_s(source, node, size)
                     for source, size in self._dispatcher.inputs_of(task)), default=0.0)
 
 
