@@ -491,7 +491,7 @@ def _read_network(
         reader.no_unknown_keys(link, path, ["endpoints", "latency_s", "bandwidth_bytes_per_s", "duplex"])
         endpoints = reader.take(link, path, "endpoints", _string_list, ())
         latency = reader.take(link, path, "latency_s", _non_negative_finite, 0.0)
-        bandwidth = reader.take(link, path, "bandwidth_bytes_per_s", _positive, None)
+        bandwidth = reader.take(link, path, "bandwidth_bytes_per_s", _positive)
         duplex = reader.take(link, path, "duplex", _choice(DUPLEX_MODES), "full")
         if len(endpoints) != 2:
             if "endpoints" in link:
