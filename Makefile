@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/python -m simulator demo scenarios/demo_edge_cloud.toml --out results/demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check simulator tests experiments
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 test: lint

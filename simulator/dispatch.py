@@ -10,8 +10,8 @@ job's sink, and the job is complete when the last result arrives.
 from __future__ import annotations
 
 import math
-from functools import partial
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import cast
 
 import numpy as np
