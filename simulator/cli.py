@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import UserInputError
-from simulator.policies import POLICIES
+from simulator.policies import POLICIES, make_policy
 from simulator.scenario import load_scenario
 
 DEFAULT_DEMO_POLICIES = ("random", "round_robin", "least_loaded", "min_completion_time")
@@ -120,7 +120,7 @@ def _command_validate(args: argparse.Namespace) -> int:
 
 
 def _command_policies(args: argparse.Namespace) -> int:
-    entries = []
+    entries: list[dict[str, Any]] = []
     for name, cls in sorted(POLICIES.items()):
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         entries.append({"name": name, "modes": list(cls.modes), "stochastic": cls.stochastic,
@@ -143,10 +143,8 @@ def _command_demo(args: argparse.Namespace) -> int:
         raise UserInputError([f"--replications must be a positive integer, got {args.replications}"])
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     scenario = load_scenario(args.scenario, args.overrides)
-    for name in policies:
-        from simulator.policies import make_policy
-
-        make_policy(name, scenario.policy.params if name == scenario.policy.name else {})
+    for name in policies:  # fail on a bad name before any run starts
+        make_policy(name, dict(scenario.policy.params) if name == scenario.policy.name else {})
     print(f"Scenario {scenario.name}: {len(policies)} policies x {args.replications} replications")
     runs, utilization = compare_policies(scenario, policies, args.replications)
     summary = mean_with_interval(runs, list(TABLE_COLUMNS))

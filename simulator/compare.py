@@ -32,7 +32,7 @@ def compare_policies(scenario: Scenario, policies: Sequence[str], replications: 
     """Returns (one row per run with its scalar summary, one row per run and node with its utilization)."""
     seed0 = scenario.simulation.seed if base_seed is None else base_seed
     rows = []
-    node_rows = []
+    node_rows: list[dict[str, object]] = []
     for name in policies:
         params = scenario.policy.params if name == scenario.policy.name else {}
         for replication in range(replications):
