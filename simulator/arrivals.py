@@ -20,12 +20,14 @@ def _exponentials(rng: np.random.Generator) -> BufferedDraws:
     return BufferedDraws(rng, lambda generator, n: generator.standard_exponential(n))
 
 
-def poisson_times(rate_per_s: float, start_s: float, rng: np.random.Generator) -> Iterator[float]:
-    draws = _exponentials(rng)
+def poisson_times(rate_per_s: float, start_s: float, rng: np.random.Generator, block: int = 4096
+                  ) -> Iterator[float]:
+    """Poisson arrivals, generated a block at a time as cumulative sums of exponential gaps."""
     time = start_s
     while True:
-        time += draws.next() / rate_per_s
-        yield time
+        times = time + np.cumsum(rng.standard_exponential(block) / rate_per_s)
+        yield from times.tolist()
+        time = float(times[-1])
 
 
 def deterministic_times(rate_per_s: float, start_s: float) -> Iterator[float]:
@@ -94,6 +96,9 @@ def arrival_times(spec: ArrivalSpec, rng: np.random.Generator) -> Iterator[float
     else:
         raise ValueError(f"unknown arrival process {spec.process!r}")
     stop = spec.stop_s
+    if math.isinf(stop):
+        yield from times
+        return
     for time in times:
         if time > stop:
             return

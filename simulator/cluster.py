@@ -1,7 +1,7 @@
-"""Compute nodes: parallel slots, a FIFO or priority queue, and the counters that utilization and energy use.
+"""Compute nodes: parallel slots, a FIFO or priority queue, and the state that policies estimate from.
 
-A node runs at most ``slots`` tasks at once. Completions are SimPy timeouts with a callback (tasks are data,
-not processes), so each task costs one scheduled event on its node.
+A node runs at most ``slots`` tasks at once. Each slot owns one reusable SimPy event that fires when its task
+completes (tasks are data, not processes), so a task costs one scheduled event and no allocation.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ import heapq
 import itertools
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import simpy
 
+from simulator.engine import reusable_event, scheduler
 from simulator.scenario import NodeSpec
 from simulator.workload import Task
 
@@ -20,8 +22,8 @@ from simulator.workload import Task
 class Node:
     """A compute node in a run.
 
-    ``load`` counts tasks assigned and not finished (transferring, queued or running); ``backlog_s`` is the sum
-    of their expected service times, from which policies estimate when the node can start new work.
+    ``load`` counts tasks assigned and not finished (transferring, queued or running); ``backlog_s`` is the
+    sum of their expected service times, from which policies estimate when the node can start new work.
     """
 
     def __init__(self, env: simpy.Environment, index: int, spec: NodeSpec,
@@ -41,7 +43,9 @@ class Node:
         self._fifo: deque[Task] = deque()
         self._heap: list[tuple[float, int, Task]] = []
         self._sequence = itertools.count()
-        self._complete = self._on_complete
+        self._idle_events = [reusable_event(env) for _ in range(spec.slots)]
+        self._completion_callbacks: list[Callable[[Any], None]] = [self._on_complete]
+        self._schedule = scheduler(env)
 
     @property
     def name(self) -> str:
@@ -64,7 +68,14 @@ class Node:
     def enqueue(self, task: Task) -> None:
         """A task whose inputs have arrived: start it if a slot is free, else queue it."""
         if self.busy < self.slots:
-            self._start(task)
+            now = self.env._now
+            task.start_s = now
+            self.busy += 1
+            self.running_start_sum_s += now
+            event = self._idle_events.pop()
+            event._value = task
+            event.callbacks = self._completion_callbacks
+            self._schedule(event, task.stage.samplers[self.index]())  # type: ignore[misc]
         elif self._priority:
             heapq.heappush(self._heap, (task.job.priority, next(self._sequence), task))
             self.peak_queue = max(self.peak_queue, len(self._heap))
@@ -74,18 +85,21 @@ class Node:
                 self.peak_queue = len(self._fifo)
 
     def _start(self, task: Task) -> None:
-        now = self.env.now
+        now = self.env._now
         task.start_s = now
         self.busy += 1
         self.running_start_sum_s += now
         sampler = task.stage.samplers[self.index]
         assert sampler is not None, "dispatcher placed a task on a node it cannot run on"
-        self.env.timeout(sampler(), task).callbacks.append(self._complete)
+        event = self._idle_events.pop()
+        event._value = task
+        event.callbacks = self._completion_callbacks
+        self._schedule(event, sampler())
 
     def _on_complete(self, event: simpy.Event) -> None:
+        self._idle_events.append(event)
         task: Task = event._value
-        now = self.env.now
-        task.finish_s = now
+        task.finish_s = self.env._now
         self.busy -= 1
         self.running_start_sum_s -= task.start_s
         self.load -= 1

@@ -10,20 +10,35 @@ job's sink, and the job is complete when the last result arrives.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import simpy
 
 from simulator.arrivals import arrival_times
 from simulator.cluster import Node
+from simulator.engine import reusable_event, scheduler
 from simulator.network import Network
 from simulator.policies import BATCH, Policy, SystemView
 from simulator.recorder import Recorder
 from simulator.scenario import ArrivalSpec
 from simulator.workload import CompiledApplication, CompiledStage, Job, Task
+
+
+class _ArrivalStream:
+    """One arrival stream's state: its remaining arrival times, its application(s) and endpoints."""
+
+    __slots__ = ("application", "applications", "sink", "source", "times")
+
+    def __init__(self, times: Iterator[float], application: CompiledApplication | None,
+                 applications: Iterator[CompiledApplication] | None, source: int, sink: int) -> None:
+        self.times = times
+        self.application = application
+        self.applications = applications
+        self.source = source
+        self.sink = sink
 
 
 class ReadOnlyView:
@@ -71,7 +86,11 @@ class ReadOnlyView:
 
 
 class Dispatcher:
-    """Owns the run's jobs: arrivals, task release, placement through the policy, transfers, completion."""
+    """Owns the run's jobs: arrivals, task release, placement through the policy, transfers, completion.
+
+    The methods on the path of every job (``_on_arrival``, ``_release``, ``_assign``, ``on_task_done``) are
+    kept flat and read the clock as ``env._now``: they run millions of times per sweep.
+    """
 
     def __init__(self, env: simpy.Environment, nodes: list[Node], network: Network,
                  applications: list[CompiledApplication], policy: Policy, policy_rng: np.random.Generator,
@@ -93,58 +112,63 @@ class Dispatcher:
         self.view = ReadOnlyView(self)
         policy.bind(cast(SystemView, self.view), policy_rng)
         self._application_by_name = {app.name: app for app in applications}
-        self._on_arrival_event = self._on_arrival
+        self._schedule = scheduler(env)
+        self._arrival_callbacks: list[Callable[[Any], None]] = [self._on_arrival]
+        self._record_task = recorder.task
+        self._record_job = recorder.job
 
     # -- arrivals --------------------------------------------------------------------------------------------
 
     def add_arrival_stream(self, spec: ArrivalSpec, rng: np.random.Generator, source: int, sink: int) -> None:
-        """Start the stream: each arrival schedules the next one (one event per job, no process)."""
-        times = arrival_times(spec, rng)
+        """Start the stream. Its one event is re-armed for each next arrival: one event per job, no process."""
         if spec.process == "trace":
-            applications: Iterator[CompiledApplication] = (
+            applications: Iterator[CompiledApplication] | None = (
                 self._application_by_name[name] for name in spec.trace_applications)
+            application = None
         else:
+            applications = None
             application = self._application_by_name[spec.application]
-            applications = iter(lambda: application, None)
-        self._schedule_next_arrival((times, applications, source, sink))
+        stream = _ArrivalStream(arrival_times(spec, rng), application, applications, source, sink)
+        self._arm_next_arrival(reusable_event(self.env), stream)
 
-    def _schedule_next_arrival(self, stream: tuple[Iterator[float], Iterator[CompiledApplication], int, int]) -> None:
-        if self.jobs_created >= self.max_jobs:
-            return
-        time = next(stream[0], None)
-        if time is None:
-            return
-        self.env.timeout(time - self.env.now, stream).callbacks.append(self._on_arrival_event)
+    def _arm_next_arrival(self, event: simpy.Event, stream: _ArrivalStream) -> None:
+        time = next(stream.times, None) if self.jobs_created < self.max_jobs else None
+        if time is not None:
+            event._value = stream
+            event.callbacks = self._arrival_callbacks
+            self._schedule(event, time - self.env._now)
 
     def _on_arrival(self, event: simpy.Event) -> None:
-        stream = event._value
+        stream: _ArrivalStream = event._value
         if self.jobs_created >= self.max_jobs:
             return
-        application = next(stream[1])
-        job = Job(self.jobs_created, application, self.env.now, stream[2], stream[3])
+        now = self.env._now
+        application = stream.application or next(stream.applications)  # type: ignore[arg-type]
+        job = Job(self.jobs_created, application, now, stream.source, stream.sink)
         self.jobs_created += 1
         self.live_jobs[job.id] = job
-        for stage_index in application.entry:
-            self._release(Task(job, application.stages[stage_index]))
-        self._schedule_next_arrival(stream)
+        for stage in application.entry_stages:
+            self._release(Task(job, stage, now), now)
+        time = next(stream.times, None) if self.jobs_created < self.max_jobs else None
+        if time is not None:  # re-arm this stream's event for its next arrival
+            event.callbacks = self._arrival_callbacks
+            self._schedule(event, time - now)
 
     # -- placement -------------------------------------------------------------------------------------------
 
-    def _release(self, task: Task) -> None:
-        task.job.tasks.append(task)
-        task.dispatch_s = self.env.now
-        eligible = task.stage.eligible
-        if len(eligible) == 1:
-            self._assign(task, eligible[0])
+    def _release(self, task: Task, now: float) -> None:
+        """Predecessors done: place the task (directly when only one node can run it)."""
+        stage = task.stage
+        if stage.only_node >= 0:
+            self._assign(task, stage.only_node, now)
         elif self.batch_mode:
             self.pending.append(task)
             if not self._batch_tick_scheduled:
                 self._batch_tick_scheduled = True
-                now = self.env.now
                 tick = (math.floor(now / self.batch_interval_s) + 1) * self.batch_interval_s
                 self.env.timeout(tick - now).callbacks.append(self._on_batch_tick)
         else:
-            self._assign(task, self._checked(task, self.policy.assign(task)))
+            self._assign(task, self._checked(task, self.policy.assign(task)), now)
 
     def _checked(self, task: Task, node: int) -> int:
         if node not in task.stage.eligible:
@@ -156,7 +180,7 @@ class Dispatcher:
     def _on_batch_tick(self, event: simpy.Event) -> None:
         self._batch_tick_scheduled = False
         tasks, self.pending = self.pending, []
-        now = self.env.now
+        now = self.env._now
         for task in tasks:
             task.dispatch_s = now
         decisions = self.policy.assign_batch(tasks)
@@ -164,29 +188,33 @@ class Dispatcher:
             raise RuntimeError(f"policy {self.policy.name!r} returned {len(decisions)} decisions for "
                                f"{len(tasks)} tasks")
         for task, node in zip(tasks, decisions, strict=True):
-            self._assign(task, self._checked(task, int(node)))
+            self._assign(task, self._checked(task, int(node)), now)
 
     def inputs_of(self, task: Task) -> list[tuple[int, float]]:
         """(source vertex, bytes) of each input of a task; the job input for entry stages with a source."""
         stage = task.stage
         job = task.job
         if stage.predecessors:
-            outputs = [job.application.stages[p].spec.output_bytes for p in stage.predecessors]
-            return [(job.stage_nodes[p], size) for p, size in zip(stage.predecessors, outputs, strict=True)]
+            stages = job.application.stages
+            return [(job.tasks[p].node, stages[p].spec.output_bytes)  # type: ignore[union-attr]
+                    for p in stage.predecessors]
         if job.source >= 0:
             size = stage.spec.input_bytes
             return [(job.source, job.application.spec.input_bytes if size is None else size)]
         return []
 
-    def _assign(self, task: Task, node_index: int) -> None:
+    def _assign(self, task: Task, node_index: int, now: float) -> None:
         node = self.nodes[node_index]
         task.node = node_index
-        task.job.stage_nodes[task.stage.index] = node_index
         node.load += 1
         node.backlog_s += task.stage.exec_mean_s[node_index]
+        if not task.stage.predecessors and task.job.source < 0:  # nothing to move: the common fast path
+            task.ready_s = now
+            node.enqueue(task)
+            return
         inputs = [(source, size) for source, size in self.inputs_of(task) if source != node_index]
         if not inputs:
-            task.ready_s = self.env.now
+            task.ready_s = now
             node.enqueue(task)
             return
         task.inputs_pending = len(inputs)
@@ -196,33 +224,36 @@ class Dispatcher:
     def _input_arrived(self, task: Task) -> None:
         task.inputs_pending -= 1
         if task.inputs_pending == 0:
-            task.ready_s = self.env.now
+            task.ready_s = self.env._now
             self.nodes[task.node].enqueue(task)
 
     # -- completion ------------------------------------------------------------------------------------------
 
     def on_task_done(self, task: Task) -> None:
         """Called by a node when a task finishes: record it, release successors, deliver exit results."""
-        self.recorder.task(task)
+        self._record_task(task)
         job = task.job
         stage: CompiledStage = task.stage
         if stage.successors:
             waiting = job.waiting_predecessors
             stages = job.application.stages
+            now = self.env._now
             for successor in stage.successors:
                 waiting[successor] -= 1
                 if waiting[successor] == 0:
-                    self._release(Task(job, stages[successor]))
+                    self._release(Task(job, stages[successor], now), now)
+        elif job.sink >= 0 and job.sink != task.node:
+            self.network.transfer(task.node, job.sink, stage.spec.output_bytes, partial(self._result_delivered, job))
+        elif job.results_pending == 1:  # the last result is already where it must go: the job is done
+            job.finish_s = task.finish_s
+            del self.live_jobs[job.id]
+            self._record_job(job)
         else:
-            if job.sink >= 0 and job.sink != task.node:
-                self.network.transfer(task.node, job.sink, stage.spec.output_bytes,
-                                      partial(self._result_delivered, job))
-            else:
-                self._result_delivered(job)
+            self._result_delivered(job)
 
     def _result_delivered(self, job: Job) -> None:
         job.results_pending -= 1
         if job.results_pending == 0:
-            job.finish_s = self.env.now
+            job.finish_s = self.env._now
             del self.live_jobs[job.id]
-            self.recorder.job(job)
+            self._record_job(job)

@@ -1,12 +1,12 @@
 """Columnar records of tasks and jobs, turned into tidy pandas tables after the run.
 
-Rows go into typed ``array`` columns (8 bytes a value), not one Python object per row, so a run of a million
-jobs records its tables in tens of megabytes.
+Rows are packed into byte buffers (8 bytes a value), not kept as Python objects, so a run of a million jobs
+records its tables in about 150 megabytes.
 """
 
 from __future__ import annotations
 
-from array import array
+import struct
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,88 +18,92 @@ TASK_STATES = ("finished", "running", "queued", "transferring", "pending")
 JOB_STATES = ("finished", "unfinished")
 
 
+TASK_ROW = np.dtype([("job_id", "<i8"), ("application", "<i8"), ("stage", "<i8"), ("node", "<i8"),
+                     ("state", "<i8"), ("arrival_s", "<f8"), ("dispatch_s", "<f8"), ("ready_s", "<f8"),
+                     ("start_s", "<f8"), ("finish_s", "<f8")])
+JOB_ROW = np.dtype([("job_id", "<i8"), ("application", "<i8"), ("source", "<i8"), ("sink", "<i8"),
+                    ("state", "<i8"), ("arrival_s", "<f8"), ("finish_s", "<f8"), ("deadline_s", "<f8")])
+_pack_task = struct.Struct("<5q5d").pack
+_pack_job = struct.Struct("<5q3d").pack
+
+
 class Recorder:
-    """Appends one row per finished task and per finished job; unfinished ones are added at the end."""
+    """Appends one packed row per finished task and per finished job; unfinished ones are added at the end.
+
+    A row is one ``struct.pack`` into a ``bytearray`` (80 bytes a task, 64 a job), read back after the run as
+    a numpy structured array without copying.
+    """
 
     def __init__(self) -> None:
-        self.task_ints = {name: array("q") for name in ("job_id", "application", "stage", "node", "state")}
-        self.task_times = {name: array("d") for name in ("arrival_s", "dispatch_s", "ready_s", "start_s",
-                                                         "finish_s")}
-        self.job_ints = {name: array("q") for name in ("job_id", "application", "source", "sink", "state")}
-        self.job_times = {name: array("d") for name in ("arrival_s", "finish_s", "deadline_s")}
-        self._task_columns = (*self.task_ints.values(), *self.task_times.values())
+        self.task_rows = bytearray()
+        self.job_rows = bytearray()
 
     def task(self, task: Task, state: int = 0) -> None:
         job = task.job
-        ints = self.task_ints
-        ints["job_id"].append(job.id)
-        ints["application"].append(job.application.index)
-        ints["stage"].append(task.stage.index)
-        ints["node"].append(task.node)
-        ints["state"].append(state)
-        times = self.task_times
-        times["arrival_s"].append(job.arrival_s)
-        times["dispatch_s"].append(task.dispatch_s)
-        times["ready_s"].append(task.ready_s)
-        times["start_s"].append(task.start_s)
-        times["finish_s"].append(task.finish_s)
+        self.task_rows += _pack_task(job.id, job.application.index, task.stage.index, task.node, state,
+                                     job.arrival_s, task.dispatch_s, task.ready_s, task.start_s, task.finish_s)
 
     def job(self, job: Job, state: int = 0) -> None:
-        ints = self.job_ints
-        ints["job_id"].append(job.id)
-        ints["application"].append(job.application.index)
-        ints["source"].append(job.source)
-        ints["sink"].append(job.sink)
-        ints["state"].append(state)
-        times = self.job_times
-        times["arrival_s"].append(job.arrival_s)
-        times["finish_s"].append(job.finish_s)
-        times["deadline_s"].append(job.deadline_s)
+        self.job_rows += _pack_job(job.id, job.application.index, job.source, job.sink, state, job.arrival_s,
+                                   job.finish_s, job.deadline_s)
 
     def unfinished(self, jobs: Sequence[Job]) -> None:
         """Record jobs still in the system when the run ended, with the state each of their tasks was in."""
         for job in jobs:
             for task in job.tasks:
-                if task.finish_s != task.finish_s:
+                if task is not None and task.finish_s != task.finish_s:
                     self.task(task, TASK_STATES.index(task.state))
             self.job(job, 1)
 
     def task_table(self, application_names: Sequence[str], stage_names: Sequence[Sequence[str]],
                    node_names: Sequence[str]) -> pd.DataFrame:
         """One row per task: times in seconds, node and stage by name, derived waiting and transfer times."""
-        ints = {name: np.frombuffer(column, dtype=np.int64) for name, column in self.task_ints.items()}
-        times = {name: np.frombuffer(column, dtype=np.float64) for name, column in self.task_times.items()}
-        applications = ints["application"]
-        stage_labels = np.array([name for names in stage_names for name in names] or [""], dtype=object)
+        rows = np.frombuffer(self.task_rows, dtype=TASK_ROW)
+        applications = rows["application"]
+        flat_stage_names = [name for names in stage_names for name in names]
+        stage_categories = list(dict.fromkeys(flat_stage_names))
+        stage_codes = np.array([stage_categories.index(name) for name in flat_stage_names] or [0])
         offsets = np.cumsum([0, *[len(names) for names in stage_names]])[:-1]
-        nodes = ints["node"]
+        nodes = rows["node"].copy()
+        times = {name: rows[name].copy() for name in ("arrival_s", "dispatch_s", "ready_s", "start_s", "finish_s")}
         frame = pd.DataFrame({
-            "job_id": ints["job_id"].copy(),
-            "application": pd.Categorical.from_codes(applications, categories=pd.Index(list(application_names))),
-            "stage": stage_labels[offsets[applications] + ints["stage"]] if len(applications) else [],
-            "node": pd.Categorical.from_codes(nodes, categories=pd.Index(list(node_names))),
-            "node_index": nodes.copy(),
-            **{name: values.copy() for name, values in times.items()},
-            "state": pd.Categorical.from_codes(ints["state"], categories=pd.Index(list(TASK_STATES))),
+            "job_id": rows["job_id"].copy(),
+            "application": _categorical(applications, application_names),
+            "stage": _categorical(stage_codes[offsets[applications] + rows["stage"]] if len(rows) else rows["stage"],
+                                  stage_categories),
+            "node": _categorical(nodes, node_names),
+            "node_index": nodes,
+            **times,
+            "state": _categorical(rows["state"], TASK_STATES),
+            "transfer_s": times["ready_s"] - times["dispatch_s"],
+            "wait_s": times["start_s"] - times["ready_s"],
+            "service_s": times["finish_s"] - times["start_s"],
         })
-        frame["transfer_s"] = frame["ready_s"] - frame["dispatch_s"]
-        frame["wait_s"] = frame["start_s"] - frame["ready_s"]
-        frame["service_s"] = frame["finish_s"] - frame["start_s"]
         return frame
 
     def job_table(self, application_names: Sequence[str], vertex_names: Sequence[str]) -> pd.DataFrame:
-        """One row per job: arrival, finish (NaN if unfinished), response time, deadline and whether met."""
-        ints = {name: np.frombuffer(column, dtype=np.int64) for name, column in self.job_ints.items()}
-        times = {name: np.frombuffer(column, dtype=np.float64).copy() for name, column in self.job_times.items()}
-        labels = np.array([*vertex_names, ""], dtype=object)
-        frame = pd.DataFrame({
-            "job_id": ints["job_id"].copy(),
-            "application": pd.Categorical.from_codes(ints["application"], categories=pd.Index(list(application_names))),
-            "source": labels[ints["source"]],
-            "sink": labels[ints["sink"]],
-            **times,
-            "state": pd.Categorical.from_codes(ints["state"], categories=pd.Index(list(JOB_STATES))),
+        """One row per job, in job order: arrival, finish (NaN if unfinished), response time, deadline and
+        whether it was met."""
+        rows = np.frombuffer(self.job_rows, dtype=JOB_ROW)
+        order = np.empty(len(rows), dtype=np.intp)  # every job id 0..n-1 has exactly one row: scatter by id
+        order[rows["job_id"]] = np.arange(len(rows))
+        rows = rows[order]
+        labels = [*vertex_names, ""]  # -1 (no source or sink) maps to the last label
+        arrival, finish, deadline = rows["arrival_s"], rows["finish_s"], rows["deadline_s"]
+        response = finish - arrival
+        return pd.DataFrame({
+            "job_id": rows["job_id"],
+            "application": _categorical(rows["application"], application_names),
+            "source": _categorical(rows["source"] % len(labels), labels),
+            "sink": _categorical(rows["sink"] % len(labels), labels),
+            "arrival_s": arrival,
+            "finish_s": finish,
+            "deadline_s": deadline,
+            "state": _categorical(rows["state"], JOB_STATES),
+            "response_s": response,
+            "deadline_met": response <= deadline,
         })
-        frame["response_s"] = frame["finish_s"] - frame["arrival_s"]
-        frame["deadline_met"] = frame["response_s"] <= frame["deadline_s"]
-        return frame.sort_values("job_id", kind="stable").reset_index(drop=True)
+
+
+def _categorical(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical[str]:
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(categories)))

@@ -31,6 +31,10 @@ class CompiledStage:
     exec_mean_s: list[float]
     samplers: list[Sampler | None]
 
+    def __post_init__(self) -> None:
+        # The node of a stage with a single eligible node (placed without asking the policy), else -1.
+        self.only_node = self.eligible[0] if len(self.eligible) == 1 else -1
+
     @property
     def is_exit(self) -> bool:
         return not self.successors
@@ -46,16 +50,26 @@ class CompiledApplication:
     entry: tuple[int, ...]
     exits: tuple[int, ...]
 
+    def __post_init__(self) -> None:
+        self.initial_waiting = [len(stage.predecessors) for stage in self.stages]
+        self.n_stages = len(self.stages)
+        self.n_exits = len(self.exits)
+        self.entry_stages = [self.stages[index] for index in self.entry]
+
     @property
     def name(self) -> str:
         return self.spec.name
 
 
 class Job:
-    """One arrival of an application, from ``source`` to ``sink`` (vertex indices, -1 for none)."""
+    """One arrival of an application, from ``source`` to ``sink`` (vertex indices, -1 for none).
 
-    __slots__ = ("application", "arrival_s", "deadline_s", "finish_s", "id", "priority", "results_pending",
-                 "sink", "source", "stage_nodes", "tasks", "waiting_predecessors")
+    ``tasks[stage]`` is the job's task for each stage once released (None before); ``waiting_predecessors``
+    counts, per stage, the predecessors not finished yet; ``results_pending`` the exit results not delivered.
+    """
+
+    __slots__ = ("application", "arrival_s", "finish_s", "id", "results_pending", "sink", "source", "tasks",
+                 "waiting_predecessors")
 
     def __init__(self, job_id: int, application: CompiledApplication, arrival_s: float, source: int,
                  sink: int) -> None:
@@ -64,34 +78,40 @@ class Job:
         self.arrival_s = arrival_s
         self.source = source
         self.sink = sink
-        spec = application.spec
-        self.deadline_s = spec.deadline_s
-        self.priority = spec.priority
         self.finish_s = math.nan
-        self.waiting_predecessors = [len(stage.predecessors) for stage in application.stages]
-        self.stage_nodes = [-1] * len(application.stages)
-        self.results_pending = len(application.exits)
-        self.tasks: list[Task] = []
+        self.waiting_predecessors = application.initial_waiting.copy()
+        self.results_pending = application.n_exits
+        self.tasks: list[Task | None] = [None] * application.n_stages
+
+    @property
+    def priority(self) -> float:
+        return self.application.spec.priority
+
+    @property
+    def deadline_s(self) -> float:
+        return self.application.spec.deadline_s
 
 
 class Task:
     """One stage of one job. Times are seconds of simulated time; NaN until reached.
 
-    ``dispatch_s``: predecessors done and node chosen; ``ready_s``: inputs arrived at the node;
-    ``start_s``/``finish_s``: service. It also satisfies the policies' read-only `TaskView`.
+    ``dispatch_s``: predecessors done (released for placement; in batch mode, the tick that placed it);
+    ``ready_s``: inputs arrived at the node; ``start_s``/``finish_s``: service. ``inputs_pending`` is set
+    only when inputs travel. It also satisfies the policies' read-only `TaskView`.
     """
 
     __slots__ = ("dispatch_s", "finish_s", "inputs_pending", "job", "node", "ready_s", "stage", "start_s")
+    inputs_pending: int
 
-    def __init__(self, job: Job, stage: CompiledStage) -> None:
+    def __init__(self, job: Job, stage: CompiledStage, dispatch_s: float) -> None:
         self.job = job
         self.stage = stage
         self.node = -1
-        self.dispatch_s = math.nan
+        self.dispatch_s = dispatch_s
         self.ready_s = math.nan
         self.start_s = math.nan
         self.finish_s = math.nan
-        self.inputs_pending = 0
+        job.tasks[stage.index] = self
 
     @property
     def job_id(self) -> int:
