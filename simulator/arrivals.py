@@ -6,6 +6,7 @@ sinusoidal rate, sampled exactly by thinning, Lewis & Shedler 1979) and trace re
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 
@@ -96,10 +97,4 @@ def arrival_times(spec: ArrivalSpec, rng: np.random.Generator) -> Iterator[float
     else:
         raise ValueError(f"unknown arrival process {spec.process!r}")
     stop = spec.stop_s
-    if math.isinf(stop):
-        yield from times
-        return
-    for time in times:
-        if time > stop:
-            return
-        yield time
+    return times if math.isinf(stop) else itertools.takewhile(lambda time: time <= stop, times)
