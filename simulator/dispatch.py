@@ -22,6 +22,7 @@ from simulator.cluster import Node
 from simulator.engine import reusable_event, scheduler
 from simulator.network import Network
 from simulator.policies import BATCH, Policy, SystemView
+from simulator.policies.base import StageGraph
 from simulator.recorder import Recorder
 from simulator.scenario import ArrivalSpec
 from simulator.workload import CompiledApplication, CompiledStage, Job, Task
@@ -46,11 +47,20 @@ class ReadOnlyView:
 
     def __init__(self, dispatcher: Dispatcher) -> None:
         self._dispatcher = dispatcher
-        self._nodes = dispatcher.nodes
+        self._nodes = dispatcher.nodes  # the dispatcher's list, filled once the nodes exist
         self._env = dispatcher.env
-        self.node_names = tuple(node.name for node in self._nodes)
-        self.node_kinds = tuple(node.spec.kind for node in self._nodes)
-        self.n_nodes = len(self._nodes)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self._nodes)
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        return tuple(node.name for node in self._nodes)
+
+    @property
+    def node_kinds(self) -> tuple[str, ...]:
+        return tuple(node.spec.kind for node in self._nodes)
 
     @property
     def now(self) -> float:
@@ -83,6 +93,23 @@ class ReadOnlyView:
         links on its route would give it now."""
         return max((self._dispatcher.network.estimate_shared_s(source, node, size)
                     for source, size in self._dispatcher.inputs_of(task)), default=0.0)
+
+
+    def stage_graph(self, task: Task) -> StageGraph:
+        return task.job.application.stage_graph
+
+    def edge_estimate_s(self, source_node: int, target_node: int, n_bytes: float) -> float:
+        """Time to move ``n_bytes`` between two nodes at the fair share their route would give now."""
+        return self._dispatcher.network.estimate_shared_s(source_node, target_node, n_bytes)
+
+    def input_estimate_s(self, task: Task, stage_index: int, node: int) -> float:
+        """Time for the job input of entry stage ``stage_index`` of ``task``'s job to reach ``node``."""
+        job = task.job
+        if job.source < 0:
+            return 0.0
+        spec = job.application.stages[stage_index].spec
+        size = job.application.spec.input_bytes if spec.input_bytes is None else spec.input_bytes
+        return self._dispatcher.network.estimate_shared_s(job.source, node, size)
 
 
 class Dispatcher:

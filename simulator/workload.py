@@ -9,7 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from simulator.costs import Sampler
+from simulator.policies.base import StageGraph
 from simulator.scenario import ApplicationSpec, StageSpec
 
 
@@ -55,6 +58,12 @@ class CompiledApplication:
         self.n_stages = len(self.stages)
         self.n_exits = len(self.exits)
         self.entry_stages = [self.stages[index] for index in self.entry]
+        self.stage_graph = StageGraph(
+            names=tuple(stage.spec.name for stage in self.stages),
+            predecessors=tuple(stage.predecessors for stage in self.stages),
+            output_bytes=tuple(stage.spec.output_bytes for stage in self.stages),
+            exec_s=np.array([stage.exec_mean_s for stage in self.stages], dtype=float),
+        )
 
     @property
     def name(self) -> str:
@@ -120,6 +129,10 @@ class Task:
     @property
     def application(self) -> str:
         return self.stage.application
+
+    @property
+    def stage_index(self) -> int:
+        return self.stage.index
 
     @property
     def stage_name(self) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from simulator.errors import UnknownPolicyError
 from simulator.policies import POLICIES, make_policy
+from simulator.policies.base import StageGraph
 
 pytestmark = pytest.mark.unit
 
@@ -23,6 +24,7 @@ class FakeTask:
     priority: float = 0.0
     deadline_s: float = float("inf")
     arrival_s: float = 0.0
+    stage_index: int = 0
 
 
 @dataclass
@@ -61,6 +63,19 @@ class FakeView:
         return self.exec_s[node]
 
     def transfer_estimate_s(self, task, node: int) -> float:
+        return self.transfer_s[node]
+
+    def stage_graph(self, task) -> StageGraph:
+        """One stage that can run on the eligible nodes."""
+        exec_s = np.full((1, len(self.loads)), np.inf)
+        for node in self.eligible_nodes(task):
+            exec_s[0, node] = self.exec_s[node]
+        return StageGraph(names=("s",), predecessors=((),), output_bytes=(0.0,), exec_s=exec_s)
+
+    def edge_estimate_s(self, source_node: int, target_node: int, n_bytes: float) -> float:
+        return 0.0 if source_node == target_node else 1.0
+
+    def input_estimate_s(self, task, stage_index: int, node: int) -> float:
         return self.transfer_s[node]
 
 

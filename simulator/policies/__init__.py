@@ -1,6 +1,6 @@
 """Allocation policies: importing this package registers every built-in policy."""
 
-from simulator.policies import greedy
+from simulator.policies import dag, greedy
 from simulator.policies.base import (
     BATCH,
     IMMEDIATE,
@@ -24,6 +24,7 @@ __all__ = [
     "SystemView",
     "TaskView",
     "check_policy_params",
+    "dag",
     "greedy",
     "make_policy",
     "policy_class",

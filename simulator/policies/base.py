@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
@@ -38,6 +39,22 @@ class TaskView(Protocol):
     def deadline_s(self) -> float: ...
     @property
     def arrival_s(self) -> float: ...
+    @property
+    def stage_index(self) -> int: ...
+
+
+@dataclass(frozen=True, eq=False)
+class StageGraph:
+    """The DAG of a task's application, for policies that plan a whole job (HEFT).
+
+    ``exec_s[stage, node]`` is the expected execution time (inf where the stage cannot run);
+    ``predecessors[stage]`` lists stage indices; ``output_bytes[stage]`` is what the stage sends on.
+    """
+
+    names: tuple[str, ...]
+    predecessors: tuple[tuple[int, ...], ...]
+    output_bytes: tuple[float, ...]
+    exec_s: np.ndarray
 
 
 class SystemView(Protocol):
@@ -62,6 +79,9 @@ class SystemView(Protocol):
     def eligible_nodes(self, task: TaskView) -> Sequence[int]: ...
     def exec_estimate_s(self, task: TaskView, node: int) -> float: ...
     def transfer_estimate_s(self, task: TaskView, node: int) -> float: ...
+    def stage_graph(self, task: TaskView) -> StageGraph: ...
+    def edge_estimate_s(self, source_node: int, target_node: int, n_bytes: float) -> float: ...
+    def input_estimate_s(self, task: TaskView, stage_index: int, node: int) -> float: ...
 
 
 class Policy:
