@@ -78,7 +78,7 @@ def heft(exec_s: np.ndarray, predecessors: Sequence[Sequence[int]], edge_time: E
     for task, befores in enumerate(predecessors):
         for before in befores:
             successors[before].append(task)
-    allowed = [np.flatnonzero(np.isfinite(exec_s[task])) for task in range(n_tasks)]
+    allowed = [np.flatnonzero(np.isfinite(exec_s[task])).tolist() for task in range(n_tasks)]
     if mean_edge_s is None:
         def mean_edge_s(i: int, j: int) -> float:
             return float(np.mean([edge_time(i, j, p, q) for p in allowed[i] for q in allowed[j]]))
@@ -92,7 +92,6 @@ def heft(exec_s: np.ndarray, predecessors: Sequence[Sequence[int]], edge_time: E
     for task in order:
         best: tuple[float, float, int] | None = None
         for p in allowed[task]:
-            p = int(p)
             earliest = earliest_start_s(task, p) if earliest_start_s is not None else 0.0
             data_ready = max([earliest] + [finish[m] + edge_time(m, task, processor[m], p) for m in predecessors[task]])
             begin = _earliest_gap(busy[p], max(data_ready, ready[p]), float(exec_s[task, p]))

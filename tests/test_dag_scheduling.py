@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -45,7 +47,7 @@ def test_no_two_tasks_overlap_on_a_processor_and_insertion_is_used():
     for p in range(3):
         spans = sorted((s, f) for s, f, q in zip(schedule.start_s, schedule.finish_s, schedule.processor, strict=True)
                        if q == p)
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
 
 
 def test_ineligible_processors_are_never_used_and_ready_times_respected():

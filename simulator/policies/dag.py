@@ -38,7 +38,7 @@ class HeftPolicy(Policy):
         graph = view.stage_graph(task)
         slot_node = [node for node in range(view.n_nodes) for _ in range(view.slots(node))]
         exec_s = graph.exec_s[:, slot_node]
-        eligible = [np.flatnonzero(np.isfinite(row)) for row in graph.exec_s]
+        eligible = [np.flatnonzero(np.isfinite(row)).tolist() for row in graph.exec_s]
         now = view.now
         edge_cache: dict[tuple[int, int, int], float] = {}
 
