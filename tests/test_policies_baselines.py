@@ -141,3 +141,38 @@ def test_unknown_policy_and_parameter_messages():
         make_policy("random", {"d": 2})
     with pytest.raises(UnknownPolicyError, match="tie_break must be one of"):
         make_policy("least_loaded", {"tie_break": "coin"})
+
+
+def test_power_of_d_samples_d_nodes_and_joins_the_shorter():
+    view = FakeView(loads=[5, 0, 5, 5], slot_counts=[1] * 4, ready_s=[0] * 4, exec_s=[1] * 4, transfer_s=[0] * 4)
+    # with d = 4 (all nodes) it is JSQ; with d = 1 it is uniform random
+    assert bound("power_of_d", view, d=4).assign(FakeTask()) == 1
+    policy = bound("power_of_d", view, seed=2, d=1)
+    counts = np.bincount([policy.assign(FakeTask()) for _ in range(2000)], minlength=4)
+    assert np.all(counts > 400)
+    # d = 2: node 1 is chosen exactly when sampled: probability 1 - (3/4)(2/3) = 1/2
+    policy = bound("power_of_d", view, seed=3, d=2)
+    share = np.mean([policy.assign(FakeTask()) == 1 for _ in range(4000)])
+    assert share == pytest.approx(0.5, abs=0.04)
+
+
+def test_olb_and_met_follow_braun_definitions():
+    view = FakeView(loads=[0] * 3, slot_counts=[1] * 3, ready_s=[4, 2, 3], exec_s=[1, 9, 5], transfer_s=[0] * 3)
+    assert bound("olb", view).assign(FakeTask()) == 1  # earliest ready, whatever the execution time
+    assert bound("min_execution_time", view).assign(FakeTask()) == 0  # fastest, whatever the load
+
+
+def test_capacity_proportional_splits_work_by_capacity():
+    """Capacities 1, 2 and 5 (slots): of every 8 tasks, 1, 2 and 5 go to the three nodes, interleaved."""
+    view = FakeView(loads=[0] * 3, slot_counts=[1, 2, 5], ready_s=[0] * 3, exec_s=[1] * 3, transfer_s=[0] * 3)
+    policy = bound("capacity_proportional", view)
+    picks = [policy.assign(FakeTask()) for _ in range(80)]
+    assert np.bincount(picks).tolist() == [10, 20, 50]
+    assert np.bincount(picks[:8]).tolist() == [1, 2, 5]
+
+
+def test_weighted_balance_weighs_load_more_for_background_tasks():
+    # node 0: idle but slow (completion 10); node 1: loaded but fast (completion 2)
+    view = FakeView(loads=[0, 4], slot_counts=[1, 1], ready_s=[0, 0], exec_s=[10, 2], transfer_s=[0, 0])
+    assert bound("weighted_balance", view).assign(FakeTask(priority=0)) == 1  # urgent: completion time only
+    assert bound("weighted_balance", view, load_weight=1.0).assign(FakeTask(priority=99)) == 0  # background: load

@@ -1,4 +1,5 @@
-"""Immediate-mode baselines: random, round robin, least loaded (join the shortest queue), min completion time."""
+"""Greedy baselines, one decision per task: random, round robin, least loaded (join the shortest queue), power of d,
+OLB, MET, MCT, capacity-proportional and weighted balance."""
 
 from __future__ import annotations
 
@@ -96,3 +97,125 @@ class MinCompletionTimePolicy(Policy):
             return start + view.exec_estimate_s(task, node)
 
         return pick_min(view.eligible_nodes(task), completion_s, self.tie_break, self.rng_)
+
+
+@register_policy("power_of_d")
+class PowerOfDPolicy(Policy):
+    """Power of d choices (Mitzenmacher 2001): sample ``d`` distinct eligible nodes uniformly, join the one
+    with the fewest unfinished tasks per slot (ties: the first sampled).
+
+    Args:
+        d: How many nodes to sample (all of them when fewer are eligible).
+    """
+
+    modes = (IMMEDIATE, BATCH)
+    stochastic = True
+
+    def __init__(self, *, d: int = 2) -> None:
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(f"d must be a positive integer, got {d!r}")
+        self.d = d
+
+    def assign(self, task: TaskView) -> int:
+        view = self.view_
+        candidates = view.eligible_nodes(task)
+        if len(candidates) > self.d:
+            picks = self.rng_.choice(len(candidates), size=self.d, replace=False)
+            candidates = [candidates[int(i)] for i in picks]
+        return pick_min(candidates, lambda node: view.load(node) / view.slots(node), "lowest_index", self.rng_)
+
+
+@register_policy("olb")
+class OpportunisticLoadBalancingPolicy(Policy):
+    """OLB (Braun et al. 2001): the node expected to become ready first, whatever the task's execution time
+    there (ties: lowest index)."""
+
+    modes = (IMMEDIATE, BATCH)
+
+    def __init__(self) -> None:
+        pass
+
+    def assign(self, task: TaskView) -> int:
+        view = self.view_
+        return pick_min(view.eligible_nodes(task), view.expected_ready_time_s, "lowest_index", self.rng_)
+
+
+@register_policy("min_execution_time")
+class MinExecutionTimePolicy(Policy):
+    """MET (Braun et al. 2001): the node where the task executes fastest, whatever its load (ties: lowest
+    index)."""
+
+    modes = (IMMEDIATE, BATCH)
+
+    def __init__(self) -> None:
+        pass
+
+    def assign(self, task: TaskView) -> int:
+        view = self.view_
+        return pick_min(view.eligible_nodes(task), lambda node: view.exec_estimate_s(task, node), "lowest_index",
+                        self.rng_)
+
+
+@register_policy("capacity_proportional")
+class CapacityProportionalPolicy(Policy):
+    """Each node receives work in proportion to its capacity coefficient F_i = slots x speed: of T tasks,
+    node i gets T_i = F_i T / sum_j F_j, in a smooth deterministic interleaving (smooth weighted round robin:
+    every node earns its capacity in credit per task; the richest node takes the task and pays the total)."""
+
+    modes = (IMMEDIATE, BATCH)
+
+    def __init__(self) -> None:
+        pass
+
+    def bind(self, view: SystemView, rng: np.random.Generator) -> None:
+        super().bind(view, rng)
+        self.credit_: dict[tuple[int, ...], list[float]] = {}
+
+    def assign(self, task: TaskView) -> int:
+        view = self.view_
+        candidates = tuple(view.eligible_nodes(task))
+        credit = self.credit_.setdefault(candidates, [0.0] * len(candidates))
+        capacities = [view.capacity(node) for node in candidates]
+        for position, capacity in enumerate(capacities):
+            credit[position] += capacity
+        best = max(range(len(candidates)), key=lambda position: (credit[position], -position))
+        credit[best] -= sum(capacities)
+        return candidates[best]
+
+
+@register_policy("weighted_balance")
+class WeightedBalancePolicy(Policy):
+    """A score combining load and expected completion time, weighted by the task's priority.
+
+    score(node) = w * load share + (1 - w) * completion share, where load share = (load / slots) and
+    completion share = expected completion time (as in MCT), each divided by its largest value over the
+    candidates. Urgent tasks (priority 0, the highest) use ``w = 0``: pure completion time; background work
+    leans towards balancing load: ``w = load_weight * priority / (priority + 1)``. Ties: lowest index.
+
+    Args:
+        load_weight: The weight of load for tasks of very large priority values, in [0, 1].
+    """
+
+    modes = (IMMEDIATE, BATCH)
+
+    def __init__(self, *, load_weight: float = 0.8) -> None:
+        if isinstance(load_weight, bool) or not isinstance(load_weight, int | float) or not 0 <= load_weight <= 1:
+            raise ValueError(f"load_weight must be a number in [0, 1], got {load_weight!r}")
+        self.load_weight = load_weight
+
+    def assign(self, task: TaskView) -> int:
+        view = self.view_
+        candidates = view.eligible_nodes(task)
+        loads = [view.load(node) / view.slots(node) for node in candidates]
+        completions = [
+            max(view.expected_ready_time_s(node), view.now + view.transfer_estimate_s(task, node))
+            + view.exec_estimate_s(task, node) - view.now
+            for node in candidates
+        ]
+        priority = max(task.priority, 0.0)
+        weight = self.load_weight * priority / (priority + 1.0)
+        max_load = max(loads) or 1.0
+        max_completion = max(completions) or 1.0
+        scores = {node: weight * load / max_load + (1 - weight) * completion / max_completion
+                  for node, load, completion in zip(candidates, loads, completions, strict=True)}
+        return pick_min(candidates, scores.__getitem__, "lowest_index", self.rng_)
