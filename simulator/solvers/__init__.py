@@ -1,0 +1,38 @@
+"""Static mapping solvers: list heuristics, metaheuristics and the LP lower bound.
+
+Importing this package registers every solver, so :func:`get_solver` knows all names. The metaheuristic
+modules import DEAP at import time but pyswarms only inside ``solve`` (pyswarms configures logging when
+imported).
+"""
+
+from __future__ import annotations
+
+from simulator.solvers import ga, list_heuristics, nsga, pso
+from simulator.solvers.base import (
+    SOLVERS,
+    Solver,
+    SolveResult,
+    SolverParameterError,
+    UnknownSolverError,
+    get_solver,
+    register_solver,
+    solver_names,
+)
+from simulator.solvers.lp_bound import LowerBound, lp_lower_bound
+
+__all__ = [
+    "SOLVERS",
+    "LowerBound",
+    "SolveResult",
+    "Solver",
+    "SolverParameterError",
+    "UnknownSolverError",
+    "ga",
+    "get_solver",
+    "list_heuristics",
+    "lp_lower_bound",
+    "nsga",
+    "pso",
+    "register_solver",
+    "solver_names",
+]
