@@ -1,6 +1,6 @@
 """Allocation policies: importing this package registers every built-in policy."""
 
-from simulator.policies import dag, greedy
+from simulator.policies import batch, dag, greedy
 from simulator.policies.base import (
     BATCH,
     IMMEDIATE,
@@ -23,6 +23,7 @@ __all__ = [
     "Policy",
     "SystemView",
     "TaskView",
+    "batch",
     "check_policy_params",
     "dag",
     "greedy",

@@ -1,0 +1,102 @@
+"""Batch mode with the static mapping solvers: every pending task is mapped at once by a list heuristic
+(Min-min, Max-min, Duplex, Sufferage, shortest task first), a genetic algorithm, particle swarm or NSGA-II.
+
+At each batch tick the view's state becomes a `MappingProblem`: one machine per node slot, ready when the
+node is expected to be ready; ``etc[t, m]`` = the task's expected execution time on the slot's node plus
+the expected time for its inputs to get there (a conservative stand-in for a release time, which the static
+problem does not have). The solver's objective is therefore the same vectorized function the static
+benchmark and the tests use. Nodes a task cannot run on get a prohibitive cost; if a solver still places a
+task there, the task goes to its eligible node of earliest expected completion instead.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from simulator.mapping import MappingProblem
+from simulator.policies.base import BATCH, POLICIES, Policy, TaskView, register_policy
+from simulator.solvers import SOLVERS, get_solver
+
+# Solvers whose one-task-at-a-time definitions are already registered policies usable in batch mode
+# (olb, min_execution_time, min_completion_time), so a second name would only confuse.
+_COVERED_BY_GREEDY = {"olb", "met", "mct"}
+
+
+class SolverPolicy(Policy):
+    """Maps all pending tasks of a batch with the static solver ``solver_name`` (see the module docstring).
+
+    Parameters are the solver's own plus ``time_limit_s`` (None: stop on the solver's iteration limits only,
+    which keeps runs reproducible; a wall-clock limit makes decisions depend on machine speed).
+    """
+
+    modes = (BATCH,)
+    solver_name: ClassVar[str] = ""
+    time_limit_s: float | None
+
+    def __init__(self, **params: Any) -> None:
+        allowed = self.param_names()
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise TypeError(f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+        for name, value in {**self.default_params(), **params}.items():
+            setattr(self, name, value)
+        get_solver(self.solver_name, **self._solver_params())  # validate values now, not at the first tick
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        return [*SOLVERS[cls.solver_name].parameter_names(), "time_limit_s"]
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        signature = inspect.signature(SOLVERS[cls.solver_name].__init__)
+        defaults = {name: signature.parameters[name].default for name in SOLVERS[cls.solver_name].parameter_names()}
+        return {**defaults, "time_limit_s": None}
+
+    def _solver_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SOLVERS[self.solver_name].parameter_names()}
+
+    def assign_batch(self, tasks: Sequence[TaskView]) -> list[int]:
+        view = self.view_
+        now = view.now
+        slot_node = np.array([node for node in range(view.n_nodes) for _ in range(view.slots(node))])
+        ready = np.array([max(view.expected_ready_time_s(int(node)) - now, 0.0) for node in slot_node])
+        cost_by_node = np.full((len(tasks), view.n_nodes), np.inf)
+        for row, task in enumerate(tasks):
+            for node in view.eligible_nodes(task):
+                cost_by_node[row, node] = view.exec_estimate_s(task, node) + view.transfer_estimate_s(task, node)
+        finite = cost_by_node[np.isfinite(cost_by_node)]
+        prohibitive = 1e6 * (float(finite.max()) + float(ready.max()) + 1.0)
+        etc = np.where(np.isfinite(cost_by_node), np.maximum(cost_by_node, 1e-12), prohibitive)[:, slot_node]
+        solver = get_solver(self.solver_name, **self._solver_params())
+        result = solver.solve(MappingProblem(etc_s=etc, ready_time_s=ready), self.rng_, self.time_limit_s)
+        nodes = slot_node[result.assignment]
+        decisions = []
+        for row, (task, node) in enumerate(zip(tasks, nodes.tolist(), strict=True)):
+            if not np.isfinite(cost_by_node[row, node]):
+                eligible = view.eligible_nodes(task)
+                node = min(eligible, key=lambda n: (view.expected_ready_time_s(n) + cost_by_node[row, n], n))
+            decisions.append(int(node))
+        return decisions
+
+
+def _register_solver_policies() -> None:
+    """One batch policy per registered solver, named like the solver (one mechanism for all of them)."""
+    for name, solver in sorted(SOLVERS.items()):
+        if name in _COVERED_BY_GREEDY or name in POLICIES:
+            continue
+        doc = (solver.__doc__ or "").strip().splitlines()[0] if solver.__doc__ else name
+        policy = type(f"{solver.__name__}Policy", (SolverPolicy,), {
+            "solver_name": name,
+            "stochastic": solver.stochastic,
+            "__doc__": f"Batch mode: {doc}",
+            "__module__": __name__,
+        })
+        globals()[policy.__name__] = policy  # so instances pickle by reference
+        register_policy(name)(policy)
+
+
+_register_solver_policies()
