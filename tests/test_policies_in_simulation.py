@@ -6,18 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import SCENARIOS
-from test_policies_baselines import FakeTask, FakeView
+from test_policies_baselines import QUICK_PARAMS, FakeTask, FakeView
 
 from simulator import load_scenario, run
 from simulator.policies import POLICIES, make_policy
 
 DEMO = SCENARIOS / "demo_edge_cloud.toml"
-QUICK_PARAMS = {  # small budgets so the metaheuristics stay fast in a test
-    "ga": {"max_generations": 3, "population_size": 6},
-    "pso": {"max_iterations": 5, "n_particles": 6},
-    "nsga2": {"max_generations": 3, "population_size": 8},
-}
-
 
 @pytest.mark.examples
 @pytest.mark.parametrize("name, mode", [(name, mode) for name in sorted(POLICIES) for mode in POLICIES[name].modes])
