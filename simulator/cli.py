@@ -7,10 +7,11 @@ stderr and exit with status 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,10 @@ from simulator.errors import UserInputError
 from simulator.policies import POLICIES, make_policy
 from simulator.scenario import load_scenario
 
-DEFAULT_DEMO_POLICIES = ("random", "round_robin", "least_loaded", "min_completion_time")
+# Modules adding sub-commands: each has ``register_commands(subparsers) -> {name: handler(args) -> exit code}``.
+EXTENSION_MODULES: tuple[str, ...] = ("simulator.runner.cli", "simulator.calibration.cli")
+
+DEFAULT_DEMO_POLICIES = ("random", "round_robin", "least_loaded", "power_of_d", "min_completion_time", "heft")
 
 SUMMARY_ORDER = [
     "jobs_completed", "jobs_unfinished", "tasks_completed", "response_time_mean_s", "response_time_p50_s",
@@ -64,12 +68,12 @@ def _build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--out", type=Path, default=Path("results/demo"))
 
     map_parser = commands.add_parser("map", help="solve a static mapping problem (ETC matrix)")
-    try:  # TEMP until map_cli lands
-        from simulator.map_cli import add_map_arguments
+    from simulator.map_cli import add_map_arguments
 
-        add_map_arguments(map_parser)
-    except ImportError:
-        pass
+    add_map_arguments(map_parser)
+    for module_name in EXTENSION_MODULES:
+        handlers = importlib.import_module(module_name).register_commands(commands)
+        COMMANDS.update(handlers)
     return parser
 
 
@@ -163,8 +167,13 @@ def _command_map(args: argparse.Namespace) -> int:
     return run_map(args)
 
 
-COMMANDS = {"run": _command_run, "validate": _command_validate, "policies": _command_policies,
-            "demo": _command_demo, "map": _command_map}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _command_run,
+    "validate": _command_validate,
+    "policies": _command_policies,
+    "demo": _command_demo,
+    "map": _command_map,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,14 +2,20 @@
 
 A node runs at most ``slots`` tasks at once. Each slot owns one reusable SimPy event that fires when its task
 completes (tasks are data, not processes), so a task costs one scheduled event and no allocation.
+
+`ModelServerNode` is a node that serves models as model servers do (dynamic batching, models resident in a
+limited memory). It is used only for nodes that batch or whose memory limits residency, so a plain node's path
+stays as short as above.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections import deque
-from collections.abc import Callable
+import math
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import simpy
@@ -111,3 +117,206 @@ class Node:
         elif self._fifo:
             self._start(self._fifo.popleft())
         self._on_task_done(task)
+
+
+@dataclass(frozen=True)
+class ModelServing:
+    """How a `ModelServerNode` serves one model.
+
+    Attributes:
+        max_batch_size: Largest batch (1: one task at a time).
+        batch_sampler: Draws the time of one batch of a given size at speed 1 and work 1 (None: tasks run one at a
+            time with their stage's own sampler).
+        memory_bytes: Memory the model occupies while resident (0: it needs no residency).
+        load_time_s: Time to load the model when it is not resident.
+    """
+
+    max_batch_size: int = 1
+    batch_sampler: Callable[[int], float] | None = None
+    memory_bytes: float = 0.0
+    load_time_s: float = 0.0
+
+
+class ModelServerNode(Node):
+    """A node that serves models as model servers do: dynamic batching and model residency.
+
+    Batching (as Triton's dynamic batcher or TorchServe do): tasks waiting at the node are grouped by model
+    (and stage work). When a slot is free, the group whose oldest task arrived first starts as one batch of up
+    to ``max_batch_size`` tasks if it is full or its oldest task has waited ``max_batch_wait_s``; otherwise the
+    node waits until one of these happens. A batch of one model never exceeds the largest batch size its profile
+    measured. A batch occupies one slot; its time is one draw of the profile's batch curve, scaled by the
+    stage's work over the node's speed; every task of the batch starts and finishes with it.
+
+    Residency: a model occupies ``memory_bytes`` of the node's memory while resident. At the start the node holds
+    the models it can run, in the scenario's order, while they fit. A batch of a model that is not resident
+    first loads it (its load time is added to the batch's time), evicting the least recently used resident
+    models not in use until it fits; a group whose model cannot be made to fit yet (the memory is held by running
+    batches) waits, and groups behind it may start.
+    """
+
+    def __init__(self, env: Any, index: int, spec: NodeSpec, on_task_done: Callable[[Task], None],
+                 serving: Mapping[str, ModelServing]) -> None:
+        super().__init__(env, index, spec, on_task_done)
+        self.serving = dict(serving)
+        self.max_batch_wait_s = spec.max_batch_wait_s
+        self.memory_bytes = spec.memory_bytes
+        self.model_loads = 0
+        self.evictions = 0
+        self.batches: list[tuple[str, float, float, int, float]] = []
+        """Finished batches: (model, start_s, finish_s, batch size, load time included in seconds)."""
+        self.running: dict[int, tuple[str, float, int, float]] = {}
+        self._groups: dict[tuple[str, float], deque[tuple[Any, Task]]] = {}
+        self._queued = 0
+        self._resident: OrderedDict[str, float] = OrderedDict()
+        self._in_use: dict[str, int] = {}
+        self._used_bytes = 0.0
+        self._timer_at = math.inf
+        self._batch_callbacks: list[Callable[[Any], None]] = [self._on_batch_complete]
+        self._speed = spec.speed
+        for model, serving_model in self.serving.items():
+            if serving_model.memory_bytes > 0 and self._used_bytes + serving_model.memory_bytes <= self.memory_bytes:
+                self._resident[model] = serving_model.memory_bytes
+                self._used_bytes += serving_model.memory_bytes
+
+    @property
+    def queue_length(self) -> int:
+        return self._queued
+
+    @property
+    def resident_models(self) -> tuple[str, ...]:
+        """Models resident now, least recently used first."""
+        return tuple(self._resident)
+
+    def enqueue(self, task: Task) -> None:
+        stage = task.stage
+        key = (stage.spec.model, stage.spec.work)
+        order: Any = (task.job.priority, next(self._sequence)) if self._priority else next(self._sequence)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = deque()
+        group.append((order, task))
+        self._queued += 1
+        if self._queued > self.peak_queue:
+            self.peak_queue = self._queued
+        self._dispatch()
+
+    # -- choosing and starting batches -----------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        while self.busy < self.slots and self._queued:
+            key, deadline = self._pick(self.env._now)
+            if key is None:
+                if deadline < self._timer_at:
+                    self._timer_at = deadline
+                    self.env.timeout(deadline - self.env._now).callbacks.append(self._on_timer)
+                return
+            self._start_batch(key)
+
+    def _pick(self, now: float) -> tuple[tuple[str, float] | None, float]:
+        """The group to start now (the one with the oldest head among those ready), and otherwise the earliest
+        time a waiting group's batch wait runs out."""
+        best: tuple[str, float] | None = None
+        best_order: Any = None
+        deadline = math.inf
+        for key, group in self._groups.items():
+            if not group:
+                continue
+            serving = self.serving.get(key[0])
+            limit = serving.max_batch_size if serving is not None else 1
+            order, head = group[0]
+            if len(group) < limit and self.max_batch_wait_s > 0:
+                expires = head.ready_s + self.max_batch_wait_s
+                if expires - now > 1e-9:
+                    deadline = min(deadline, expires)
+                    continue
+            if best_order is not None and not order < best_order:
+                continue
+            if serving is not None and not self._can_make_resident(key[0], serving):
+                continue
+            best, best_order = key, order
+        return best, deadline
+
+    def _on_timer(self, event: Any) -> None:
+        if self.env._now >= self._timer_at - 1e-9:
+            self._timer_at = math.inf
+        self._dispatch()
+
+    def _can_make_resident(self, model: str, serving: ModelServing) -> bool:
+        if serving.memory_bytes <= 0 or model in self._resident:
+            return True
+        evictable = sum(size for name, size in self._resident.items() if not self._in_use.get(name))
+        return self._used_bytes - evictable + serving.memory_bytes <= self.memory_bytes
+
+    def _make_resident(self, model: str, serving: ModelServing) -> float:
+        """Load ``model`` if needed (evicting idle models, least recently used first); returns the load time."""
+        if serving.memory_bytes <= 0:
+            return 0.0
+        if model in self._resident:
+            self._resident.move_to_end(model)
+            return 0.0
+        for name in list(self._resident):
+            if self._used_bytes + serving.memory_bytes <= self.memory_bytes:
+                break
+            if not self._in_use.get(name):
+                self._used_bytes -= self._resident.pop(name)
+                self.evictions += 1
+        self._resident[model] = serving.memory_bytes
+        self._used_bytes += serving.memory_bytes
+        self.model_loads += 1
+        return serving.load_time_s
+
+    def _start_batch(self, key: tuple[str, float]) -> None:
+        model = key[0]
+        group = self._groups[key]
+        serving = self.serving.get(model)
+        limit = serving.max_batch_size if serving is not None else 1
+        size = min(len(group), limit)
+        tasks = [group.popleft()[1] for _ in range(size)]
+        self._queued -= size
+        now = self.env._now
+        load_s = self._make_resident(model, serving) if serving is not None else 0.0
+        if size == 1 or serving is None or serving.batch_sampler is None:
+            sampler = tasks[0].stage.samplers[self.index]
+            assert sampler is not None, "dispatcher placed a task on a node it cannot run on"
+            service_s = sampler()
+        else:
+            service_s = serving.batch_sampler(size) * key[1] / self._speed
+        for task in tasks:
+            task.start_s = now
+        self.busy += 1
+        self.running_start_sum_s += now
+        self._in_use[model] = self._in_use.get(model, 0) + 1
+        event = self._idle_events.pop()
+        event._value = tasks
+        event.callbacks = self._batch_callbacks
+        self.running[id(event)] = (model, now, size, load_s)
+        self._schedule(event, load_s + service_s)
+
+    def _on_batch_complete(self, event: Any) -> None:
+        self._idle_events.append(event)
+        tasks: list[Task] = event._value
+        model, start_s, size, load_s = self.running.pop(id(event))
+        now = self.env._now
+        self.batches.append((model, start_s, now, size, load_s))
+        self.busy -= 1
+        self.running_start_sum_s -= start_s
+        self._in_use[model] -= 1
+        index = self.index
+        for task in tasks:
+            task.finish_s = now
+            self.backlog_s -= task.stage.exec_mean_s[index]
+        self.load -= size
+        self.tasks_done += size
+        self._dispatch()
+        for task in tasks:
+            self._on_task_done(task)
+
+    def busy_slot_seconds(self, window_start_s: float, window_end_s: float) -> float:
+        """Slot-seconds spent serving batches inside the window (a batch holds one slot; running ones count
+        until the window's end)."""
+        total = 0.0
+        intervals = [(start, finish) for _, start, finish, _, _ in self.batches]
+        intervals += [(start, window_end_s) for _, start, _, _ in self.running.values()]
+        for start, finish in intervals:
+            total += max(0.0, min(finish, window_end_s) - max(start, window_start_s))
+        return total

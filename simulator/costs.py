@@ -2,8 +2,9 @@
 
 The simulator asks a `ServiceTimeModel` two things: the mean time of a model on a device kind (what policies
 estimate with) and a sampler that draws actual times (what the simulation uses). `CostTable` answers from the
-scenario's `[models]` table (mean and a distribution with a coefficient of variation); calibrated profiles of
-real models plug in behind the same interface.
+scenario's `[models]` table (mean and a distribution with a coefficient of variation) and, for a model that names
+a calibrated profile, from the latencies measured for it (`simulator.calibration.ProfileCostModel`). Batching
+nodes also ask for a batch curve (`BatchServiceTimeModel`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Protocol
 
 import numpy as np
 
+from simulator.calibration.cost_model import BatchSampler, ProfileCostModel
 from simulator.randomness import BufferedDraws, stream
-from simulator.scenario import ModelSpec, ServiceSpec
+from simulator.scenario import EMPIRICAL, ModelSpec, ServiceSpec
 
 Sampler = Callable[[], float]
 
@@ -29,6 +31,22 @@ class ServiceTimeModel(Protocol):
 
     def sampler(self, model: str, device_kind: str, seed: int, replication: int = 0) -> Sampler:
         """A function drawing service times (seconds) for ``model`` on ``device_kind``."""
+        ...
+
+
+class BatchServiceTimeModel(ServiceTimeModel, Protocol):
+    """A service-time model that also knows how long a batch of tasks of one model takes (for batching nodes)."""
+
+    def max_batch_size(self, model: str, device_kind: str) -> int:
+        """The largest batch ``model`` may form on ``device_kind`` (1: no batching)."""
+        ...
+
+    def batch_mean_s(self, model: str, device_kind: str, batch_size: int) -> float:
+        """Mean time (seconds) of one batch of ``batch_size`` tasks."""
+        ...
+
+    def batch_sampler(self, model: str, device_kind: str, seed: int, replication: int = 0) -> BatchSampler:
+        """A function drawing the time (seconds) of one batch of a given size."""
         ...
 
 
@@ -58,10 +76,23 @@ def service_sampler(spec: ServiceSpec, rng: np.random.Generator) -> Sampler:
 
 
 class CostTable:
-    """Service times from the scenario's cost table: model x device kind -> mean and distribution."""
+    """Service times from the scenario's cost table: model x device kind -> mean and distribution, or the
+    calibrated profile the model names (distribution ``empirical``), which also gives batch curves."""
 
     def __init__(self, models: Mapping[str, ModelSpec]) -> None:
         self.models = models
+        self._profiles: dict[str, ProfileCostModel] = {}
+
+    def _profiled(self, model: str, device_kind: str) -> ProfileCostModel | None:
+        """The profile behind ``model`` on ``device_kind``, or None when its cost there is given by hand."""
+        entry = self.models.get(model)
+        spec = entry.devices.get(device_kind) if entry else None
+        if entry is None or entry.profile is None or spec is None or spec.distribution != EMPIRICAL:
+            return None
+        if model not in self._profiles:
+            binding = entry.profile
+            self._profiles[model] = ProfileCostModel(binding.path, dtype=binding.dtype, names={model: binding.model})
+        return self._profiles[model]
 
     def spec(self, model: str, device_kind: str) -> ServiceSpec | None:
         entry = self.models.get(model)
@@ -75,4 +106,26 @@ class CostTable:
         spec = self.spec(model, device_kind)
         if spec is None:
             raise KeyError(f"model {model!r} has no cost on device kind {device_kind!r}")
+        profiled = self._profiled(model, device_kind)
+        if profiled is not None:
+            return profiled.sampler(model, device_kind, seed, replication)
         return service_sampler(spec, stream(seed, "service", model, device_kind, replication=replication))
+
+    def max_batch_size(self, model: str, device_kind: str) -> int:
+        """The profile's largest measured batch size; 1 (no batching) for a cost given by hand."""
+        profiled = self._profiled(model, device_kind)
+        return profiled.max_batch_size(model, device_kind) if profiled is not None else 1
+
+    def batch_mean_s(self, model: str, device_kind: str, batch_size: int) -> float:
+        profiled = self._profiled(model, device_kind)
+        if profiled is not None:
+            return profiled.batch_mean_s(model, device_kind, batch_size)
+        if batch_size != 1:
+            raise KeyError(f"model {model!r} has no batch curve on device kind {device_kind!r} (no profile)")
+        return self.mean_s(model, device_kind)
+
+    def batch_sampler(self, model: str, device_kind: str, seed: int, replication: int = 0) -> BatchSampler:
+        profiled = self._profiled(model, device_kind)
+        if profiled is None:
+            raise KeyError(f"model {model!r} has no batch curve on device kind {device_kind!r} (no profile)")
+        return profiled.batch_sampler(model, device_kind, seed, replication)

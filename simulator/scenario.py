@@ -18,11 +18,14 @@ from typing import Any
 
 import networkx as nx
 
+from simulator.calibration.profile import DTYPES, ProfileError, load_profile, resolve_profile
 from simulator.errors import ScenarioError, UnknownPolicyError
 from simulator.network_spec import DUPLEX_MODES, SHARING_MODELS, LinkSpec, NetworkSpec
 from simulator.policies import MODES, check_policy_params, policy_class
 
 DISTRIBUTIONS = ("deterministic", "exponential", "lognormal", "gamma")
+EMPIRICAL = "empirical"
+"""The distribution of a service time read from a calibrated profile (the measured samples, bootstrapped)."""
 QUEUE_DISCIPLINES = ("fifo", "priority")
 ARRIVAL_PROCESSES = ("poisson", "deterministic", "mmpp", "on_off", "diurnal", "trace")
 
@@ -35,6 +38,7 @@ __all__ = [
     "ModelSpec",
     "NodeSpec",
     "PolicySpec",
+    "ProfileBinding",
     "Scenario",
     "ServiceSpec",
     "SimulationSpec",
@@ -76,7 +80,10 @@ class PolicySpec:
 class NodeSpec:
     """A compute node: `slots` tasks run in parallel, each at `speed` times the device kind's cost-table rate.
 
-    Power is linear in the number of busy slots between `idle_power_w` and `busy_power_w` (watts).
+    Power is linear in the number of busy slots between `idle_power_w` and `busy_power_w` (watts). With
+    `max_batch_size` > 1 the node batches waiting tasks of the same model (as model servers do), waiting at
+    most `max_batch_wait_s` for a batch to fill; with a finite `memory_bytes` only the models that fit are
+    resident, and loading one costs its load time.
     """
 
     name: str
@@ -88,24 +95,41 @@ class NodeSpec:
     memory_bytes: float = math.inf
     idle_power_w: float = 0.0
     busy_power_w: float = 0.0
+    max_batch_size: int = 1
+    max_batch_wait_s: float = 0.0
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
     """Service time of one model on one device kind: mean in seconds and distribution with its coefficient
-    of variation (standard deviation / mean)."""
+    of variation (standard deviation / mean); the memory the model occupies while resident on a device of
+    that kind (bytes) and the time to load it there (seconds). Distribution ``empirical``: from a profile."""
 
     mean_s: float
     distribution: str = "exponential"
     cv: float = 1.0
+    memory_bytes: float = 0.0
+    load_time_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProfileBinding:
+    """Where a model's calibrated service times come from: a profile (as named in the scenario and its
+    resolved path), the model's name in it and the dtype of the rows used."""
+
+    name: str
+    path: str
+    model: str
+    dtype: str = "float32"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model of the cost table: its service time per device kind."""
+    """A model of the cost table: its service time per device kind, and the profile it was read from (if any)."""
 
     name: str
     devices: Mapping[str, ServiceSpec]
+    profile: ProfileBinding | None = None
 
 
 @dataclass(frozen=True)
@@ -429,7 +453,8 @@ def _read_policy(reader: _Reader, raw: Mapping[str, Any]) -> PolicySpec:
     return PolicySpec(name, params, mode, interval)
 
 
-_NODE_FIELDS = ["kind", "slots", "count", "speed", "queue", "memory_bytes", "idle_power_w", "busy_power_w"]
+_NODE_FIELDS = ["kind", "slots", "count", "speed", "queue", "memory_bytes", "idle_power_w", "busy_power_w",
+                "max_batch_size", "max_batch_wait_s"]
 
 
 def _read_nodes(reader: _Reader, raw: Mapping[str, Any]) -> tuple[list[NodeSpec], dict[str, list[str]]]:
@@ -462,6 +487,8 @@ def _read_nodes(reader: _Reader, raw: Mapping[str, Any]) -> tuple[list[NodeSpec]
             memory_bytes=reader.take(table, path, "memory_bytes", _positive, math.inf),
             idle_power_w=idle,
             busy_power_w=busy,
+            max_batch_size=reader.take(table, path, "max_batch_size", _positive_int, 1),
+            max_batch_wait_s=reader.take(table, path, "max_batch_wait_s", _non_negative_finite, 0.0),
         )
         names = [group] if count == 1 else [f"{group}-{i}" for i in range(count)]
         groups[group] = names
@@ -529,12 +556,59 @@ def _read_service(reader: _Reader, table: Mapping[str, Any], path: str,
     elif cv == 0:
         reader.error(f"{path}.cv", f"must be > 0 for a {distribution} distribution (or use deterministic)")
     mean = reader.take(table, path, "mean_s", _positive_finite, defaults.mean_s if defaults else _REQUIRED)
+    memory = reader.take(table, path, "memory_bytes", _non_negative_finite, 0.0)
+    load = reader.take(table, path, "load_time_s", _non_negative_finite, 0.0)
     if mean is None:
         return None
-    return ServiceSpec(mean_s=mean, distribution=distribution, cv=cv)
+    return ServiceSpec(mean_s=mean, distribution=distribution, cv=cv, memory_bytes=memory, load_time_s=load)
 
 
-def _read_models(reader: _Reader, raw: Mapping[str, Any]) -> dict[str, ModelSpec]:
+_MODEL_FIELDS = ["distribution", "cv", "devices", "profile", "profile_model", "dtype", "memory_bytes", "load_time_s"]
+_DEVICE_FIELDS = ["mean_s", "distribution", "cv", "memory_bytes", "load_time_s"]
+
+
+def _read_profile_binding(reader: _Reader, table: Mapping[str, Any], path: str, name: str,
+                          base_dir: Path) -> tuple[ProfileBinding | None, dict[str, ServiceSpec]]:
+    """The model's profile (if it names one) and a service spec per device kind the profile measured."""
+    profile_name = reader.take(table, path, "profile", _string, None)
+    profile_model = reader.take(table, path, "profile_model", _string, name)
+    dtype = reader.take(table, path, "dtype", _choice(DTYPES), "float32")
+    if profile_name is None:
+        for key in ("profile_model", "dtype"):
+            if key in table:
+                reader.error(f"{path}.{key}", "needs profile = \"...\" (a shipped profile's name or a CSV path)")
+        return None, {}
+    try:
+        profile = load_profile(resolve_profile(profile_name, base_dir))
+    except ProfileError as error:
+        for problem in error.problems:
+            reader.error(f"{path}.profile", problem)
+        return None, {}
+    memory_override = reader.take(table, path, "memory_bytes", _non_negative_finite, None)
+    load_override = reader.take(table, path, "load_time_s", _non_negative_finite, None)
+    kinds = profile.device_kinds(profile_model, dtype)
+    if not kinds:
+        listed = sorted({(row.model, row.dtype) for row in profile.rows})
+        reader.error(f"{path}.profile_model" if "profile_model" in table else f"{path}.profile",
+                     f"profile {profile.path} has no rows for model {profile_model!r} in {dtype}; it has: "
+                     f"{', '.join(f'{model} ({dtype_})' for model, dtype_ in listed)}")
+    services = {}
+    for kind in kinds:
+        curve = profile.curve(profile_model, kind, dtype)
+        samples = curve.sorted_samples[0]
+        mean = curve.mean_s(1)
+        services[kind] = ServiceSpec(
+            mean_s=mean, distribution=EMPIRICAL,
+            cv=float(samples.std(ddof=1) / mean) if len(samples) > 1 else 0.0,
+            memory_bytes=(memory_override if memory_override is not None
+                          else 0.0 if math.isnan(curve.weights_bytes) else curve.weights_bytes),
+            load_time_s=(load_override if load_override is not None
+                         else 0.0 if math.isnan(curve.load_time_s) else curve.load_time_s),
+        )
+    return ProfileBinding(name=profile_name, path=profile.path, model=profile_model, dtype=dtype), services
+
+
+def _read_models(reader: _Reader, raw: Mapping[str, Any], base_dir: Path = Path(".")) -> dict[str, ModelSpec]:
     models: dict[str, ModelSpec] = {}
     for name, value in reader.section(raw, "models").items():
         path = f"models.{name}"
@@ -543,16 +617,18 @@ def _read_models(reader: _Reader, raw: Mapping[str, Any]) -> dict[str, ModelSpec
         except _InvalidError as problem:
             reader.error(path, str(problem))
             continue
-        reader.no_unknown_keys(table, path, ["distribution", "cv", "devices"])
+        reader.no_unknown_keys(table, path, _MODEL_FIELDS)
         model_default_distribution = reader.take(table, path, "distribution", _choice(DISTRIBUTIONS), "exponential")
         model_defaults = {"distribution": model_default_distribution}
-        if "cv" in table:
-            model_defaults["cv"] = table["cv"]
-        devices: dict[str, ServiceSpec] = {}
+        for key in ("cv", "memory_bytes", "load_time_s"):
+            if key in table:
+                model_defaults[key] = table[key]
+        binding, devices = _read_profile_binding(reader, table, path, name, base_dir)
         device_tables = reader.section(table, "devices", path)
-        if not device_tables:
+        if not device_tables and "profile" not in table:
             reader.error(f"{path}.devices", "must give the service time on at least one device kind, e.g. "
-                         f"[{path}.devices.cpu-server] mean_s = 0.05")
+                         f"[{path}.devices.cpu-server] mean_s = 0.05 (or name a calibrated profile: "
+                         "profile = \"cpu-2core\")")
         for kind, device_value in device_tables.items():
             device_path = f"{path}.devices.{kind}"
             if isinstance(device_value, int | float) and not isinstance(device_value, bool):
@@ -562,11 +638,11 @@ def _read_models(reader: _Reader, raw: Mapping[str, Any]) -> dict[str, ModelSpec
             except _InvalidError as problem:
                 reader.error(device_path, str(problem))
                 continue
-            reader.no_unknown_keys(device_table, device_path, ["mean_s", "distribution", "cv"])
+            reader.no_unknown_keys(device_table, device_path, _DEVICE_FIELDS)
             service = _read_service(reader, device_table, device_path, None)
             if service is not None:
-                devices[kind] = service
-        models[name] = ModelSpec(name=name, devices=devices)
+                devices[kind] = service  # a hand-given cost replaces the profile's for this kind
+        models[name] = ModelSpec(name=name, devices=devices, profile=binding)
     return models
 
 
@@ -779,6 +855,7 @@ def _eligible_node_names(stage: StageSpec, nodes: Sequence[NodeSpec], models: Ma
         node.name
         for node in nodes
         if node.kind in model.devices
+        and model.devices[node.kind].memory_bytes <= node.memory_bytes
         and (not stage.placement or {node.name, node.group, node.kind} & set(stage.placement))
     ]
 
@@ -804,8 +881,13 @@ def _check_placement_and_routes(reader: _Reader, scenario_nodes: Sequence[NodeSp
                 kinds = ", ".join(map(repr, models[stage.model].devices)) or "(none)"
                 node_kinds = ", ".join(sorted({repr(node.kind) for node in scenario_nodes}))
                 where = f" and placement {list(stage.placement)}" if stage.placement else ""
+                services = models[stage.model].devices
+                too_small = [f"{node.name} ({node.memory_bytes:.4g} < {services[node.kind].memory_bytes:.4g} bytes)"
+                             for node in scenario_nodes
+                             if node.kind in services and services[node.kind].memory_bytes > node.memory_bytes]
+                memory = f"; too little memory_bytes for the model on: {', '.join(too_small)}" if too_small else ""
                 reader.error(path, f"can run on no node: model {stage.model!r} has costs for device kinds {kinds}"
-                             f"{where}, but the nodes are of kinds {node_kinds}")
+                             f"{where}, but the nodes are of kinds {node_kinds}{memory}")
             involved.update(eligible)
         needs_network = len(application.stages) > 1
         for arrival in arrivals:
@@ -843,7 +925,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
     node_names = {node.name for node in nodes}
     network = _read_network(reader, raw, groups, node_names)
     vertex_names = node_names | set(network.switches) | set(groups)
-    models = _read_models(reader, raw)
+    models = _read_models(reader, raw, Path(base_dir))
     applications = _read_applications(reader, raw, models, vertex_names)
     arrivals = _read_arrivals(reader, raw, applications, groups, node_names | set(network.switches),
                               Path(base_dir))

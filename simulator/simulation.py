@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import simpy
 
-from simulator.cluster import Node
+from simulator.calibration.cost_model import BatchSampler
+from simulator.cluster import ModelServerNode, ModelServing, Node
 from simulator.costs import CostTable, Sampler, ServiceTimeModel
 from simulator.dispatch import Dispatcher
 from simulator.errors import UserInputError
@@ -22,7 +24,7 @@ from simulator.network import Network
 from simulator.policies import Policy, make_policy
 from simulator.randomness import stream
 from simulator.recorder import Recorder
-from simulator.scenario import Scenario, eligible_nodes
+from simulator.scenario import NodeSpec, Scenario, eligible_nodes
 from simulator.workload import CompiledApplication, CompiledStage
 
 __all__ = ["RunResult", "Simulation", "run"]
@@ -87,6 +89,8 @@ class RunResult:
     summary: dict[str, Any]
     wall_s: float
     config: dict[str, Any] = field(default_factory=dict)
+    batches: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row per batch served by a batching or memory-limited node (empty when the scenario has none)."""
 
     def write(self, out_dir: str | Path, table_format: str = "csv") -> list[Path]:
         """Write the tables (CSV or Parquet), the summary and the resolved config into ``out_dir``."""
@@ -95,7 +99,8 @@ class RunResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         written = []
-        for name in ("tasks", "jobs", "nodes", "transfers", "links"):
+        names = ["tasks", "jobs", "nodes", "transfers", "links"] + (["batches"] if len(self.batches) else [])
+        for name in names:
             table: pd.DataFrame = getattr(self, name)
             path = out / f"{name}.{table_format}"
             if table_format == "csv":
@@ -124,19 +129,44 @@ class Simulation:
         self.env = simpy.Environment()
         self.recorder = Recorder()
         self.network = Network(self.env, scenario.network, scenario.node_names)
-        self.applications = compile_applications(scenario, costs or CostTable(scenario.models), seed)
+        self.costs = costs or CostTable(scenario.models)
+        self.applications = compile_applications(scenario, self.costs, seed)
         self.dispatcher = Dispatcher(
             self.env, [], self.network, self.applications, policy, stream(seed, "policy"), self.recorder,
             mode=scenario.policy.mode, batch_interval_s=scenario.policy.batch_interval_s,
             max_jobs=scenario.simulation.max_jobs,
         )
-        self.nodes = [Node(self.env, index, spec, self.dispatcher.on_task_done)
-                      for index, spec in enumerate(scenario.nodes)]
+        batch_samplers: dict[tuple[str, str], BatchSampler] = {}
+        self.nodes = [self._node(index, spec, batch_samplers) for index, spec in enumerate(scenario.nodes)]
         self.dispatcher.nodes.extend(self.nodes)
         for arrival in scenario.arrivals:
             source = self.network.vertex_index(arrival.source) if arrival.source else -1
             sink = self.network.vertex_index(arrival.sink) if arrival.sink else -1
             self.dispatcher.add_arrival_stream(arrival, stream(seed, "arrivals", arrival.name), source, sink)
+
+    def _node(self, index: int, spec: NodeSpec, batch_samplers: dict[tuple[str, str], BatchSampler]) -> Node:
+        """A plain `Node`, or a `ModelServerNode` where the node batches or its memory limits residency."""
+        models = self.scenario.models
+        resident = math.isfinite(spec.memory_bytes) and any(
+            model.devices[spec.kind].memory_bytes > 0 for model in models.values() if spec.kind in model.devices)
+        if spec.max_batch_size <= 1 and not resident:
+            return Node(self.env, index, spec, self.dispatcher.on_task_done)
+        serving = {}
+        for name, model in models.items():
+            service = model.devices.get(spec.kind)
+            if service is None:
+                continue
+            limit, sampler = 1, None
+            costs: Any = self.costs  # batch curves are optional: a plain ServiceTimeModel has none
+            if spec.max_batch_size > 1 and hasattr(costs, "batch_sampler"):
+                limit = min(spec.max_batch_size, costs.max_batch_size(name, spec.kind))
+                if limit > 1:
+                    key = (name, spec.kind)
+                    if key not in batch_samplers:
+                        batch_samplers[key] = costs.batch_sampler(name, spec.kind, self.seed)
+                    sampler = batch_samplers[key]
+            serving[name] = ModelServing(limit, sampler, service.memory_bytes, service.load_time_s)
+        return ModelServerNode(self.env, index, spec, self.dispatcher.on_task_done, serving)
 
     def run(self) -> RunResult:
         started = time.perf_counter()
@@ -154,6 +184,9 @@ class Simulation:
         jobs = self.recorder.job_table(app_names, self.network.vertex_names)
         warmup = scenario.simulation.warmup_s
         nodes = node_table(tasks, scenario.nodes, warmup, end_s)
+        servers = [node for node in self.nodes if isinstance(node, ModelServerNode)]
+        if servers:
+            _count_batches_once(nodes, servers, warmup, end_s)
         summary = summarize(tasks, jobs, nodes, self.network.bytes_transferred, warmup, end_s)
         summary["wall_s"] = wall_s
         config = {**scenario.config, "policy": {**scenario.config.get("policy", {}), "name": self.policy.name,
@@ -164,7 +197,31 @@ class Simulation:
             scenario=scenario, policy=self.policy.name, policy_params=self.policy.get_params(), seed=self.seed,
             tasks=tasks, jobs=jobs, nodes=nodes, transfers=self.network.transfer_table(),
             links=self.network.link_table(end_s), summary=summary, wall_s=wall_s, config=config,
+            batches=_batch_table(servers),
         )
+
+
+def _count_batches_once(nodes: pd.DataFrame, servers: list[ModelServerNode], window_start_s: float,
+                        window_end_s: float) -> None:
+    """Busy time, utilization and energy of batching nodes from their batches (the task table would count a
+    batch of ``b`` tasks ``b`` times), in place."""
+    duration = max(window_end_s - window_start_s, 0.0)
+    for node in servers:
+        busy = node.busy_slot_seconds(window_start_s, window_end_s)
+        spec = node.spec
+        nodes.loc[node.index, "busy_slot_s"] = busy
+        nodes.loc[node.index, "utilization"] = busy / (spec.slots * duration) if duration > 0 else 0.0
+        nodes.loc[node.index, "energy_j"] = (spec.idle_power_w * duration
+                                             + (spec.busy_power_w - spec.idle_power_w) * busy / spec.slots)
+
+
+def _batch_table(servers: list[ModelServerNode]) -> pd.DataFrame:
+    """One row per finished batch: node, model, start, finish, size and the load time it included."""
+    rows = [(node.name, model, start, finish, size, load)
+            for node in servers for model, start, finish, size, load in node.batches]
+    frame = pd.DataFrame(rows, columns=["node", "model", "start_s", "finish_s", "batch_size", "load_s"])
+    frame["batch_size"] = frame["batch_size"].astype(np.int64)
+    return frame.sort_values(["start_s", "node"], kind="stable").reset_index(drop=True)
 
 
 def run(scenario: Scenario, policy: str | Policy | None = None, seed: int | None = None,

@@ -1,0 +1,112 @@
+"""Quantities derived from a scenario for experiment files: the compute capacity and the arrival streams.
+
+``capacity_per_s`` lets an experiment set an arrival rate as a fraction of what the nodes can serve
+(``rate_per_s = load * capacity_per_s``). It is the fluid bound of the compute: the largest total job
+arrival rate at which every node's expected work per second stays within its slots, when each stage's work
+may be split in any proportion over the nodes it is eligible for, and jobs come in the scenario's mix of
+applications. It is a linear program (``scipy.optimize.linprog``)::
+
+    maximize lambda  subject to   sum_n y[a,s,n] = w_a * lambda          for every application a and stage s
+                                  sum_{a,s} t[a,s,n] * y[a,s,n] <= slots_n   for every node n,   y >= 0
+
+where ``t[a,s,n]`` is the mean service time of stage s on node n (model mean on its device kind x work /
+speed) and ``w_a`` the share of application a in the long-run arrival rate. Network transfers are ignored.
+For an M/M/c queue it is c x mu, so ``load`` is the utilization rho.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+from simulator.scenario import ArrivalSpec, Scenario, eligible_nodes
+
+__all__ = ["application_mix", "capacity_per_s", "mean_rate_per_s", "stream_counts"]
+
+
+def mean_rate_per_s(arrival: ArrivalSpec) -> float:
+    """The long-run arrival rate of one stream (jobs/s), from its process parameters."""
+    params = arrival.params
+    if arrival.process in ("poisson", "deterministic", "diurnal"):
+        return float(params["rate_per_s"])
+    if arrival.process == "on_off":
+        on, off = float(params["mean_on_s"]), float(params["mean_off_s"])
+        return float(params["rate_per_s"]) * on / (on + off)
+    if arrival.process == "mmpp":
+        rates, sojourns = params["rates_per_s"], params["mean_sojourn_s"]
+        return float(np.dot(rates, sojourns) / np.sum(sojourns))
+    times = arrival.trace_times_s
+    if len(times) > 1 and times[-1] > times[0]:
+        return (len(times) - 1) / (times[-1] - times[0])
+    return float(len(times))
+
+
+def application_mix(scenario: Scenario) -> dict[str, float]:
+    """Share of each application in the total long-run arrival rate (equal shares when no stream has a rate)."""
+    rates: dict[str, float] = {}
+    for arrival in scenario.arrivals:
+        rate = mean_rate_per_s(arrival)
+        if arrival.process == "trace" and arrival.trace_applications:
+            counts = Counter(arrival.trace_applications)
+            for name, count in counts.items():
+                rates[name] = rates.get(name, 0.0) + rate * count / len(arrival.trace_applications)
+        else:
+            rates[arrival.application] = rates.get(arrival.application, 0.0) + rate
+    total = sum(rates.values())
+    if not total > 0:
+        return {name: 1.0 / len(scenario.applications) for name in scenario.applications}
+    return {name: rate / total for name, rate in rates.items() if rate > 0}
+
+
+def capacity_per_s(scenario: Scenario) -> float:
+    """The fluid compute capacity of the scenario in jobs/s (see the module docstring); inf if unbounded."""
+    from scipy.optimize import linprog
+
+    mix = application_mix(scenario)
+    variables: list[tuple[int, int, float]] = []  # (stage row, node, service time)
+    rows = 0
+    row_weights: list[float] = []
+    for name, weight in mix.items():
+        application = scenario.applications[name]
+        for stage in application.stages:
+            model = scenario.models[stage.model]
+            for node_index in eligible_nodes(stage, scenario):
+                node = scenario.nodes[node_index]
+                variables.append((rows, node_index, model.devices[node.kind].mean_s * stage.work / node.speed))
+            rows += 1
+            row_weights.append(weight)
+    if not variables:
+        return math.inf
+    n = len(variables) + 1  # the last variable is lambda
+    equality = np.zeros((rows, n))
+    for column, (row, _, _) in enumerate(variables):
+        equality[row, column] = 1.0
+    equality[:, -1] = -np.asarray(row_weights)
+    upper = np.zeros((len(scenario.nodes), n))
+    for column, (_, node_index, time_s) in enumerate(variables):
+        upper[node_index, column] = time_s
+    slots = np.array([node.slots for node in scenario.nodes], dtype=float)
+    objective = np.zeros(n)
+    objective[-1] = -1.0
+    solution = linprog(objective, A_ub=upper, b_ub=slots, A_eq=equality, b_eq=np.zeros(rows),
+                       bounds=[(0, None)] * n, method="highs")
+    if solution.status == 3:  # unbounded: some stage costs nothing anywhere
+        return math.inf
+    if solution.status != 0:  # pragma: no cover (the program is always feasible at lambda = 0)
+        raise RuntimeError(f"capacity LP failed: {solution.message}")
+    return float(solution.x[-1])
+
+
+def stream_counts(scenario: Scenario) -> dict[str, int]:
+    """Number of arrival streams each ``[arrivals.NAME]`` table expands to (one per member of a source group)."""
+    group_sizes = {node.group: 0 for node in scenario.nodes}
+    for node in scenario.nodes:
+        group_sizes[node.group] += 1
+    counts: dict[str, int] = {}
+    for table_name, table in scenario.config.get("arrivals", {}).items():
+        application = scenario.applications.get(table.get("application", ""))
+        source = table.get("source", application.source if application else None)
+        counts[table_name] = group_sizes.get(source, 1) if source is not None else 1
+    return counts

@@ -1,0 +1,60 @@
+"""Kill a sweep with SIGKILL partway, run it again: no run lost, none duplicated, the same final table as an
+uninterrupted sweep."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from conftest import ROOT
+from runner_support import EXPERIMENT, write_experiment
+
+from simulator.runner import load_results, run_sweep
+from simulator.runner.report import summarize
+from simulator.runner.results import PROVENANCE_COLUMNS
+
+pytestmark = pytest.mark.examples
+
+SLOWER = EXPERIMENT.replace('"simulation.max_jobs" = 120', '"simulation.max_jobs" = 3000').replace(
+    "replications = 2", "replications = 3")  # 24 runs of about 0.1 s
+
+
+def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path):
+    path = write_experiment(tmp_path, SLOWER)
+    killed_dir = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "simulator", "sweep", str(path), "--out", str(killed_dir),
+                                "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    runs_dir = killed_dir / "runs"
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if runs_dir.is_dir() and len(list(runs_dir.glob("*.json"))) >= 4:
+                break
+            time.sleep(0.01)
+        assert process.poll() is None, f"the sweep ended before it could be killed: {process.stderr.read()!r}"
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+        process.stderr.close()
+    assert process.returncode == -signal.SIGKILL
+    stored_before = {p.stem for p in runs_dir.glob("*.json")}
+    assert 4 <= len(stored_before) < 24
+
+    resumed = run_sweep(path, out=killed_dir, progress=False)
+    assert resumed.n_reused == len(stored_before)
+    assert resumed.n_executed == 24 - len(stored_before)  # only what was missing
+    files = sorted(p.name for p in runs_dir.iterdir())
+    assert len(files) == 24 and all(name.endswith(".json") and not name.startswith(".") for name in files)
+
+    clean = run_sweep(path, out=tmp_path / "clean", progress=False)
+    killed_runs = load_results(killed_dir).runs
+    assert killed_runs["key"].is_unique and (killed_runs["status"] == "ok").all()
+    pd.testing.assert_frame_equal(killed_runs.drop(columns=PROVENANCE_COLUMNS),
+                                  clean.runs.drop(columns=PROVENANCE_COLUMNS), check_exact=True)
+    pd.testing.assert_frame_equal(summarize(load_results(killed_dir)), summarize(load_results(tmp_path / "clean")),
+                                  check_exact=True)
