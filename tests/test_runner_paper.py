@@ -29,7 +29,10 @@ def test_quick_figures_are_produced_for_every_figure_and_table_of_the_paper(tmp_
     produced = {path.name for path in out.iterdir()}
     text = PAPER.read_text()
     wanted = set(re.findall(r"\\includegraphics(?:\[[^]]*\])?\{([^}]+)\}", text))
-    wanted |= {name.removeprefix("figures/") for name in re.findall(r"\\input\{([^}]+)\}", text)}
+    # generated tables are \input from figures/; other inputs are hand-written sections (calibration.tex,
+    # whose figures come from the real serving experiment, experiments/calibration/fidelity.py)
+    wanted |= {name.removeprefix("figures/") for name in re.findall(r"\\input\{([^}]+)\}", text)
+               if name.startswith("figures/")}
     assert wanted and wanted <= produced, wanted - produced
     assert all((out / name).stat().st_size > 200 for name in produced)
     assert (tmp_path / "results" / "quick" / "load_sweep" / "store.json").exists()
