@@ -8,27 +8,32 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from simulator.randomness import BufferedDraws
+from simulator.randomness import buffered_draws
 from simulator.scenario import ArrivalSpec
 
 
-def _exponentials(rng: np.random.Generator) -> BufferedDraws:
+def _exponentials(rng: np.random.Generator) -> Callable[[], float]:
     """Unit-mean exponential variates, buffered; divide by a rate to get inter-arrival times."""
-    return BufferedDraws(rng, lambda generator, n: generator.standard_exponential(n))
+    return buffered_draws(rng, lambda generator, n: generator.standard_exponential(n))
 
 
 def poisson_times(rate_per_s: float, start_s: float, rng: np.random.Generator, block: int = 4096
                   ) -> Iterator[float]:
-    """Poisson arrivals, generated a block at a time as cumulative sums of exponential gaps."""
-    time = start_s
-    while True:
-        times = time + np.cumsum(rng.standard_exponential(block) / rate_per_s)
-        yield from times.tolist()
-        time = float(times[-1])
+    """Poisson arrivals, generated a block at a time as cumulative sums of exponential gaps (chained, so
+    taking the next arrival runs no Python code)."""
+
+    def blocks() -> Iterator[list[float]]:
+        time = start_s
+        while True:
+            times = time + np.cumsum(rng.standard_exponential(block) / rate_per_s)
+            yield times.tolist()
+            time = float(times[-1])
+
+    return itertools.chain.from_iterable(blocks())
 
 
 def deterministic_times(rate_per_s: float, start_s: float) -> Iterator[float]:
@@ -48,31 +53,31 @@ def mmpp_times(rates_per_s: tuple[float, ...], mean_sojourn_s: tuple[float, ...]
     draws = _exponentials(rng)
     state = 0
     time = start_s
-    state_end = time + draws.next() * mean_sojourn_s[0]
+    state_end = time + draws() * mean_sojourn_s[0]
     while True:
         rate = rates_per_s[state]
-        candidate = time + draws.next() / rate if rate > 0 else math.inf
+        candidate = time + draws() / rate if rate > 0 else math.inf
         if candidate < state_end:
             time = candidate
             yield time
         else:
             time = state_end
             state = (state + 1) % len(rates_per_s)
-            state_end = time + draws.next() * mean_sojourn_s[state]
+            state_end = time + draws() * mean_sojourn_s[state]
 
 
 def diurnal_times(rate_per_s: float, amplitude: float, period_s: float, phase_s: float, start_s: float,
                   rng: np.random.Generator) -> Iterator[float]:
     """Rate ``rate_per_s * (1 + amplitude * sin(2 pi (t - phase_s) / period_s))``, by thinning."""
     draws = _exponentials(rng)
-    uniforms = BufferedDraws(rng, lambda generator, n: generator.random(n))
+    uniforms = buffered_draws(rng, lambda generator, n: generator.random(n))
     peak = rate_per_s * (1 + amplitude)
     time = start_s
     omega = 2 * math.pi / period_s
     while True:
-        time += draws.next() / peak
+        time += draws() / peak
         rate = rate_per_s * (1 + amplitude * math.sin(omega * (time - phase_s)))
-        if uniforms.next() * peak <= rate:
+        if uniforms() * peak <= rate:
             yield time
 
 

@@ -90,32 +90,25 @@ class Node:
             if len(self._fifo) > self.peak_queue:
                 self.peak_queue = len(self._fifo)
 
-    def _start(self, task: Task) -> None:
-        now = self.env._now
-        task.start_s = now
-        self.busy += 1
-        self.running_start_sum_s += now
-        sampler = task.stage.samplers[self.index]
-        assert sampler is not None, "dispatcher placed a task on a node it cannot run on"
-        event = self._idle_events.pop()
-        event._value = task
-        event.callbacks = self._completion_callbacks
-        self._schedule(event, sampler())
-
     def _on_complete(self, event: simpy.Event) -> None:
-        self._idle_events.append(event)
         task: Task = event._value
-        task.finish_s = self.env._now
-        self.busy -= 1
-        self.running_start_sum_s -= task.start_s
+        now = self.env._now
+        task.finish_s = now
         self.load -= 1
         self.backlog_s -= task.stage.exec_mean_s[self.index]
         self.tasks_done += 1
-        if self._priority:
-            if self._heap:
-                self._start(heapq.heappop(self._heap)[2])
-        elif self._fifo:
-            self._start(self._fifo.popleft())
+        waiting = self._heap if self._priority else self._fifo
+        if waiting:  # the slot goes straight to the next task: re-arm the same event for its completion
+            following = heapq.heappop(self._heap)[2] if self._priority else self._fifo.popleft()
+            following.start_s = now
+            self.running_start_sum_s += now - task.start_s
+            event._value = following
+            event.callbacks = self._completion_callbacks
+            self._schedule(event, following.stage.samplers[self.index]())  # type: ignore[misc]
+        else:
+            self.busy -= 1
+            self.running_start_sum_s -= task.start_s
+            self._idle_events.append(event)
         self._on_task_done(task)
 
 

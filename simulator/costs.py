@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from simulator.calibration.cost_model import BatchSampler, ProfileCostModel
-from simulator.randomness import BufferedDraws, stream
+from simulator.randomness import buffered_draws, stream
 from simulator.scenario import EMPIRICAL, ModelSpec, ServiceSpec
 
 Sampler = Callable[[], float]
@@ -72,7 +72,7 @@ def service_sampler(spec: ServiceSpec, rng: np.random.Generator) -> Sampler:
     if spec.distribution == "deterministic":
         mean = spec.mean_s
         return lambda: mean
-    return BufferedDraws(rng, _block_drawer(spec)).next
+    return buffered_draws(rng, _block_drawer(spec))
 
 
 class CostTable:

@@ -7,8 +7,9 @@ depend on the order runs execute in.
 
 from __future__ import annotations
 
+import itertools
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -28,28 +29,17 @@ def stream(seed: int, name: str, *sub_keys: int | str, replication: int = 0) -> 
     return np.random.Generator(np.random.PCG64(sequence))
 
 
-class BufferedDraws:
-    """Draws variates from a generator in blocks: one numpy call per block instead of one per event.
+def buffered_draws(rng: np.random.Generator, draw_block: Callable[[np.random.Generator, int], np.ndarray],
+                   block: int = 4096) -> Callable[[], float]:
+    """A function handing out variates one at a time, drawn ``block`` at a time by ``draw_block(rng, n)``.
 
-    ``draw_block(rng, n)`` returns ``n`` variates; ``next()`` hands them out one at a time.
+    One numpy call per block instead of one per event; each block is drawn when the previous one runs out, so
+    the sequence does not depend on the block size's relation to the run length. The returned function is
+    the ``__next__`` of an ``itertools.chain`` over the blocks: handing out a variate runs no Python code.
     """
 
-    __slots__ = ("_block", "_buffer", "_draw_block", "_index", "_rng")
+    def blocks() -> Iterator[list[float]]:
+        while True:
+            yield draw_block(rng, block).tolist()
 
-    def __init__(
-        self, rng: np.random.Generator, draw_block: Callable[[np.random.Generator, int], np.ndarray],
-        block: int = 4096,
-    ) -> None:
-        self._rng = rng
-        self._draw_block = draw_block
-        self._block = block
-        self._buffer: list[float] = []
-        self._index = 0
-
-    def next(self) -> float:
-        index = self._index
-        if index >= len(self._buffer):
-            self._buffer = self._draw_block(self._rng, self._block).tolist()
-            index = 0
-        self._index = index + 1
-        return self._buffer[index]
+    return itertools.chain.from_iterable(blocks()).__next__

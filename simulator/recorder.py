@@ -22,15 +22,15 @@ TASK_ROW = np.dtype([("job_id", "<i8"), ("application", "<i8"), ("stage", "<i8")
                      ("state", "<i8"), ("arrival_s", "<f8"), ("dispatch_s", "<f8"), ("ready_s", "<f8"),
                      ("start_s", "<f8"), ("finish_s", "<f8")])
 JOB_ROW = np.dtype([("job_id", "<i8"), ("application", "<i8"), ("source", "<i8"), ("sink", "<i8"),
-                    ("state", "<i8"), ("arrival_s", "<f8"), ("finish_s", "<f8"), ("deadline_s", "<f8")])
+                    ("state", "<i8"), ("arrival_s", "<f8"), ("finish_s", "<f8")])
 _pack_task = struct.Struct("<5q5d").pack
-_pack_job = struct.Struct("<5q3d").pack
+_pack_job = struct.Struct("<5q2d").pack
 
 
 class Recorder:
     """Appends one packed row per finished task and per finished job; unfinished ones are added at the end.
 
-    A row is one ``struct.pack`` into a ``bytearray`` (80 bytes a task, 64 a job), read back after the run as
+    A row is one ``struct.pack`` into a ``bytearray`` (80 bytes a task, 56 a job), read back after the run as
     a numpy structured array without copying.
     """
 
@@ -45,7 +45,7 @@ class Recorder:
 
     def job(self, job: Job, state: int = 0) -> None:
         self.job_rows += _pack_job(job.id, job.application.index, job.source, job.sink, state, job.arrival_s,
-                                   job.finish_s, job.deadline_s)
+                                   job.finish_s)
 
     def unfinished(self, jobs: Sequence[Job]) -> None:
         """Record jobs still in the system when the run ended, with the state each of their tasks was in."""
@@ -81,15 +81,17 @@ class Recorder:
         })
         return frame
 
-    def job_table(self, application_names: Sequence[str], vertex_names: Sequence[str]) -> pd.DataFrame:
-        """One row per job, in job order: arrival, finish (NaN if unfinished), response time, deadline and
-        whether it was met."""
+    def job_table(self, application_names: Sequence[str], vertex_names: Sequence[str],
+                  deadlines_s: Sequence[float]) -> pd.DataFrame:
+        """One row per job, in job order: arrival, finish (NaN if unfinished), response time, deadline (its
+        application's, ``deadlines_s`` per application) and whether it was met."""
         rows = np.frombuffer(self.job_rows, dtype=JOB_ROW)
         order = np.empty(len(rows), dtype=np.intp)  # every job id 0..n-1 has exactly one row: scatter by id
         order[rows["job_id"]] = np.arange(len(rows))
         rows = rows[order]
         labels = [*vertex_names, ""]  # -1 (no source or sink) maps to the last label
-        arrival, finish, deadline = rows["arrival_s"], rows["finish_s"], rows["deadline_s"]
+        arrival, finish = rows["arrival_s"], rows["finish_s"]
+        deadline = np.asarray(deadlines_s, dtype=float)[rows["application"]] if len(rows) else np.empty(0)
         response = finish - arrival
         return pd.DataFrame({
             "job_id": rows["job_id"],

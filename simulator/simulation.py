@@ -181,7 +181,8 @@ class Simulation:
         app_names = [app.name for app in self.applications]
         tasks = self.recorder.task_table(app_names, [[s.spec.name for s in app.stages] for app in self.applications],
                                          scenario.node_names)
-        jobs = self.recorder.job_table(app_names, self.network.vertex_names)
+        jobs = self.recorder.job_table(app_names, self.network.vertex_names,
+                                       [app.spec.deadline_s for app in self.applications])
         warmup = scenario.simulation.warmup_s
         nodes = node_table(tasks, scenario.nodes, warmup, end_s)
         servers = [node for node in self.nodes if isinstance(node, ModelServerNode)]

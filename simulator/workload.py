@@ -70,6 +70,10 @@ class CompiledApplication:
         return self.spec.name
 
 
+NO_TASKS: list[Task | None] = []
+"""The task list of a finished job (see `Dispatcher._finish_job`)."""
+
+
 class Job:
     """One arrival of an application, from ``source`` to ``sink`` (vertex indices, -1 for none).
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.calibration.profile import BatchCurve, Profile, ProfileError, load_profile
-from simulator.randomness import BufferedDraws, stream
+from simulator.randomness import buffered_draws, stream
 
 __all__ = ["BatchSampler", "ProfileCostModel"]
 
@@ -72,7 +72,7 @@ class ProfileCostModel:
     def sampler(self, model: str, device_kind: str, seed: int, replication: int = 0) -> Callable[[], float]:
         curve = self.curve(model, device_kind)
         rng = stream(seed, "service", model, device_kind, replication=replication)
-        return BufferedDraws(rng, lambda generator, n: curve.draw(generator, 1, n)).next
+        return buffered_draws(rng, lambda generator, n: curve.draw(generator, 1, n))
 
     def batch_sampler(self, model: str, device_kind: str, seed: int, replication: int = 0) -> BatchSampler:
         """A function drawing the service time of one batch of a given size; each size draws from its own buffer
@@ -87,7 +87,7 @@ class ProfileCostModel:
                 def block(generator: np.random.Generator, n: int, size: int = batch_size) -> np.ndarray:
                     return curve.draw(generator, size, n)
 
-                buffer = buffers[batch_size] = BufferedDraws(rng, block, block=256).next
+                buffer = buffers[batch_size] = buffered_draws(rng, block, block=256)
             return buffer()
 
         return draw
