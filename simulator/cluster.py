@@ -42,8 +42,6 @@ class Node:
         self.load = 0
         self.backlog_s = 0.0
         self.running_start_sum_s = 0.0
-        self.tasks_done = 0
-        self.peak_queue = 0
         self._on_task_done = on_task_done
         self._priority = spec.queue == "priority"
         self._fifo: deque[Task] = deque()
@@ -84,11 +82,8 @@ class Node:
             self._schedule(event, task.stage.samplers[self.index]())  # type: ignore[misc]
         elif self._priority:
             heapq.heappush(self._heap, (task.job.priority, next(self._sequence), task))
-            self.peak_queue = max(self.peak_queue, len(self._heap))
         else:
             self._fifo.append(task)
-            if len(self._fifo) > self.peak_queue:
-                self.peak_queue = len(self._fifo)
 
     def _on_complete(self, event: simpy.Event) -> None:
         task: Task = event._value
@@ -96,9 +91,7 @@ class Node:
         task.finish_s = now
         self.load -= 1
         self.backlog_s -= task.stage.exec_mean_s[self.index]
-        self.tasks_done += 1
-        waiting = self._heap if self._priority else self._fifo
-        if waiting:  # the slot goes straight to the next task: re-arm the same event for its completion
+        if self._heap if self._priority else self._fifo:  # the slot goes to the next task: re-arm the event
             following = heapq.heappop(self._heap)[2] if self._priority else self._fifo.popleft()
             following.start_s = now
             self.running_start_sum_s += now - task.start_s
@@ -189,8 +182,6 @@ class ModelServerNode(Node):
             group = self._groups[key] = deque()
         group.append((order, task))
         self._queued += 1
-        if self._queued > self.peak_queue:
-            self.peak_queue = self._queued
         self._dispatch()
 
     # -- choosing and starting batches -----------------------------------------------------------------------
@@ -299,7 +290,6 @@ class ModelServerNode(Node):
             task.finish_s = now
             self.backlog_s -= task.stage.exec_mean_s[index]
         self.load -= size
-        self.tasks_done += size
         self._dispatch()
         for task in tasks:
             self._on_task_done(task)

@@ -25,7 +25,7 @@ from simulator.policies import BATCH, Policy, SystemView
 from simulator.policies.base import StageGraph
 from simulator.recorder import Recorder
 from simulator.scenario import ArrivalSpec
-from simulator.workload import NO_TASKS, CompiledApplication, CompiledStage, Job, Task
+from simulator.workload import NO_TASKS, CompiledApplication, CompiledStage, Job, Task, new_job, new_task
 
 
 class _ArrivalStream:
@@ -141,8 +141,7 @@ class Dispatcher:
         self._application_by_name = {app.name: app for app in applications}
         self._schedule = scheduler(env)
         self._arrival_callbacks: list[Callable[[Any], None]] = [self._on_arrival]
-        self._record_task = recorder.task
-        self._record_job = recorder.job
+        self._record_job = recorder.finished
 
     # -- arrivals --------------------------------------------------------------------------------------------
 
@@ -171,11 +170,11 @@ class Dispatcher:
             return
         now = self.env._now
         application = stream.application or next(stream.applications)  # type: ignore[arg-type]
-        job = Job(self.jobs_created, application, now, stream.source, stream.sink)
+        job = new_job(self.jobs_created, application, now, stream.source, stream.sink)
         self.jobs_created += 1
         self.live_jobs[job.id] = job
         for stage in application.entry_stages:
-            self._release(Task(job, stage, now), now)
+            self._release(new_task(job, stage, now), now)
         time = next(stream.times, None) if self.jobs_created < self.max_jobs else None
         if time is not None:  # re-arm this stream's event for its next arrival
             event.callbacks = self._arrival_callbacks
@@ -257,8 +256,7 @@ class Dispatcher:
     # -- completion ------------------------------------------------------------------------------------------
 
     def on_task_done(self, task: Task) -> None:
-        """Called by a node when a task finishes: record it, release successors, deliver exit results."""
-        self._record_task(task)
+        """Called by a node when a task finishes: release successors, deliver exit results."""
         job = task.job
         stage: CompiledStage = task.stage
         if stage.successors:
@@ -268,7 +266,7 @@ class Dispatcher:
             for successor in stage.successors:
                 waiting[successor] -= 1
                 if waiting[successor] == 0:
-                    self._release(Task(job, stages[successor], now), now)
+                    self._release(new_task(job, stages[successor], now), now)
         elif job.sink >= 0 and job.sink != task.node:
             self.network.transfer(task.node, job.sink, stage.spec.output_bytes, partial(self._result_delivered, job))
         elif job.results_pending == 1:  # the last result is already where it must go: the job is done

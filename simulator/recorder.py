@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from simulator.workload import Job, Task
+from simulator.workload import Job
 
 TASK_STATES = ("finished", "running", "queued", "transferring", "pending")
 JOB_STATES = ("finished", "unfinished")
@@ -28,32 +28,35 @@ _pack_job = struct.Struct("<5q2d").pack
 
 
 class Recorder:
-    """Appends one packed row per finished task and per finished job; unfinished ones are added at the end.
+    """Appends the packed rows of each job when it leaves the system: its own and one per task; jobs still in the
+    system when the run ends are added by `unfinished`.
 
     A row is one ``struct.pack`` into a ``bytearray`` (80 bytes a task, 56 a job), read back after the run as
-    a numpy structured array without copying.
+    a numpy structured array without copying. Writing a job's rows together costs one call per job.
     """
 
     def __init__(self) -> None:
         self.task_rows = bytearray()
         self.job_rows = bytearray()
 
-    def task(self, task: Task, state: int = 0) -> None:
-        job = task.job
-        self.task_rows += _pack_task(job.id, job.application.index, task.stage.index, task.node, state,
-                                     job.arrival_s, task.dispatch_s, task.ready_s, task.start_s, task.finish_s)
-
-    def job(self, job: Job, state: int = 0) -> None:
-        self.job_rows += _pack_job(job.id, job.application.index, job.source, job.sink, state, job.arrival_s,
-                                   job.finish_s)
+    def finished(self, job: Job) -> None:
+        """Rows of a job whose results have all been delivered (so every task of it has finished)."""
+        job_id, application, arrival_s = job.id, job.application.index, job.arrival_s
+        for task in job.tasks:
+            self.task_rows += _pack_task(job_id, application, task.stage.index, task.node, 0,  # type: ignore[union-attr]
+                                         arrival_s, task.dispatch_s, task.ready_s, task.start_s, task.finish_s)  # type: ignore[union-attr]
+        self.job_rows += _pack_job(job_id, application, job.source, job.sink, 0, arrival_s, job.finish_s)
 
     def unfinished(self, jobs: Sequence[Job]) -> None:
-        """Record jobs still in the system when the run ended, with the state each of their tasks was in."""
+        """Rows of jobs still in the system when the run ended, each task with the state it was in."""
         for job in jobs:
+            job_id, application, arrival_s = job.id, job.application.index, job.arrival_s
             for task in job.tasks:
-                if task is not None and task.finish_s != task.finish_s:
-                    self.task(task, TASK_STATES.index(task.state))
-            self.job(job, 1)
+                if task is not None:
+                    self.task_rows += _pack_task(job_id, application, task.stage.index, task.node,
+                                                 TASK_STATES.index(task.state), arrival_s, task.dispatch_s,
+                                                 task.ready_s, task.start_s, task.finish_s)
+            self.job_rows += _pack_job(job_id, application, job.source, job.sink, 1, arrival_s, job.finish_s)
 
     def task_table(self, application_names: Sequence[str], stage_names: Sequence[Sequence[str]],
                    node_names: Sequence[str]) -> pd.DataFrame:
@@ -88,20 +91,21 @@ class Recorder:
         rows = np.frombuffer(self.job_rows, dtype=JOB_ROW)
         order = np.empty(len(rows), dtype=np.intp)  # every job id 0..n-1 has exactly one row: scatter by id
         order[rows["job_id"]] = np.arange(len(rows))
-        rows = rows[order]
+        columns = {name: rows[name][order] for name in ("application", "source", "sink", "state", "arrival_s",
+                                                         "finish_s")}
         labels = [*vertex_names, ""]  # -1 (no source or sink) maps to the last label
-        arrival, finish = rows["arrival_s"], rows["finish_s"]
-        deadline = np.asarray(deadlines_s, dtype=float)[rows["application"]] if len(rows) else np.empty(0)
+        arrival, finish = columns["arrival_s"], columns["finish_s"]
+        deadline = np.asarray(deadlines_s, dtype=float)[columns["application"]] if len(rows) else np.empty(0)
         response = finish - arrival
         return pd.DataFrame({
-            "job_id": rows["job_id"],
-            "application": _categorical(rows["application"], application_names),
-            "source": _categorical(rows["source"] % len(labels), labels),
-            "sink": _categorical(rows["sink"] % len(labels), labels),
+            "job_id": np.arange(len(rows), dtype=np.int64),
+            "application": _categorical(columns["application"], application_names),
+            "source": _categorical(columns["source"] % len(labels), labels),
+            "sink": _categorical(columns["sink"] % len(labels), labels),
             "arrival_s": arrival,
             "finish_s": finish,
             "deadline_s": deadline,
-            "state": _categorical(rows["state"], JOB_STATES),
+            "state": _categorical(columns["state"], JOB_STATES),
             "response_s": response,
             "deadline_met": response <= deadline,
         })
