@@ -20,7 +20,7 @@ from typing import Any
 
 import simpy
 
-from simulator.engine import reusable_event, scheduler
+from simulator.engine import NORMAL, event_queue, reusable_event, scheduler
 from simulator.scenario import NodeSpec
 from simulator.workload import Task
 
@@ -50,6 +50,7 @@ class Node:
         self._idle_events = [reusable_event(env) for _ in range(spec.slots)]
         self._completion_callbacks: list[Callable[[Any], None]] = [self._on_complete]
         self._schedule = scheduler(env)
+        self._queue, self._event_ids = event_queue(env)  # completions are pushed in place (see engine)
 
     @property
     def name(self) -> str:
@@ -79,7 +80,8 @@ class Node:
             event = self._idle_events.pop()
             event._value = task
             event.callbacks = self._completion_callbacks
-            self._schedule(event, task.stage.samplers[self.index]())  # type: ignore[misc]
+            heapq.heappush(self._queue, (now + task.stage.samplers[self.index](),  # type: ignore[misc]
+                                         NORMAL, next(self._event_ids), event))
         elif self._priority:
             heapq.heappush(self._heap, (task.job.priority, next(self._sequence), task))
         else:
@@ -97,7 +99,8 @@ class Node:
             self.running_start_sum_s += now - task.start_s
             event._value = following
             event.callbacks = self._completion_callbacks
-            self._schedule(event, following.stage.samplers[self.index]())  # type: ignore[misc]
+            heapq.heappush(self._queue, (now + following.stage.samplers[self.index](),  # type: ignore[misc]
+                                         NORMAL, next(self._event_ids), event))
         else:
             self.busy -= 1
             self.running_start_sum_s -= task.start_s

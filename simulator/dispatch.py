@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
+from heapq import heappush
 from typing import Any, cast
 
 import numpy as np
@@ -19,7 +20,7 @@ import simpy
 
 from simulator.arrivals import arrival_times
 from simulator.cluster import Node
-from simulator.engine import reusable_event, scheduler
+from simulator.engine import NORMAL, event_queue, reusable_event, scheduler
 from simulator.network import Network
 from simulator.policies import BATCH, Policy, SystemView
 from simulator.policies.base import StageGraph
@@ -140,6 +141,7 @@ class Dispatcher:
         policy.bind(cast(SystemView, self.view), policy_rng)
         self._application_by_name = {app.name: app for app in applications}
         self._schedule = scheduler(env)
+        self._queue, self._event_ids = event_queue(env)  # arrivals are pushed in place (see engine)
         self._arrival_callbacks: list[Callable[[Any], None]] = [self._on_arrival]
         self._record_job = recorder.finished
 
@@ -178,7 +180,7 @@ class Dispatcher:
         time = next(stream.times, None) if self.jobs_created < self.max_jobs else None
         if time is not None:  # re-arm this stream's event for its next arrival
             event.callbacks = self._arrival_callbacks
-            self._schedule(event, time - now)
+            heappush(self._queue, (time, NORMAL, next(self._event_ids), event))
 
     # -- placement -------------------------------------------------------------------------------------------
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import simpy
 
 from simulator.calibration.cost_model import BatchSampler
 from simulator.cluster import ModelServerNode, ModelServing, Node
 from simulator.costs import CostTable, Sampler, ServiceTimeModel
 from simulator.dispatch import Dispatcher
+from simulator.engine import Environment
 from simulator.errors import UserInputError
 from simulator.metrics import node_table, summarize
 from simulator.network import Network
@@ -126,7 +126,7 @@ class Simulation:
         self.scenario = scenario
         self.seed = seed
         self.policy = policy
-        self.env = simpy.Environment()
+        self.env = Environment()
         self.recorder = Recorder()
         self.network = Network(self.env, scenario.network, scenario.node_names)
         self.costs = costs or CostTable(scenario.models)
