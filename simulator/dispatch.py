@@ -271,21 +271,18 @@ class Dispatcher:
                     self._release(new_task(job, stages[successor], now), now)
         elif job.sink >= 0 and job.sink != task.node:
             self.network.transfer(task.node, job.sink, stage.spec.output_bytes, partial(self._result_delivered, job))
-        elif job.results_pending == 1:  # the last result is already where it must go: the job is done
-            self._finish_job(job, task.finish_s)
-        else:
+        else:  # the result is already where it must go
             self._result_delivered(job)
 
     def _result_delivered(self, job: Job) -> None:
+        """One exit result of ``job`` reached the sink; after the last, record the job and let it go.
+
+        Dropping its task list breaks the job <-> task reference cycle, so the job and its tasks are freed at
+        once by reference counting instead of by the cyclic garbage collector, which would otherwise traverse
+        every live object every few hundred jobs."""
         job.results_pending -= 1
         if job.results_pending == 0:
-            self._finish_job(job, self.env._now)
-
-    def _finish_job(self, job: Job, finish_s: float) -> None:
-        """Record the job and let it go. Dropping its task list breaks the job <-> task reference cycle, so
-        the job and its tasks are freed at once by reference counting instead of by the cyclic garbage
-        collector, which would otherwise traverse every live object every few hundred jobs."""
-        job.finish_s = finish_s
-        del self.live_jobs[job.id]
-        self._record_job(job)
-        job.tasks = NO_TASKS
+            job.finish_s = self.env._now
+            del self.live_jobs[job.id]
+            self._record_job(job)
+            job.tasks = NO_TASKS
