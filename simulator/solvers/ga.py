@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from deap import base, tools
@@ -42,10 +43,13 @@ from simulator.solvers.base import (
 from simulator.solvers.list_heuristics import min_min
 
 __all__ = [
+    "Chromosome",
     "GeneticAlgorithm",
     "Individual",
     "MakespanFitness",
+    "clone",
     "critical_descent",
+    "evaluate_pending",
     "local_search",
     "mutate_move_swap",
     "surrogate_descent",
@@ -58,23 +62,45 @@ class MakespanFitness(base.Fitness):
     weights = (-1.0,)
 
 
-class Individual(list[int]):
-    """A chromosome: list of machine indices, one per task, with its DEAP fitness."""
+class Chromosome(list[int]):
+    """A chromosome: list of machine indices, one per task, with a DEAP fitness of its ``fitness_class``."""
+
+    fitness_class: type[base.Fitness]
 
     def __init__(self, genes: Any = ()) -> None:
         super().__init__(genes)
-        self.fitness = MakespanFitness()
+        self.fitness = self.fitness_class()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Individual, (list(self),), {"fitness": self.fitness})
+        return (type(self), (list(self),), {"fitness": self.fitness})
 
 
-def _clone(individual: Individual) -> Individual:
+class Individual(Chromosome):
+    """A chromosome scored by makespan alone."""
+
+    fitness_class = MakespanFitness
+
+
+ChromosomeT = TypeVar("ChromosomeT", bound=Chromosome)
+
+
+def clone(individual: ChromosomeT) -> ChromosomeT:
     """Copy genes and fitness; much faster than ``copy.deepcopy`` for a list of ints."""
-    copy = Individual(individual)
+    copy = type(individual)(individual)
     if individual.fitness.valid:
         copy.fitness.values = individual.fitness.values
     return copy
+
+
+def evaluate_pending(individuals: Sequence[Chromosome],
+                     objectives: Callable[[NDArray[np.intp]], NDArray[np.float64]]) -> None:
+    """Score every individual without a valid fitness in one vectorized call: ``objectives`` maps the genes,
+    shape ``(n, tasks)``, to the objective values, shape ``(n,)`` for one objective or ``(n, k)``."""
+    pending = [individual for individual in individuals if not individual.fitness.valid]
+    if pending:
+        values = np.asarray(objectives(np.array(pending, dtype=np.intp)), dtype=float).reshape(len(pending), -1)
+        for individual, row in zip(pending, values, strict=True):
+            individual.fitness.values = tuple(row.tolist())
 
 
 def mutate_move_swap(
@@ -436,12 +462,7 @@ class GeneticAlgorithm(Solver):
         )
 
         def evaluate_all(individuals: list[Individual]) -> None:
-            """Makespan of every individual without a valid fitness, in one vectorized call."""
-            pending = [individual for individual in individuals if not individual.fitness.valid]
-            if pending:
-                values = makespan(problem, np.array(pending, dtype=np.intp))
-                for individual, value in zip(pending, values, strict=True):
-                    individual.fitness.values = (float(value),)
+            evaluate_pending(individuals, lambda genes: makespan(problem, genes))
 
         random_genes = rng.integers(0, n_machines, size=(self.population_size, n_tasks))
         population = [Individual(row.tolist()) for row in random_genes]
@@ -455,7 +476,7 @@ class GeneticAlgorithm(Solver):
                 self._improve(problem, individual, rng)
         evaluate_all(population)
 
-        best = _clone(tools.selBest(population, 1)[0])
+        best = clone(tools.selBest(population, 1)[0])
         history = [(time.perf_counter() - start_s, best.fitness.values[0])]
         n_improved = self.population_size if self.local_search_count is None else self.local_search_count
         generation = 0
@@ -463,8 +484,8 @@ class GeneticAlgorithm(Solver):
         restarts = 0
         while (self.max_generations is None or generation < self.max_generations) and (time.perf_counter() < deadline):
             generation += 1
-            elite = [_clone(individual) for individual in tools.selBest(population, self.n_elite)]
-            offspring = [_clone(individual) for individual in toolbox.select(population, len(population))]
+            elite = [clone(individual) for individual in tools.selBest(population, self.n_elite)]
+            offspring = [clone(individual) for individual in toolbox.select(population, len(population))]
             for first, second in zip(offspring[::2], offspring[1::2], strict=False):
                 if random.random() < self.crossover_probability:
                     toolbox.mate(first, second)
@@ -485,7 +506,7 @@ class GeneticAlgorithm(Solver):
             population = offspring[: len(offspring) - len(elite)] + elite
             generation_best = tools.selBest(population, 1)[0]
             if generation_best.fitness.values[0] < best.fitness.values[0]:
-                best = _clone(generation_best)
+                best = clone(generation_best)
                 history.append((time.perf_counter() - start_s, best.fitness.values[0]))
                 last_improvement = generation
             elif self.restart_after is not None and generation - last_improvement >= self.restart_after:
@@ -493,7 +514,7 @@ class GeneticAlgorithm(Solver):
                 restarts += 1
                 last_improvement = generation
                 keep = max(self.n_elite, 1)
-                population = [_clone(individual) for individual in tools.selBest(population, keep)]
+                population = [clone(individual) for individual in tools.selBest(population, keep)]
                 fresh = rng.integers(0, n_machines, size=(self.population_size - keep, n_tasks))
                 for row in fresh:
                     if time.perf_counter() >= deadline:
@@ -502,7 +523,7 @@ class GeneticAlgorithm(Solver):
                     self._improve(problem, individual, rng)
                     population.append(individual)
                 while len(population) < self.population_size:  # out of time: pad with copies of the best
-                    population.append(_clone(population[0]))
+                    population.append(clone(population[0]))
                 evaluate_all(population)
         history.append((time.perf_counter() - start_s, best.fitness.values[0]))
         return np.array(best, dtype=np.intp), history, {"generations": generation, "restarts": restarts}

@@ -17,6 +17,7 @@ class so that it can be named on the command line and in the contract tests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -233,13 +234,15 @@ def shortest_task_first(problem: MappingProblem, order_by: str = "min") -> NDArr
 
 
 class _Heuristic(Solver):
-    """A parameterless deterministic heuristic given by a module-level function."""
+    """A parameterless deterministic heuristic given by a module-level function, its ``heuristic``."""
+
+    heuristic: Callable[[MappingProblem], NDArray[np.intp]]
 
     def __init__(self) -> None:
         pass
 
     def _assign(self, problem: MappingProblem) -> NDArray[np.intp]:
-        raise NotImplementedError
+        return type(self).heuristic(problem)
 
     def _solve(
         self,
@@ -255,64 +258,56 @@ class _Heuristic(Solver):
 class OLB(_Heuristic):
     """Opportunistic Load Balancing (see :func:`olb`)."""
 
-    def _assign(self, problem: MappingProblem) -> NDArray[np.intp]:
-        return olb(problem)
+    heuristic = staticmethod(olb)
 
 
 @register_solver("met")
 class MET(_Heuristic):
     """Minimum Execution Time (see :func:`met`)."""
 
-    def _assign(self, problem: MappingProblem) -> NDArray[np.intp]:
-        return met(problem)
+    heuristic = staticmethod(met)
 
 
 @register_solver("mct")
 class MCT(_Heuristic):
     """Minimum Completion Time (see :func:`mct`)."""
 
-    def _assign(self, problem: MappingProblem) -> NDArray[np.intp]:
-        return mct(problem)
+    heuristic = staticmethod(mct)
 
 
 @register_solver("min_min")
 class MinMin(_Heuristic):
     """Min-min (see :func:`min_min`)."""
 
-    def _assign(self, problem: MappingProblem) -> NDArray[np.intp]:
-        return min_min(problem)
+    heuristic = staticmethod(min_min)
 
 
 @register_solver("max_min")
 class MaxMin(_Heuristic):
     """Max-min (see :func:`max_min`)."""
 
-    def _assign(self, problem: MappingProblem) -> NDArray[np.intp]:
-        return max_min(problem)
+    heuristic = staticmethod(max_min)
 
 
 @register_solver("duplex")
 class Duplex(_Heuristic):
     """Duplex, the better of Min-min and Max-min (see :func:`duplex`)."""
 
-    def _assign(self, problem: MappingProblem) -> NDArray[np.intp]:
-        return duplex(problem)
+    heuristic = staticmethod(duplex)
 
 
 @register_solver("sufferage")
 class Sufferage(_Heuristic):
     """Sufferage, one task per step (see :func:`sufferage`)."""
 
-    def _assign(self, problem: MappingProblem) -> NDArray[np.intp]:
-        return sufferage(problem)
+    heuristic = staticmethod(sufferage)
 
 
 @register_solver("sufferage_batch")
 class SufferageBatch(_Heuristic):
     """Sufferage with rounds of tentative claims, Maheswaran et al. 1999 (see :func:`sufferage_batch`)."""
 
-    def _assign(self, problem: MappingProblem) -> NDArray[np.intp]:
-        return sufferage_batch(problem)
+    heuristic = staticmethod(sufferage_batch)
 
 
 @register_solver("stf")

@@ -32,7 +32,7 @@ from simulator.solvers.base import (
     check_number,
     register_solver,
 )
-from simulator.solvers.ga import critical_descent, mutate_move_swap
+from simulator.solvers.ga import Chromosome, clone, critical_descent, evaluate_pending, mutate_move_swap
 from simulator.solvers.list_heuristics import mct, min_min, shortest_task_first, sufferage
 
 __all__ = ["NSGA2", "ParetoFront", "ParetoIndividual", "ThreeObjectiveFitness", "pick"]
@@ -46,22 +46,10 @@ class ThreeObjectiveFitness(base.Fitness):
     weights = (-1.0, -1.0, -1.0)
 
 
-class ParetoIndividual(list[int]):
+class ParetoIndividual(Chromosome):
     """A chromosome (machine per task) with a three-objective fitness."""
 
-    def __init__(self, genes: Any = ()) -> None:
-        super().__init__(genes)
-        self.fitness = ThreeObjectiveFitness()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (ParetoIndividual, (list(self),), {"fitness": self.fitness})
-
-
-def _clone(individual: ParetoIndividual) -> ParetoIndividual:
-    copy = ParetoIndividual(individual)
-    if individual.fitness.valid:
-        copy.fitness.values = individual.fitness.values
-    return copy
+    fitness_class = ThreeObjectiveFitness
 
 
 @dataclass(frozen=True, eq=False)
@@ -246,11 +234,7 @@ class NSGA2(Solver):
         )
 
         def evaluate_all(individuals: list[ParetoIndividual]) -> None:
-            pending = [individual for individual in individuals if not individual.fitness.valid]
-            if pending:
-                values = self._objectives(problem, np.array(pending, dtype=np.intp))
-                for individual, row in zip(pending, values, strict=True):
-                    individual.fitness.values = tuple(float(value) for value in row)
+            evaluate_pending(individuals, lambda genes: self._objectives(problem, genes))
 
         genes = rng.integers(0, n_machines, size=(self.population_size, n_tasks))
         if self.seed_heuristics:
@@ -274,7 +258,7 @@ class NSGA2(Solver):
         while (self.max_generations is None or generation < self.max_generations) and (time.perf_counter() < deadline):
             generation += 1
             parents = tools.selTournamentDCD(population, len(population))
-            offspring = [_clone(individual) for individual in parents]
+            offspring = [clone(individual) for individual in parents]
             for first, second in zip(offspring[::2], offspring[1::2], strict=False):
                 if random.random() < self.crossover_probability:
                     toolbox.mate(first, second)
