@@ -20,6 +20,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 PAPER_FIGURES = REPOSITORY / "paper" / "figures"
 POLICY_LABELS = {"random": "Random", "round_robin": "Round robin", "least_loaded": "Least loaded",
@@ -46,6 +47,16 @@ def style() -> None:
     plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
                          "xtick.labelsize": 7, "ytick.labelsize": 7, "figure.dpi": 150, "savefig.bbox": "tight",
                          "axes.grid": True, "grid.alpha": 0.3, "pdf.fonttype": 42})
+
+
+def save(figure: Figure, args: argparse.Namespace, name: str) -> int:
+    """Lay out and write ``figure`` as ``--out/name``, free it, say where it went; the script's exit status."""
+    figure.tight_layout()
+    path = args.out / name
+    figure.savefig(path)
+    plt.close(figure)
+    print(f"wrote {path}")
+    return 0
 
 
 def latex_escape(text: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from _common import POLICY_LABELS, parse_arguments, plt, results_dir, style
+from _common import POLICY_LABELS, parse_arguments, plt, results_dir, save, style
 
 from simulator.runner import load_results, summarize
 
@@ -38,12 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         axis.set_xlabel("arrival rate (jobs/s)")
         axis.set_ylabel(label)
     axes[0].legend(frameon=False)
-    figure.tight_layout()
-    path = args.out / "policy_load.pdf"
-    figure.savefig(path)
-    plt.close(figure)
-    print(f"wrote {path}")
-    return 0
+    return save(figure, args, "policy_load.pdf")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from _common import POLICY_LABELS, parse_arguments, plt, results_dir, style
+from _common import POLICY_LABELS, parse_arguments, plt, results_dir, save, style
 from matplotlib.ticker import NullFormatter
 
 from simulator.runner import load_results
@@ -38,12 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         axis.set_title(f"{level * CAMERAS:g} jobs/s")
     axes[0, 0].set_ylabel("fraction of jobs")
     axes[0, 0].legend(frameon=False)
-    figure.tight_layout()
-    path = args.out / "response_cdf.pdf"
-    figure.savefig(path)
-    plt.close(figure)
-    print(f"wrote {path}")
-    return 0
+    return save(figure, args, "response_cdf.pdf")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
-from _common import parse_arguments, plt, results_dir, style
+from _common import parse_arguments, plt, results_dir, save, style
 
 from simulator.runner import load_results, summarize
 
@@ -51,11 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     axis.set_xlabel(r"utilization $\rho = \lambda / (c\mu)$")
     axis.set_ylabel("mean response time (s)")
     axis.legend(frameon=False)
-    path = args.out / "validation_erlang.pdf"
-    figure.savefig(path)
-    plt.close(figure)
-    print(f"wrote {path}")
-    return 0
+    return save(figure, args, "validation_erlang.pdf")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import datetime
 import gc
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -34,6 +33,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from _perf import machine_description, write_json  # noqa: E402
 
 SCENARIO = REPO_ROOT / "scenarios" / "validation" / "mmc.toml"
 DEFAULT_JSON = REPO_ROOT / "results" / "perf" / "bench_memory.json"
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     results: dict[str, Any] = {
         "benchmark": "bench_memory",
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine_description(),
         "scenario": str(args.scenario),
         "jobs": jobs,
         "baseline": baseline,
@@ -158,10 +159,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
                            ("kept alive by the RunResult", "result_retained_bytes")):
             print(f"  {label:<38} {traced[key] / MB:8.1f} MB = {traced[key] / jobs:8,.0f} bytes per job")
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"\nwrote {path}")
+        write_json(args.json, results)
     return results
 
 

@@ -27,10 +27,8 @@ import argparse
 import datetime
 import gc
 import heapq
-import json
 import math
 import os
-import platform
 import random
 import statistics
 import sys
@@ -47,6 +45,8 @@ import simpy
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from _perf import machine_description, write_json  # noqa: E402
 
 from simulator import load_scenario, run  # noqa: E402
 from simulator.scenario import Scenario  # noqa: E402
@@ -288,20 +288,6 @@ METHODS: dict[str, tuple[str, Callable[[int, Queue], Outcome]]] = {
 # ------------------------------------------------------------------------------------------------------------
 
 
-def machine_description() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "simpy": simpy.__version__}
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -443,10 +429,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ratios": ratios,
     }
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"\nwrote {path}")
+        write_json(args.json, results)
     return results
 
 

@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -35,6 +33,8 @@ import pandas as pd
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from _perf import machine_description, write_json  # noqa: E402
 
 from simulator import load_scenario, run  # noqa: E402
 
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = {
         "benchmark": "bench_network",
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine_description(),
         "scenario": str(args.scenario),
         "overrides": base,
         "repeats": args.repeats,
@@ -201,10 +201,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                     "cpu_median": statistics.median(per_round_cpu)},
     }
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"\nwrote {path}")
+        write_json(args.json, results)
     return results
 
 

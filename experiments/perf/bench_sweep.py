@@ -34,6 +34,8 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
+from _perf import write_json  # noqa: E402
+
 from simulator.runner import run_sweep  # noqa: E402
 from simulator.runner.executors import DaskExecutor, ProcessExecutor, default_workers  # noqa: E402
 from simulator.runner.worker import RESULT_FIELDS  # noqa: E402
@@ -162,9 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{1000 * dask_overhead:7.2f} ms/run   results identical to serial: {identical_dask}")
     report["load_average_after"] = os.getloadavg()
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"\nwrote {args.json}")
+        write_json(args.json, report)
     return 0
 
 
