@@ -174,3 +174,28 @@ def test_warmup_excludes_early_jobs():
     result = run(scenario(PIPELINE, simulation__warmup_s=1.5))
     assert result.summary["jobs_completed"] == 2
     assert math.isclose(result.summary["response_time_mean_s"], 0.67)
+
+
+def test_finished_jobs_are_freed_without_the_cycle_collector() -> None:
+    """Reference: CPython frees an object when its reference count drops to zero, and only the cyclic
+    collector frees objects in reference cycles. With the collector off during the run, finished jobs must
+    not pile up: a job <-> task cycle left behind would keep all 400 alive. (Each node slot's reusable
+    completion event still holds its last task, and so that task's job, until the slot's next task.)"""
+    import gc
+
+    from simulator.policies import make_policy
+    from simulator.simulation import Simulation
+    from simulator.workload import Job
+
+    scenario = parse_scenario(tomllib.loads(PIPELINE.replace("max_jobs = 3", "max_jobs = 400")))
+    simulation = Simulation(scenario, make_policy("round_robin", {}), seed=1)
+    gc.collect()
+    gc.disable()
+    try:
+        simulation.env.run()
+        alive = sum(isinstance(obj, Job) for obj in gc.get_objects())
+    finally:
+        gc.enable()
+    assert simulation.dispatcher.jobs_created == 400
+    total_slots = sum(node.slots for node in scenario.nodes)
+    assert alive <= len(simulation.dispatcher.live_jobs) + total_slots
