@@ -20,7 +20,7 @@ import simpy
 
 from simulator.arrivals import arrival_times
 from simulator.cluster import Node
-from simulator.engine import NORMAL, event_queue, reusable_event, scheduler
+from simulator.engine import NORMAL, event_queue, reusable_event
 from simulator.network import Network
 from simulator.policies import BATCH, Policy, SystemView
 from simulator.policies.base import StageGraph
@@ -140,7 +140,6 @@ class Dispatcher:
         self.view = ReadOnlyView(self)
         policy.bind(cast(SystemView, self.view), policy_rng)
         self._application_by_name = {app.name: app for app in applications}
-        self._schedule = scheduler(env)
         self._queue, self._event_ids = event_queue(env)  # arrivals are pushed in place (see engine)
         self._arrival_callbacks: list[Callable[[Any], None]] = [self._on_arrival]
         self._record_job = recorder.finished
@@ -164,7 +163,7 @@ class Dispatcher:
         if time is not None:
             event._value = stream
             event.callbacks = self._arrival_callbacks
-            self._schedule(event, time - self.env._now)
+            heappush(self._queue, (time, NORMAL, next(self._event_ids), event))
 
     def _on_arrival(self, event: simpy.Event) -> None:
         stream: _ArrivalStream = event._value
