@@ -38,7 +38,6 @@ class Node:
         self.index = index
         self.spec = spec
         self.slots = spec.slots
-        self.busy = 0
         self.load = 0
         self.backlog_s = 0.0
         self.running_start_sum_s = 0.0
@@ -49,12 +48,16 @@ class Node:
         self._sequence = itertools.count()
         self._idle_events = [reusable_event(env) for _ in range(spec.slots)]
         self._completion_callbacks: list[Callable[[Any], None]] = [self._on_complete]
-        self._schedule = scheduler(env)
         self._queue, self._event_ids = event_queue(env)  # completions are pushed in place (see engine)
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def busy(self) -> int:
+        """Slots serving a task (or a batch) now: each free slot keeps its completion event in ``_idle_events``."""
+        return self.slots - len(self._idle_events)
 
     @property
     def queue_length(self) -> int:
@@ -72,10 +75,9 @@ class Node:
 
     def enqueue(self, task: Task) -> None:
         """A task whose inputs have arrived: start it if a slot is free, else queue it."""
-        if self.busy < self.slots:
+        if self._idle_events:  # a slot is free
             now = self.env._now
             task.start_s = now
-            self.busy += 1
             self.running_start_sum_s += now
             event = self._idle_events.pop()
             event._value = task
@@ -93,8 +95,11 @@ class Node:
         task.finish_s = now
         self.load -= 1
         self.backlog_s -= task.stage.exec_mean_s[self.index]
-        if self._heap if self._priority else self._fifo:  # the slot goes to the next task: re-arm the event
-            following = heapq.heappop(self._heap)[2] if self._priority else self._fifo.popleft()
+        if self._priority:
+            following = heapq.heappop(self._heap)[2] if self._heap else None
+        else:
+            following = self._fifo.popleft() if self._fifo else None
+        if following is not None:  # the slot goes to the next task: re-arm the same event for it
             following.start_s = now
             self.running_start_sum_s += now - task.start_s
             event._value = following
@@ -102,7 +107,6 @@ class Node:
             heapq.heappush(self._queue, (now + following.stage.samplers[self.index](),  # type: ignore[misc]
                                          NORMAL, next(self._event_ids), event))
         else:
-            self.busy -= 1
             self.running_start_sum_s -= task.start_s
             self._idle_events.append(event)
         self._on_task_done(task)
@@ -161,6 +165,7 @@ class ModelServerNode(Node):
         self._used_bytes = 0.0
         self._timer_at = math.inf
         self._batch_callbacks: list[Callable[[Any], None]] = [self._on_batch_complete]
+        self._schedule = scheduler(env)
         self._speed = spec.speed
         for model, serving_model in self.serving.items():
             if serving_model.memory_bytes > 0 and self._used_bytes + serving_model.memory_bytes <= self.memory_bytes:
@@ -190,7 +195,7 @@ class ModelServerNode(Node):
     # -- choosing and starting batches -----------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        while self.busy < self.slots and self._queued:
+        while self._idle_events and self._queued:
             key, deadline = self._pick(self.env._now)
             if key is None:
                 if deadline < self._timer_at:
@@ -270,7 +275,6 @@ class ModelServerNode(Node):
             service_s = serving.batch_sampler(size) * key[1] / self._speed
         for task in tasks:
             task.start_s = now
-        self.busy += 1
         self.running_start_sum_s += now
         self._in_use[model] = self._in_use.get(model, 0) + 1
         event = self._idle_events.pop()
@@ -285,7 +289,6 @@ class ModelServerNode(Node):
         model, start_s, size, load_s = self.running.pop(id(event))
         now = self.env._now
         self.batches.append((model, start_s, now, size, load_s))
-        self.busy -= 1
         self.running_start_sum_s -= start_s
         self._in_use[model] -= 1
         index = self.index

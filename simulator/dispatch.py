@@ -142,7 +142,7 @@ class Dispatcher:
         self._application_by_name = {app.name: app for app in applications}
         self._queue, self._event_ids = event_queue(env)  # arrivals are pushed in place (see engine)
         self._arrival_callbacks: list[Callable[[Any], None]] = [self._on_arrival]
-        self._record_job = recorder.finished
+        self._record_job = recorder.job
 
     # -- arrivals --------------------------------------------------------------------------------------------
 

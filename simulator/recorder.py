@@ -39,24 +39,23 @@ class Recorder:
         self.task_rows = bytearray()
         self.job_rows = bytearray()
 
-    def finished(self, job: Job) -> None:
-        """Rows of a job whose results have all been delivered (so every task of it has finished)."""
+    def job(self, job: Job, finished: bool = True) -> None:
+        """Rows of a job and of its tasks: a job whose results have all been delivered (every task finished), or,
+        with ``finished=False``, one still in the system when the run ended (each task with the state it was in;
+        stages not released yet have no task and no row)."""
         job_id, application, arrival_s = job.id, job.application.index, job.arrival_s
         for task in job.tasks:
-            self.task_rows += _pack_task(job_id, application, task.stage.index, task.node, 0,  # type: ignore[union-attr]
-                                         arrival_s, task.dispatch_s, task.ready_s, task.start_s, task.finish_s)  # type: ignore[union-attr]
-        self.job_rows += _pack_job(job_id, application, job.source, job.sink, 0, arrival_s, job.finish_s)
+            if task is not None:
+                self.task_rows += _pack_task(job_id, application, task.stage.index, task.node,
+                                             0 if finished else TASK_STATES.index(task.state), arrival_s,
+                                             task.dispatch_s, task.ready_s, task.start_s, task.finish_s)
+        self.job_rows += _pack_job(job_id, application, job.source, job.sink, 0 if finished else 1, arrival_s,
+                                   job.finish_s)
 
     def unfinished(self, jobs: Sequence[Job]) -> None:
-        """Rows of jobs still in the system when the run ended, each task with the state it was in."""
+        """Rows of the jobs still in the system when the run ended."""
         for job in jobs:
-            job_id, application, arrival_s = job.id, job.application.index, job.arrival_s
-            for task in job.tasks:
-                if task is not None:
-                    self.task_rows += _pack_task(job_id, application, task.stage.index, task.node,
-                                                 TASK_STATES.index(task.state), arrival_s, task.dispatch_s,
-                                                 task.ready_s, task.start_s, task.finish_s)
-            self.job_rows += _pack_job(job_id, application, job.source, job.sink, 1, arrival_s, job.finish_s)
+            self.job(job, finished=False)
 
     def task_table(self, application_names: Sequence[str], stage_names: Sequence[Sequence[str]],
                    node_names: Sequence[str]) -> pd.DataFrame:
