@@ -71,7 +71,7 @@ class CompiledApplication:
 
 
 NO_TASKS: list[Task | None] = []
-"""The task list of a finished job (see `Dispatcher._finish_job`)."""
+"""The task list of a job once recorded (see `Dispatcher._result_delivered`); shared, never written to."""
 
 
 class Job:

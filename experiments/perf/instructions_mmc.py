@@ -8,20 +8,21 @@ scenario, Erlang C) that both runs share. The ratio of instructions per job is t
 where both methods execute instructions equally fast, which is roughly, not exactly, true (the timed
 benchmark shows the simulator a little faster than this ratio says).
 
-    .venv/bin/python experiments/perf/instructions_mmc.py                 # about 4 min on 2 cores
+    .venv/bin/python experiments/perf/instructions_mmc.py                 # about 3 min on 2 cores (2 methods)
     .venv/bin/python experiments/perf/instructions_mmc.py --methods simulator,simpy_process,ciw --json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from _perf import write_json
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -70,12 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     for other, ratio in ratios.items():
         print(f"{other} / {reference}: {ratio:.2f}x the instructions per job")
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"jobs": args.jobs, "base_jobs": args.base_jobs, "counts": {
-            f"{method}@{jobs}": count for (method, jobs), count in counts.items()},
-            "instructions_per_job": per_job, "ratios_to_" + reference: ratios}, indent=2) + "\n")
-        print(f"\nwrote {path}")
+        write_json(args.json, {"jobs": args.jobs, "base_jobs": args.base_jobs,
+                               "counts": {f"{method}@{jobs}": count for (method, jobs), count in counts.items()},
+                               "instructions_per_job": per_job, "ratios_to_" + reference: ratios})
     return 0
 
 
