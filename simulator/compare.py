@@ -37,7 +37,7 @@ def compare_policies(scenario: Scenario, policies: Sequence[str], replications: 
         params = scenario.policy.params if name == scenario.policy.name else {}
         for replication in range(replications):
             result = run(scenario, policy=make_policy(name, dict(params)), seed=seed0 + replication)
-            scalars = {k: v for k, v in result.summary.items() if not isinstance(v, dict)}
+            scalars = {k: v for k, v in result.summary.items() if not isinstance(v, dict | list)}
             rows.append({"policy": name, "replication": replication, "seed": seed0 + replication, **scalars})
             node_rows.extend(
                 {"policy": name, "replication": replication, "node": node, "utilization": utilization}

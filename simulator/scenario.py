@@ -197,6 +197,9 @@ class Scenario:
     applications: Mapping[str, ApplicationSpec]
     arrivals: tuple[ArrivalSpec, ...]
     config: Mapping[str, Any]
+    warnings: tuple[str, ...] = ()
+    """Things that are valid but probably not what the user meant (each names file and field); a run reports
+    them on stderr and in its summary's ``warnings``."""
 
     @property
     def node_names(self) -> list[str]:
@@ -380,9 +383,13 @@ class _Reader:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def error(self, path: str, message: str) -> None:
         self.problems.append(f"{self.source}: {path} {message}" if path else f"{self.source}: {message}")
+
+    def warn(self, path: str, message: str) -> None:
+        self.warnings.append(f"{self.source}: {path} {message}" if path else f"{self.source}: {message}")
 
     def section(self, raw: Mapping[str, Any], key: str, path: str = "") -> dict[str, Any]:
         """A sub-table (empty when absent); a non-table value is reported."""
@@ -949,6 +956,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
         applications=applications,
         arrivals=tuple(arrivals),
         config=copy.deepcopy(dict(raw)),
+        warnings=tuple(reader.warnings),
     )
 
 

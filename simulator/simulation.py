@@ -190,6 +190,7 @@ class Simulation:
             _count_batches_once(nodes, servers, warmup, end_s)
         summary = summarize(tasks, jobs, nodes, self.network.bytes_transferred, warmup, end_s)
         summary["wall_s"] = wall_s
+        summary["warnings"] = [*scenario.warnings, *run_warnings(scenario, summary)]
         config = {**scenario.config, "policy": {**scenario.config.get("policy", {}), "name": self.policy.name,
                                                 "params": self.policy.get_params()}}
         config.setdefault("simulation", {})
@@ -200,6 +201,19 @@ class Simulation:
             links=self.network.link_table(end_s), summary=summary, wall_s=wall_s, config=config,
             batches=_batch_table(servers),
         )
+
+
+def run_warnings(scenario: Scenario, summary: Mapping[str, Any]) -> list[str]:
+    """Say why a summary metric is missing or not finite, so that no inf/NaN goes unexplained."""
+    odd = sorted(key for key, value in summary.items()
+                 if isinstance(value, float) and not math.isfinite(value) and key != "wall_s")
+    if not odd:
+        return []
+    if summary.get("jobs_completed", 0) == 0:
+        reason = "no job that arrived after simulation.warmup_s finished within the run"
+    else:
+        reason = "too few finished jobs or too short a measured window to compute them"
+    return [f"{scenario.path}: metrics {', '.join(odd)} are undefined: {reason}"]
 
 
 def _count_batches_once(nodes: pd.DataFrame, servers: list[ModelServerNode], window_start_s: float,

@@ -46,7 +46,7 @@ def simulate_config(config: Mapping[str, Any], base_dir: str, policy: str, param
     scenario = parse_scenario(config, source=source, base_dir=base_dir)
     result = run(scenario, policy=policy, seed=seed, params=dict(params))
     summary = {key: _plain(value) for key, value in result.summary.items()
-               if not isinstance(value, dict) and key not in _TIMING_KEYS}
+               if not isinstance(value, dict | list) and key not in _TIMING_KEYS}
     jobs = result.jobs
     measured = jobs[(jobs["arrival_s"] >= scenario.simulation.warmup_s) & (jobs["state"] == "finished")]
     response = measured["response_s"].to_numpy(dtype=float)
