@@ -377,6 +377,30 @@ def _fraction(value: Any) -> float:
     return number
 
 
+def _in_range(low: float, high: float, *, low_open: bool = False) -> Callable[[Any], float]:
+    """A number in [low, high] (or (low, high] with `low_open`): the sane range of a field, so that derived
+    quantities (rates x times, bytes / bandwidth, sums over a run) stay finite."""
+    def check(value: Any) -> float:
+        number = _number(value)
+        below = number <= low if low_open else number < low
+        if below or not number <= high:
+            opening = "(" if low_open else "["
+            raise _InvalidError(f"must be in {opening}{low:g}, {high:g}], got {value!r}")
+        return number
+
+    return check
+
+
+def _int_in_range(low: int, high: int) -> Callable[[Any], int]:
+    """An integer in [low, high]: sizes have upper limits so that a typo cannot exhaust memory or time."""
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _InvalidError(f"must be an integer in [{low}, {high}], got {_describe(value)}")
+        return value
+
+    return check
+
+
 class _Reader:
     """Collects problems while reading tables, so one pass reports every mistake in a file."""
 
