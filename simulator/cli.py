@@ -10,6 +10,7 @@ import argparse
 import importlib
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,10 +19,12 @@ from typing import Any
 from simulator.errors import UserInputError
 from simulator.policies import POLICIES, make_policy
 from simulator.scenario import load_scenario
+from simulator.user_files import user_output, writable_directory
 
 # Modules adding sub-commands: each has ``register_commands(subparsers) -> {name: handler(args) -> exit code}``.
 EXTENSION_MODULES: tuple[str, ...] = ("simulator.runner.cli", "simulator.calibration.cli")
 
+MAX_DEMO_REPLICATIONS = 1000
 DEFAULT_DEMO_POLICIES = ("random", "round_robin", "least_loaded", "power_of_d", "min_completion_time", "heft")
 
 SUMMARY_ORDER = [
@@ -33,6 +36,29 @@ SUMMARY_ORDER = [
 
 class _Parser(argparse.ArgumentParser):
     """argparse exits with status 2 on usage errors already; keep its message short."""
+
+
+def _seed(text: str) -> int:
+    """A run seed from the command line: the same range as ``simulation.seed`` in a scenario file."""
+    from simulator.scenario import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {MAX_SEED}], got {value}")
+    return value
+
+
+def _replications(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if not 1 <= value <= MAX_DEMO_REPLICATIONS:
+        raise argparse.ArgumentTypeError(f"must be an integer in [1, {MAX_DEMO_REPLICATIONS}], got {value}")
+    return value
 
 
 def _add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run_parser = commands.add_parser("run", help="run one scenario and print its summary")
     _add_scenario_arguments(run_parser)
     run_parser.add_argument("--policy", help="policy name (see `policies`); default: the scenario's")
-    run_parser.add_argument("--seed", type=int, help="run seed; default: simulation.seed of the scenario")
+    run_parser.add_argument("--seed", type=_seed, help="run seed; default: simulation.seed of the scenario")
     run_parser.add_argument("--out", type=Path, help="directory for the task/job/node/transfer tables")
     run_parser.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format for --out")
     run_parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -64,7 +90,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     demo_parser.add_argument("--policies", default=",".join(DEFAULT_DEMO_POLICIES),
                              help="comma-separated policy names")
-    demo_parser.add_argument("--replications", type=int, default=3)
+    demo_parser.add_argument("--replications", type=_replications, default=3)
     demo_parser.add_argument("--out", type=Path, default=Path("results/demo"))
 
     map_parser = commands.add_parser("map", help="solve a static mapping problem (ETC matrix)")
@@ -99,7 +125,11 @@ def _command_run(args: argparse.Namespace) -> int:
     from simulator.simulation import run
 
     scenario = load_scenario(args.scenario, args.overrides, policy=args.policy)
+    if args.out:
+        writable_directory(args.out)
     result = run(scenario, seed=args.seed)
+    for warning in result.summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.out:
         result.write(args.out, args.format)
     if args.json:
@@ -115,7 +145,11 @@ def _command_run(args: argparse.Namespace) -> int:
 
 
 def _command_validate(args: argparse.Namespace) -> int:
+    from simulator.simulation import stability_warnings
+
     scenario = load_scenario(args.scenario, args.overrides)
+    for warning in [*scenario.warnings, *stability_warnings(scenario)]:
+        print(f"warning: {warning}", file=sys.stderr)
     n_stages = sum(len(app.stages) for app in scenario.applications.values())
     print(f"{args.scenario}: OK ({len(scenario.nodes)} nodes, {len(scenario.network.links)} links, "
           f"{len(scenario.applications)} applications with {n_stages} stages, {len(scenario.arrivals)} arrival "
@@ -143,20 +177,21 @@ def _command_demo(args: argparse.Namespace) -> int:
     from simulator.compare import TABLE_COLUMNS, compare_policies, format_comparison, mean_with_interval
     from simulator.plots import plot_policy_comparison
 
-    if args.replications < 1:
-        raise UserInputError([f"--replications must be a positive integer, got {args.replications}"])
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    if not policies:
+        raise UserInputError([f"--policies must name at least one policy (see `policies`), got {args.policies!r}"])
     scenario = load_scenario(args.scenario, args.overrides)
-    for name in policies:  # fail on a bad name before any run starts
+    for name in policies:  # fail on a bad name or output directory before any run starts
         make_policy(name, dict(scenario.policy.params) if name == scenario.policy.name else {})
+    writable_directory(args.out)
     print(f"Scenario {scenario.name}: {len(policies)} policies x {args.replications} replications")
     runs, utilization = compare_policies(scenario, policies, args.replications)
     summary = mean_with_interval(runs, list(TABLE_COLUMNS))
     print(format_comparison(summary))
-    args.out.mkdir(parents=True, exist_ok=True)
-    runs.to_csv(args.out / "runs.csv", index=False)
-    summary.to_csv(args.out / "summary.csv", index=False)
-    figure = plot_policy_comparison(runs, utilization, args.out / "policies.png", title=scenario.name)
+    with user_output(args.out):
+        runs.to_csv(args.out / "runs.csv", index=False)
+        summary.to_csv(args.out / "summary.csv", index=False)
+        figure = plot_policy_comparison(runs, utilization, args.out / "policies.png", title=scenario.name)
     print(f"\nwrote {args.out / 'runs.csv'}, {args.out / 'summary.csv'} and {figure}")
     return 0
 
@@ -188,6 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`report | head`): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from simulator.network import Network
 from simulator.policies import Policy, make_policy
 from simulator.randomness import stream
 from simulator.recorder import Recorder
-from simulator.scenario import NodeSpec, Scenario, eligible_nodes
+from simulator.scenario import MAX_SEED, NodeSpec, Scenario, eligible_nodes
+from simulator.user_files import user_output, writable_directory
 from simulator.workload import CompiledApplication, CompiledStage
 
 __all__ = ["RunResult", "Simulation", "run"]
@@ -96,22 +97,22 @@ class RunResult:
         """Write the tables (CSV or Parquet), the summary and the resolved config into ``out_dir``."""
         if table_format not in ("csv", "parquet"):
             raise UserInputError([f"--format must be 'csv' or 'parquet', got {table_format!r}"])
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = writable_directory(out_dir)
         written = []
         names = ["tasks", "jobs", "nodes", "transfers", "links"] + (["batches"] if len(self.batches) else [])
-        for name in names:
-            table: pd.DataFrame = getattr(self, name)
-            path = out / f"{name}.{table_format}"
-            if table_format == "csv":
-                table.to_csv(path, index=False)
-            else:
-                table.to_parquet(path, index=False)
-            written.append(path)
-        for name, content in (("summary.json", self.summary), ("config.json", self.config)):
-            path = out / name
-            path.write_text(json.dumps(content, indent=2, default=str) + "\n")
-            written.append(path)
+        with user_output(out):
+            for name in names:
+                table: pd.DataFrame = getattr(self, name)
+                path = out / f"{name}.{table_format}"
+                if table_format == "csv":
+                    table.to_csv(path, index=False)
+                else:
+                    table.to_parquet(path, index=False)
+                written.append(path)
+            for name, content in (("summary.json", self.summary), ("config.json", self.config)):
+                path = out / name
+                path.write_text(json.dumps(content, indent=2, default=str) + "\n")
+                written.append(path)
         return written
 
 
@@ -123,8 +124,10 @@ class Simulation:
         if scenario.policy.mode not in policy.modes:
             raise UserInputError([f"{scenario.path}: policy.mode {scenario.policy.mode!r} is not supported by "
                                   f"policy {policy.name!r}; it supports: {', '.join(policy.modes)}"])
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed <= MAX_SEED:
+            raise UserInputError([f"seed must be an integer in [0, {MAX_SEED}], got {seed!r}"])
         self.scenario = scenario
-        self.seed = seed
+        self.seed = int(seed)
         self.policy = policy
         self.env = Environment()
         self.recorder = Recorder()
@@ -190,7 +193,9 @@ class Simulation:
             _count_batches_once(nodes, servers, warmup, end_s)
         summary = summarize(tasks, jobs, nodes, self.network.bytes_transferred, warmup, end_s)
         summary["wall_s"] = wall_s
-        summary["warnings"] = [*scenario.warnings, *run_warnings(scenario, summary)]
+        undefined, undefined_warnings = explain_undefined(scenario, summary)
+        summary["undefined_metrics"] = undefined
+        summary["warnings"] = [*scenario.warnings, *stability_warnings(scenario), *undefined_warnings]
         config = {**scenario.config, "policy": {**scenario.config.get("policy", {}), "name": self.policy.name,
                                                 "params": self.policy.get_params()}}
         config.setdefault("simulation", {})
@@ -203,17 +208,51 @@ class Simulation:
         )
 
 
-def run_warnings(scenario: Scenario, summary: Mapping[str, Any]) -> list[str]:
-    """Say why a summary metric is missing or not finite, so that no inf/NaN goes unexplained."""
-    odd = sorted(key for key, value in summary.items()
-                 if isinstance(value, float) and not math.isfinite(value) and key != "wall_s")
-    if not odd:
+_NO_DEADLINE = "no measured job has a deadline (applications.NAME.deadline_s)"
+_UNDEFINED_BECAUSE = (
+    ("slo_attainment", _NO_DEADLINE),
+    ("load_cv jain_fairness", "no node was busy in the measured window"),
+    ("throughput_per_s", "the measured window (simulation.warmup_s to the end of the run) is empty"),
+)
+
+
+def explain_undefined(scenario: Scenario, summary: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Why each summary metric that is not a finite number is undefined, so that no NaN goes unexplained.
+
+    Returns:
+        The reason per metric, and warnings (file named) for those that signal a problem with the run; a
+        scenario without deadlines has no SLO attainment, which is expected and not warned about.
+    """
+    odd = {key for key, value in summary.items()
+           if isinstance(value, float) and not math.isfinite(value) and key != "wall_s"}
+    nothing_finished = ("no job that arrived after simulation.warmup_s finished within the run"
+                        if summary.get("jobs_completed", 0) == 0 else "too few measured jobs or tasks")
+    reasons: dict[str, str] = {}
+    for keys, reason in _UNDEFINED_BECAUSE:
+        reasons.update((key, reason) for key in keys.split() if key in odd)
+    reasons.update((key, nothing_finished) for key in sorted(odd) if key not in reasons)
+    by_reason: dict[str, list[str]] = {}
+    for key, reason in reasons.items():
+        if reason != _NO_DEADLINE:
+            by_reason.setdefault(reason, []).append(key)
+    warnings = [f"{scenario.path}: {', '.join(keys)} undefined: {reason}" for reason, keys in by_reason.items()]
+    return reasons, warnings
+
+
+def stability_warnings(scenario: Scenario) -> list[str]:
+    """Warn when the offered load exceeds the fluid compute capacity: the queue then grows for as long as
+    the run lasts, and a mean response time describes the run length rather than the system."""
+    from simulator.runner.capacity import capacity_per_s, mean_rate_per_s
+
+    if any(arrival.process == "trace" for arrival in scenario.arrivals):
+        return []  # a replayed trace is finite: its rate says little about stability
+    offered = sum(mean_rate_per_s(arrival) for arrival in scenario.arrivals)
+    capacity = capacity_per_s(scenario)
+    if not offered > capacity * (1 + 1e-9):
         return []
-    if summary.get("jobs_completed", 0) == 0:
-        reason = "no job that arrived after simulation.warmup_s finished within the run"
-    else:
-        reason = "too few finished jobs or too short a measured window to compute them"
-    return [f"{scenario.path}: metrics {', '.join(odd)} are undefined: {reason}"]
+    return [f"{scenario.path}: the offered load ({offered:.4g} jobs/s) exceeds the compute capacity "
+            f"({capacity:.4g} jobs/s, utilization {offered / capacity:.3g}): the system is unstable, queues grow "
+            "without bound and response times grow with the length of the run"]
 
 
 def _count_batches_once(nodes: pd.DataFrame, servers: list[ModelServerNode], window_start_s: float,

@@ -47,7 +47,7 @@ def test_validate_ok_and_errors(write_scenario, capsys):
 
 @pytest.mark.parametrize("arguments, message", [
     (["--policy", "nope"], "unknown policy 'nope'"),
-    (["--set", "nodes.server.slots=-2"], "nodes.server.slots must be a positive integer"),
+    (["--set", "nodes.server.slots=-2"], "nodes.server.slots must be an integer in [1, 100000]"),
     (["--set", "broken"], "must look like dotted.key=value"),
 ])
 def test_run_bad_input_exits_2_without_traceback(write_scenario, arguments, message):
