@@ -36,20 +36,33 @@ def upward_ranks(exec_s: np.ndarray, successors: Sequence[Sequence[int]],
                  mean_edge_s: Callable[[int, int], float]) -> list[float]:
     """rank_u(i) = mean execution time of i + max over successors j of (mean edge time i->j + rank_u(j)).
 
-    Means are over the processors a task can run on (finite entries of its row of ``exec_s``).
+    Means are over the processors a task can run on (finite entries of its row of ``exec_s``). Computed in
+    reverse topological order without recursion, so chains of any depth work.
+
+    Raises:
+        ValueError: If the successor lists contain a cycle.
     """
     n_tasks = len(exec_s)
-    ranks = [math.nan] * n_tasks
-
-    def rank(task: int) -> float:
-        if math.isnan(ranks[task]):
-            row = exec_s[task]
-            mean_exec = float(row[np.isfinite(row)].mean())
-            ranks[task] = mean_exec + max((mean_edge_s(task, s) + rank(s) for s in successors[task]), default=0.0)
-        return ranks[task]
-
+    waiting = [len(successors[task]) for task in range(n_tasks)]  # successors whose rank is not known yet
+    predecessors: list[list[int]] = [[] for _ in range(n_tasks)]
     for task in range(n_tasks):
-        rank(task)
+        for successor in successors[task]:
+            predecessors[successor].append(task)
+    ranks = [math.nan] * n_tasks
+    ready = [task for task in range(n_tasks) if waiting[task] == 0]  # exit tasks first
+    done = 0
+    while ready:
+        task = ready.pop()
+        row = exec_s[task]
+        mean_exec = float(row[np.isfinite(row)].mean())
+        ranks[task] = mean_exec + max((mean_edge_s(task, s) + ranks[s] for s in successors[task]), default=0.0)
+        done += 1
+        for before in predecessors[task]:
+            waiting[before] -= 1
+            if waiting[before] == 0:
+                ready.append(before)
+    if done < n_tasks:
+        raise ValueError("the task graph has a cycle: upward ranks are undefined")
     return ranks
 
 

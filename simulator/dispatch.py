@@ -70,6 +70,11 @@ class ReadOnlyView:
     def slots(self, node: int) -> int:
         return self._nodes[node].slots
 
+    def power_w(self, node: int) -> tuple[float, float]:
+        """(idle, busy) electrical power of the whole node in watts (linear in busy slots in between)."""
+        spec = self._nodes[node].spec
+        return spec.idle_power_w, spec.busy_power_w
+
     def capacity(self, node: int) -> float:
         """Slots times speed: the node's service capacity relative to a one-slot node of speed 1."""
         return self._nodes[node].slots * self._nodes[node].spec.speed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,14 +20,33 @@ from typing import Any
 import networkx as nx
 
 from simulator.calibration.profile import DTYPES, ProfileError, load_profile, resolve_profile
-from simulator.errors import ScenarioError, UnknownPolicyError
+from simulator.errors import ScenarioError, UnknownPolicyError, UserInputError
 from simulator.network_spec import DUPLEX_MODES, SHARING_MODELS, LinkSpec, NetworkSpec
 from simulator.policies import MODES, check_policy_params, policy_class
+from simulator.user_files import read_user_text, read_user_toml
 
 DISTRIBUTIONS = ("deterministic", "exponential", "lognormal", "gamma")
 EMPIRICAL = "empirical"
 """The distribution of a service time read from a calibrated profile (the measured samples, bootstrapped)."""
 QUEUE_DISCIPLINES = ("fifo", "priority")
+
+# Sane ranges of numeric fields (also in the README's scenario section). They keep every derived quantity
+# (a rate times a horizon, bytes over a bandwidth, energy summed over a run) finite and every size tractable.
+MAX_TIME_S = 1e9
+"""Longest time any field may give, in seconds (about 32 years)."""
+MIN_TIME_STEP_S = 1e-6
+"""Shortest period the simulator advances by on its own (a batch interval), in seconds."""
+MAX_BYTES = 1e15
+"""Largest size of data or memory, in bytes (a petabyte)."""
+BANDWIDTH_RANGE_BYTES_PER_S = (1.0, 1e15)
+SPEED_RANGE = (1e-6, 1e6)
+MAX_POWER_W = 1e7
+MAX_SLOTS = 100_000
+MAX_NODES = 100_000
+"""Largest number of nodes a scenario may define in total (a group's ``count`` included)."""
+MAX_JOBS = 100_000_000
+MAX_BATCH_SIZE = 4096
+MAX_SEED = 2**64 - 1
 ARRIVAL_PROCESSES = ("poisson", "deterministic", "mmpp", "on_off", "diurnal", "trace")
 
 __all__ = [
@@ -103,13 +123,20 @@ class NodeSpec:
 class ServiceSpec:
     """Service time of one model on one device kind: mean in seconds and distribution with its coefficient
     of variation (standard deviation / mean); the memory the model occupies while resident on a device of
-    that kind (bytes) and the time to load it there (seconds). Distribution ``empirical``: from a profile."""
+    that kind (bytes) and the time to load it there (seconds). Distribution ``empirical``: from a profile.
+
+    ``batch_scaling`` is the batch rule of a cost given by hand: a batch of ``b`` tasks takes one draw of the
+    single-task time times ``b ** batch_scaling`` (0: a batch costs as much as one task, 1: as much as ``b``
+    tasks one after the other); None: no rule, such a model is not batched (a profile's measured batch curve is
+    the rule of an ``empirical`` cost).
+    """
 
     mean_s: float
     distribution: str = "exponential"
     cv: float = 1.0
     memory_bytes: float = 0.0
     load_time_s: float = 0.0
+    batch_scaling: float | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +237,33 @@ class Scenario:
 # Loading and overrides
 
 
+BUNDLED_SCENARIOS = Path(__file__).parent / "scenarios"
+"""The demo and validation scenarios shipped with the package (a link to the checkout's scenarios/)."""
+
+
+def bundled_scenario_names() -> list[str]:
+    """Names by which the shipped scenarios can be run from anywhere, e.g. ``demo_edge_cloud``, ``validation/mm1``."""
+    if not BUNDLED_SCENARIOS.is_dir():
+        return []
+    return sorted(str(p.relative_to(BUNDLED_SCENARIOS).with_suffix("")) for p in BUNDLED_SCENARIOS.rglob("*.toml")
+                  if "data" not in p.relative_to(BUNDLED_SCENARIOS).parts)
+
+
+def find_scenario(path: str | Path) -> Path:
+    """The scenario file `path` names: the file itself when it exists, else a shipped scenario by name
+    (``demo_edge_cloud``, ``validation/mm1``, or ``scenarios/demo_edge_cloud.toml`` as the README writes it),
+    so that an installed package runs its demo from any directory."""
+    path = Path(path)
+    if path.exists():
+        return path
+    name = path.with_suffix("") if path.suffix == ".toml" else path
+    parts = name.parts[1:] if name.parts[:1] == ("scenarios",) else name.parts
+    if parts and f"{Path(*parts)}" in bundled_scenario_names():
+        return BUNDLED_SCENARIOS / Path(*parts).with_suffix(".toml")
+    raise ScenarioError([f"{path}: no such scenario file (shipped scenarios, usable by name: "
+                         f"{', '.join(bundled_scenario_names()) or 'none'})"])
+
+
 def load_scenario(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = (),
                   policy: str | None = None) -> Scenario:
     """Read a TOML scenario file, apply dotted-path overrides, validate, and return a `Scenario`.
@@ -224,14 +278,11 @@ def load_scenario(path: str | Path, overrides: Iterable[str] | Mapping[str, Any]
     Raises:
         ScenarioError: Listing every problem found, each naming file, field and what is allowed.
     """
-    path = Path(path)
+    path = find_scenario(path)
     try:
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ScenarioError([f"{path}: no such scenario file"]) from None
-    except tomllib.TOMLDecodeError as error:
-        raise ScenarioError([f"{path}: not valid TOML: {error}"]) from None
+        raw = read_user_toml(path, "scenario file")
+    except UserInputError as error:
+        raise ScenarioError(error.problems) from None
     if policy is not None:
         policy_table = dict(raw.get("policy", {})) if isinstance(raw.get("policy", {}), dict) else {}
         if policy_table.get("name", "least_loaded") != policy:
@@ -377,18 +428,28 @@ def _fraction(value: Any) -> float:
     return number
 
 
-def _in_range(low: float, high: float, *, low_open: bool = False) -> Callable[[Any], float]:
+def _in_range(low: float, high: float, *, low_open: bool = False, inf_allowed: bool = False) -> Callable[[Any], float]:
     """A number in [low, high] (or (low, high] with `low_open`): the sane range of a field, so that derived
-    quantities (rates x times, bytes / bandwidth, sums over a run) stay finite."""
+    quantities (rates x times, bytes / bandwidth, sums over a run) stay finite. With `inf_allowed`, +inf is
+    accepted too, where it means "no limit" (a horizon, a deadline, a memory size, a bandwidth)."""
     def check(value: Any) -> float:
         number = _number(value)
+        if inf_allowed and number == math.inf:
+            return number
         below = number <= low if low_open else number < low
         if below or not number <= high:
             opening = "(" if low_open else "["
-            raise _InvalidError(f"must be in {opening}{low:g}, {high:g}], got {value!r}")
+            also = " or inf" if inf_allowed else ""
+            raise _InvalidError(f"must be a number in {opening}{low:g}, {high:g}]{also}, got {value!r}")
         return number
 
     return check
+
+
+_LIMIT_S = _in_range(0, MAX_TIME_S, low_open=True, inf_allowed=True)
+"""A time limit in seconds (a horizon, a deadline): inf means none."""
+_CAPACITY_BYTES = _in_range(0, MAX_BYTES, low_open=True, inf_allowed=True)
+"""A memory size in bytes: inf means unlimited."""
 
 
 def _int_in_range(low: int, high: int) -> Callable[[Any], int]:
@@ -454,14 +515,18 @@ def _read_simulation(reader: _Reader, raw: Mapping[str, Any]) -> SimulationSpec:
     table = reader.section(raw, "simulation")
     reader.no_unknown_keys(table, "simulation", ["max_jobs", "horizon_s", "warmup_s", "seed"])
     spec = SimulationSpec(
-        max_jobs=reader.take(table, "simulation", "max_jobs", _positive_int, None),
-        horizon_s=reader.take(table, "simulation", "horizon_s", _positive, None),
-        warmup_s=reader.take(table, "simulation", "warmup_s", _non_negative_finite, 0.0),
-        seed=reader.take(table, "simulation", "seed", _integer, 0),
+        max_jobs=reader.take(table, "simulation", "max_jobs", _int_in_range(1, MAX_JOBS), None),
+        horizon_s=reader.take(table, "simulation", "horizon_s", _LIMIT_S, None),
+        warmup_s=reader.take(table, "simulation", "warmup_s", _in_range(0, MAX_TIME_S), 0.0),
+        seed=reader.take(table, "simulation", "seed", _int_in_range(0, MAX_SEED), 0),
     )
     if spec.horizon_s is not None and math.isinf(spec.horizon_s):
         spec = SimulationSpec(spec.max_jobs, None, spec.warmup_s, spec.seed)
+    if spec.horizon_s is not None and spec.warmup_s >= spec.horizon_s:
+        reader.warn("simulation.warmup_s", f"({spec.warmup_s:g} s) is not shorter than horizon_s "
+                    f"({spec.horizon_s:g} s): no job is measured and every response-time metric is undefined")
     return spec
+
 
 
 def _read_policy(reader: _Reader, raw: Mapping[str, Any]) -> PolicySpec:
@@ -470,7 +535,7 @@ def _read_policy(reader: _Reader, raw: Mapping[str, Any]) -> PolicySpec:
     name = reader.take(table, "policy", "name", _string, "least_loaded")
     params = reader.take(table, "policy", "params", _table, {})
     mode = reader.take(table, "policy", "mode", _choice(MODES), "immediate")
-    interval = reader.take(table, "policy", "batch_interval_s", _positive_finite, 1.0)
+    interval = reader.take(table, "policy", "batch_interval_s", _in_range(MIN_TIME_STEP_S, MAX_TIME_S), 1.0)
     try:
         cls = policy_class(name)
     except UnknownPolicyError as error:
@@ -492,6 +557,7 @@ def _read_nodes(reader: _Reader, raw: Mapping[str, Any]) -> tuple[list[NodeSpec]
     """Nodes, expanding `count = n` into members `NAME-0` .. `NAME-(n-1)`; also returns the groups."""
     nodes: list[NodeSpec] = []
     groups: dict[str, list[str]] = {}
+    members: dict[str, str] = {}  # node name -> the group that made it
     section = reader.section(raw, "nodes")
     if not section:
         reader.error("nodes", "must define at least one node, e.g. [nodes.server] kind = \"cpu-server\"")
@@ -504,27 +570,40 @@ def _read_nodes(reader: _Reader, raw: Mapping[str, Any]) -> tuple[list[NodeSpec]
             continue
         reader.no_unknown_keys(table, path, _NODE_FIELDS)
         kind = reader.take(table, path, "kind", _string, "node")
-        count = reader.take(table, path, "count", _positive_int, 1)
-        idle = reader.take(table, path, "idle_power_w", _non_negative_finite, 0.0)
-        busy = reader.take(table, path, "busy_power_w", _non_negative_finite, idle)
+        count = reader.take(table, path, "count", _int_in_range(1, MAX_NODES), 1)
+        if len(nodes) + count > MAX_NODES:
+            reader.error(f"{path}.count", f"makes more than {MAX_NODES} nodes in total")
+            continue
+        idle = reader.take(table, path, "idle_power_w", _in_range(0, MAX_POWER_W), 0.0)
+        busy = reader.take(table, path, "busy_power_w", _in_range(0, MAX_POWER_W), idle)
         if busy < idle:
             reader.error(f"{path}.busy_power_w", f"must be >= idle_power_w ({idle}), got {busy}")
         template = dict(
             kind=kind,
             group=group,
-            slots=reader.take(table, path, "slots", _positive_int, 1),
-            speed=reader.take(table, path, "speed", _positive_finite, 1.0),
+            slots=reader.take(table, path, "slots", _int_in_range(1, MAX_SLOTS), 1),
+            speed=reader.take(table, path, "speed", _in_range(*SPEED_RANGE), 1.0),
             queue=reader.take(table, path, "queue", _choice(QUEUE_DISCIPLINES), "fifo"),
-            memory_bytes=reader.take(table, path, "memory_bytes", _positive, math.inf),
+            memory_bytes=reader.take(table, path, "memory_bytes", _CAPACITY_BYTES, math.inf),
             idle_power_w=idle,
             busy_power_w=busy,
-            max_batch_size=reader.take(table, path, "max_batch_size", _positive_int, 1),
-            max_batch_wait_s=reader.take(table, path, "max_batch_wait_s", _non_negative_finite, 0.0),
+            max_batch_size=reader.take(table, path, "max_batch_size", _int_in_range(1, MAX_BATCH_SIZE), 1),
+            max_batch_wait_s=reader.take(table, path, "max_batch_wait_s", _in_range(0, MAX_TIME_S), 0.0),
         )
         names = [group] if count == 1 else [f"{group}-{i}" for i in range(count)]
         groups[group] = names
+        for name in names:
+            if name in members:
+                reader.error(path, f"makes node {name!r}, a name that [nodes.{members[name]}] already makes; "
+                             "node and group names must all differ")
+            members[name] = group
         nodes.extend(NodeSpec(name=name, **template) for name in names)
+    for group in groups:
+        if group in members and members[group] != group:
+            reader.error(f"nodes.{group}", f"has the name of a node of [nodes.{members[group]}]; "
+                         "node and group names must all differ")
     return nodes, groups
+
 
 
 def _read_network(
@@ -534,9 +613,11 @@ def _read_network(
     reader.no_unknown_keys(table, "network", ["sharing", "switches", "links"])
     sharing = reader.take(table, "network", "sharing", _choice(SHARING_MODELS), "max-min")
     switches = reader.take(table, "network", "switches", _string_list, ())
-    for switch in switches:
+    for index, switch in enumerate(switches):
         if switch in node_names or switch in groups:
             reader.error("network.switches", f"name {switch!r} is already used by a node")
+        elif switch in switches[:index]:
+            reader.error("network.switches", f"lists {switch!r} twice")
     vertices = node_names | set(switches)
     links: list[LinkSpec] = []
     for link_name, value in reader.section(table, "links", "network").items():
@@ -548,8 +629,9 @@ def _read_network(
             continue
         reader.no_unknown_keys(link, path, ["endpoints", "latency_s", "bandwidth_bytes_per_s", "duplex"])
         endpoints = reader.take(link, path, "endpoints", _string_list, ())
-        latency = reader.take(link, path, "latency_s", _non_negative_finite, 0.0)
-        bandwidth = reader.take(link, path, "bandwidth_bytes_per_s", _positive)
+        latency = reader.take(link, path, "latency_s", _in_range(0, MAX_TIME_S), 0.0)
+        bandwidth = reader.take(link, path, "bandwidth_bytes_per_s",
+                                _in_range(*BANDWIDTH_RANGE_BYTES_PER_S, inf_allowed=True))
         duplex = reader.take(link, path, "duplex", _choice(DUPLEX_MODES), "full")
         if len(endpoints) != 2:
             if "endpoints" in link:
@@ -566,10 +648,18 @@ def _read_network(
         if bandwidth is None:
             continue
         pairs = [(a, b) for a in expanded[0] for b in expanded[1]]
+        if any(a == b for a, b in pairs):
+            reader.error(f"{path}.endpoints", f"joins a vertex to itself: {list(endpoints)}")
+            continue
         for a, b in pairs:
             name = link_name if len(pairs) == 1 else f"{link_name}-{a if len(expanded[0]) > 1 else b}"
             links.append(LinkSpec(name, (a, b), latency, bandwidth, duplex))
+    names = [link.name for link in links]
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        reader.error("network.links", f"make two links named {name!r} (a group's member links are named "
+                     "LINK-MEMBER); rename one")
     return NetworkSpec(sharing=sharing, switches=tuple(switches), links=tuple(links))
+
 
 
 def _read_service(reader: _Reader, table: Mapping[str, Any], path: str,
@@ -577,25 +667,54 @@ def _read_service(reader: _Reader, table: Mapping[str, Any], path: str,
     distribution = reader.take(table, path, "distribution", _choice(DISTRIBUTIONS),
                                defaults.distribution if defaults else "exponential")
     default_cv = defaults.cv if defaults else (0.0 if distribution == "deterministic" else 1.0)
-    cv = reader.take(table, path, "cv", _non_negative_finite, default_cv)
+    cv = reader.take(table, path, "cv", _within(0.0, CV_MAX, "a coefficient of variation"), default_cv)
     if distribution == "exponential" and "cv" in table and cv != 1.0:
         reader.error(f"{path}.cv", f"an exponential distribution has cv = 1; got {cv} (use gamma or lognormal)")
     if distribution == "deterministic":
         cv = 0.0
     elif distribution == "exponential":
         cv = 1.0
-    elif cv == 0:
-        reader.error(f"{path}.cv", f"must be > 0 for a {distribution} distribution (or use deterministic)")
-    mean = reader.take(table, path, "mean_s", _positive_finite, defaults.mean_s if defaults else _REQUIRED)
-    memory = reader.take(table, path, "memory_bytes", _non_negative_finite, 0.0)
-    load = reader.take(table, path, "load_time_s", _non_negative_finite, 0.0)
+    elif cv < CV_MIN:
+        reader.error(f"{path}.cv", f"must be in [{CV_MIN:g}, {CV_MAX:g}] for a {distribution} distribution, got {cv!r} "
+                     "(for no variation use distribution = \"deterministic\")")
+    mean = reader.take(table, path, "mean_s", _within(*MEAN_S_RANGE, "seconds"),
+                       defaults.mean_s if defaults else _REQUIRED)
+    memory = reader.take(table, path, "memory_bytes", _within(0.0, MEMORY_BYTES_MAX, "bytes"), 0.0)
+    load = reader.take(table, path, "load_time_s", _within(0.0, LOAD_TIME_S_MAX, "seconds"), 0.0)
+    scaling = reader.take(table, path, "batch_scaling", _within(0.0, 1.0, "the exponent of the batch size"), None)
     if mean is None:
         return None
-    return ServiceSpec(mean_s=mean, distribution=distribution, cv=cv, memory_bytes=memory, load_time_s=load)
+    return ServiceSpec(mean_s=mean, distribution=distribution, cv=cv, memory_bytes=memory, load_time_s=load,
+                       batch_scaling=scaling)
 
 
-_MODEL_FIELDS = ["distribution", "cv", "devices", "profile", "profile_model", "dtype", "memory_bytes", "load_time_s"]
-_DEVICE_FIELDS = ["mean_s", "distribution", "cv", "memory_bytes", "load_time_s"]
+_MODEL_FIELDS = ["distribution", "cv", "devices", "profile", "profile_model", "dtype", "memory_bytes", "load_time_s",
+                 "batch_scaling"]
+_DEVICE_FIELDS = ["mean_s", "distribution", "cv", "memory_bytes", "load_time_s", "batch_scaling"]
+
+MEAN_S_RANGE = (1e-9, 1e6)
+"""Sane range of a hand-given mean service time (seconds: a nanosecond to about 11.6 days), so that sums over a
+run, rates and ratios stay finite."""
+CV_MIN, CV_MAX = 1e-6, 10.0
+"""Range of the coefficient of variation of a lognormal or gamma service time (so their parameters, e.g. the gamma
+shape 1 / cv**2, stay finite and well-conditioned)."""
+MEMORY_BYTES_MAX = 1e15
+"""Largest memory footprint of a model (bytes: 1 PB)."""
+LOAD_TIME_S_MAX = 1e6
+"""Longest load time of a model (seconds)."""
+
+
+def _within(low: float, high: float, unit: str) -> Callable[[Any], float]:
+    """`_in_range(low, high)` whose message also says the unit of the field."""
+    check = _in_range(low, high)
+
+    def read(value: Any) -> float:
+        try:
+            return check(value)
+        except _InvalidError as problem:
+            raise _InvalidError(f"{problem} ({unit})") from None
+
+    return read
 
 
 def _read_profile_binding(reader: _Reader, table: Mapping[str, Any], path: str, name: str,
@@ -615,8 +734,8 @@ def _read_profile_binding(reader: _Reader, table: Mapping[str, Any], path: str, 
         for problem in error.problems:
             reader.error(f"{path}.profile", problem)
         return None, {}
-    memory_override = reader.take(table, path, "memory_bytes", _non_negative_finite, None)
-    load_override = reader.take(table, path, "load_time_s", _non_negative_finite, None)
+    memory_override = reader.take(table, path, "memory_bytes", _within(0.0, MEMORY_BYTES_MAX, "bytes"), None)
+    load_override = reader.take(table, path, "load_time_s", _within(0.0, LOAD_TIME_S_MAX, "seconds"), None)
     kinds = profile.device_kinds(profile_model, dtype)
     if not kinds:
         listed = sorted({(row.model, row.dtype) for row in profile.rows})
@@ -651,11 +770,15 @@ def _read_models(reader: _Reader, raw: Mapping[str, Any], base_dir: Path = Path(
         reader.no_unknown_keys(table, path, _MODEL_FIELDS)
         model_default_distribution = reader.take(table, path, "distribution", _choice(DISTRIBUTIONS), "exponential")
         model_defaults = {"distribution": model_default_distribution}
-        for key in ("cv", "memory_bytes", "load_time_s"):
+        for key in ("cv", "memory_bytes", "load_time_s", "batch_scaling"):
             if key in table:
                 model_defaults[key] = table[key]
         binding, devices = _read_profile_binding(reader, table, path, name, base_dir)
         device_tables = reader.section(table, "devices", path)
+        if "batch_scaling" in table and "profile" in table and not device_tables:
+            reader.error(f"{path}.batch_scaling", "is the batch rule of costs given by hand "
+                         f"([{path}.devices.KIND] mean_s = ...); this model's batches follow the batch curve "
+                         "measured in its profile: remove batch_scaling")
         if not device_tables and "profile" not in table:
             reader.error(f"{path}.devices", "must give the service time on at least one device kind, e.g. "
                          f"[{path}.devices.cpu-server] mean_s = 0.05 (or name a calibrated profile: "
@@ -675,6 +798,42 @@ def _read_models(reader: _Reader, raw: Mapping[str, Any], base_dir: Path = Path(
                 devices[kind] = service  # a hand-given cost replaces the profile's for this kind
         models[name] = ModelSpec(name=name, devices=devices, profile=binding)
     return models
+
+
+def _has_batch_rule(model: ModelSpec, kind: str) -> bool:
+    """Whether batches of ``model`` on ``kind`` have a cost: ``batch_scaling``, or a profile measured at a batch
+    size above 1."""
+    service = model.devices.get(kind)
+    if service is None:
+        return False
+    if service.batch_scaling is not None:
+        return True
+    if service.distribution != EMPIRICAL or model.profile is None:
+        return False
+    binding = model.profile
+    try:
+        return load_profile(binding.path).curve(binding.model, kind, binding.dtype).max_batch_size > 1
+    except ProfileError:
+        return False
+
+
+def _check_batch_rules(reader: _Reader, nodes: Sequence[NodeSpec], models: Mapping[str, ModelSpec]) -> None:
+    """A node that batches (``max_batch_size`` > 1) needs at least one model it can run with a batch rule;
+    otherwise every batch would hold one task and the setting would silently do nothing."""
+    reported: set[str] = set()
+    for node in nodes:
+        if node.max_batch_size <= 1 or node.group in reported:
+            continue
+        runnable = [name for name, model in models.items() if node.kind in model.devices]
+        if not runnable or any(_has_batch_rule(models[name], node.kind) for name in runnable):
+            continue
+        reported.add(node.group)
+        reader.error(f"nodes.{node.group}.max_batch_size",
+                     f"is {node.max_batch_size}, but no model that runs on device kind {node.kind!r} "
+                     f"({', '.join(runnable)}) has a batch rule, so every batch would hold one task: give a model "
+                     f"batch_scaling (e.g. [models.{runnable[0]}] batch_scaling = 0.5: a batch of b tasks takes "
+                     "the time of one x b**0.5), or a profile measured at batch sizes above 1, or set "
+                     "max_batch_size = 1")
 
 
 _STAGE_FIELDS = ["model", "work", "output_bytes", "after", "placement", "input_bytes"]
@@ -699,6 +858,7 @@ def _topological_stages(reader: _Reader, path: str, stages: dict[str, StageSpec]
     loop = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
     reader.error(f"{path}.stages", f"must form a DAG, but contain the cycle {loop}")
     return tuple(stages.values())
+
 
 
 def _read_applications(reader: _Reader, raw: Mapping[str, Any], models: Mapping[str, ModelSpec],
@@ -735,11 +895,11 @@ def _read_applications(reader: _Reader, raw: Mapping[str, Any], models: Mapping[
             stages[stage_name] = StageSpec(
                 name=stage_name,
                 model=model or "",
-                work=reader.take(stage_table, stage_path, "work", _positive_finite, 1.0),
-                output_bytes=reader.take(stage_table, stage_path, "output_bytes", _non_negative_finite, 0.0),
+                work=reader.take(stage_table, stage_path, "work", _in_range(*SPEED_RANGE), 1.0),
+                output_bytes=reader.take(stage_table, stage_path, "output_bytes", _in_range(0, MAX_BYTES), 0.0),
                 after=reader.take(stage_table, stage_path, "after", _string_list, ()),
                 placement=reader.take(stage_table, stage_path, "placement", _string_list, ()),
-                input_bytes=reader.take(stage_table, stage_path, "input_bytes", _non_negative_finite, None),
+                input_bytes=reader.take(stage_table, stage_path, "input_bytes", _in_range(0, MAX_BYTES), None),
             )
         source = reader.take(table, path, "source", _string, None)
         sink = reader.take(table, path, "sink", _string, source)
@@ -752,20 +912,60 @@ def _read_applications(reader: _Reader, raw: Mapping[str, Any], models: Mapping[
             stages=_topological_stages(reader, path, stages),
             source=source,
             sink=sink,
-            input_bytes=reader.take(table, path, "input_bytes", _non_negative_finite, 0.0),
-            deadline_s=reader.take(table, path, "deadline_s", _positive, math.inf),
-            priority=reader.take(table, path, "priority", _number, 0.0),
+            input_bytes=reader.take(table, path, "input_bytes", _in_range(0, MAX_BYTES), 0.0),
+            deadline_s=reader.take(table, path, "deadline_s", _LIMIT_S, math.inf),
+            priority=reader.take(table, path, "priority", _in_range(-1e9, 1e9), 0.0),
         )
     return applications
 
 
+ARRIVAL_RATE_RANGE_PER_S = (1e-6, 1e6)
+"""Rates of arrival processes, per second (an MMPP state may also have rate 0)."""
+MIN_ARRIVALS_PER_CYCLE = 1e-3
+"""An MMPP or on/off stream must expect at least this many arrivals per cycle of its states (the sum of rate x
+mean sojourn over the states), or it would spend nearly all its work switching states without arrivals."""
+MAX_MMPP_STATES = 1000
+_ARRIVAL_RATE = _in_range(*ARRIVAL_RATE_RANGE_PER_S)
+_ARRIVAL_DURATION_S = _in_range(MIN_TIME_STEP_S, MAX_TIME_S)
+"""A mean sojourn, on or off time, or a diurnal period: at least the simulator's smallest step, so that time
+advances."""
+_ARRIVAL_TIME_S = _in_range(0, MAX_TIME_S)
+"""A point in time (start_s, a diurnal phase_s, a trace's time_s)."""
+
+
+def _state_rate(value: Any) -> float:
+    if _number(value) == 0:
+        return 0.0
+    low, high = ARRIVAL_RATE_RANGE_PER_S
+    try:
+        return _ARRIVAL_RATE(value)
+    except _InvalidError:
+        raise _InvalidError(f"must be 0 or a number in [{low:g}, {high:g}], got {value!r}") from None
+
+
+def _list_of(check: Callable[[Any], float]) -> Callable[[Any], tuple[float, ...]]:
+    """A list of 1 to `MAX_MMPP_STATES` numbers, each read by `check` (a problem names its position)."""
+    def read(value: Any) -> tuple[float, ...]:
+        if not isinstance(value, list) or not 1 <= len(value) <= MAX_MMPP_STATES:
+            raise _InvalidError(f"must be a list of 1 to {MAX_MMPP_STATES} numbers, got {_describe(value)}")
+        items = []
+        for position, item in enumerate(value):
+            try:
+                items.append(check(item))
+            except _InvalidError as problem:
+                raise _InvalidError(f"[{position}] {problem}") from None
+        return tuple(items)
+
+    return read
+
+
 _PROCESS_FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "poisson": {"rate_per_s": _positive_finite},
-    "deterministic": {"rate_per_s": _positive_finite},
-    "mmpp": {"rates_per_s": _number_list, "mean_sojourn_s": _number_list},
-    "on_off": {"rate_per_s": _positive_finite, "mean_on_s": _positive_finite, "mean_off_s": _positive_finite},
-    "diurnal": {"rate_per_s": _positive_finite, "amplitude": _fraction, "period_s": _positive_finite,
-                "phase_s": _non_negative_finite},
+    "poisson": {"rate_per_s": _ARRIVAL_RATE},
+    "deterministic": {"rate_per_s": _ARRIVAL_RATE},
+    "mmpp": {"rates_per_s": _list_of(_state_rate), "mean_sojourn_s": _list_of(_ARRIVAL_DURATION_S)},
+    "on_off": {"rate_per_s": _ARRIVAL_RATE, "mean_on_s": _ARRIVAL_DURATION_S, "mean_off_s": _ARRIVAL_DURATION_S},
+    "diurnal": {"rate_per_s": _ARRIVAL_RATE, "amplitude": _fraction, "period_s": _ARRIVAL_DURATION_S,
+                "phase_s": _ARRIVAL_TIME_S},
     "trace": {"file": _string},
 }
 _OPTIONAL_PROCESS_FIELDS = {"phase_s": 0.0}
@@ -774,43 +974,63 @@ _ARRIVAL_FIELDS = ["application", "process", "source", "sink", "start_s", "stop_
 
 def _read_trace(reader: _Reader, path: str, file_name: str, base_dir: Path, default_application: str | None,
                 applications: Mapping[str, ApplicationSpec]) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """The rows of a trace CSV: `time_s` (seconds from the stream's start_s, in [0, MAX_TIME_S], not
+    decreasing) and optionally `application` (default: the stream's). A problem names file, line and column;
+    a header without rows is a warning (the stream then makes no arrivals)."""
     trace_path = (base_dir / file_name).resolve()
+    field_path = f"{path}.file"
+    try:
+        text = read_user_text(trace_path, "trace file")
+    except UserInputError as error:
+        for problem in error.problems:
+            reader.error(field_path, problem)
+        return (), ()
     times: list[float] = []
     names: list[str] = []
+    rows = csv.DictReader(io.StringIO(text, newline=""))
+    line = 1
     try:
-        with trace_path.open(newline="") as handle:
-            rows = csv.DictReader(handle)
-            columns = rows.fieldnames or []
-            if "time_s" not in columns:
-                reader.error(f"{path}.file", f"trace {trace_path} needs a 'time_s' column; it has: "
-                             f"{', '.join(columns) or '(no header)'}")
+        columns = rows.fieldnames or []
+        if "time_s" not in columns:
+            reader.error(field_path, f"trace {trace_path} needs a 'time_s' column; it has: "
+                         f"{', '.join(columns) or '(no header)'}")
+            return (), ()
+        column = columns.index("time_s") + 1
+        for row in rows:
+            line = rows.line_num
+            value = row["time_s"]
+            try:
+                time = _ARRIVAL_TIME_S(float(value)) if isinstance(value, str) else math.nan
+            except (ValueError, _InvalidError):
+                time = math.nan
+            if math.isnan(time):
+                reader.error(field_path, f"{trace_path} line {line}: time_s (column {column}) must be a "
+                             f"number of seconds in [0, {MAX_TIME_S:g}], got {value!r}")
                 return (), ()
-            for line, row in enumerate(rows, start=2):
-                try:
-                    time = float(row["time_s"])
-                except (TypeError, ValueError):
-                    reader.error(f"{path}.file", f"{trace_path} line {line}: time_s must be a number, got "
-                                 f"{row['time_s']!r}")
-                    return (), ()
-                name = row.get("application") or default_application
-                if name not in applications:
-                    reader.error(f"{path}.file", f"{trace_path} line {line}: unknown application {name!r}")
-                    return (), ()
-                if times and time < times[-1]:
-                    reader.error(f"{path}.file", f"{trace_path} line {line}: time_s must not decrease")
-                    return (), ()
-                if time < 0 or math.isnan(time):
-                    reader.error(f"{path}.file", f"{trace_path} line {line}: time_s must be >= 0")
-                    return (), ()
-                times.append(time)
-                names.append(str(name))
-    except OSError as error:
-        reader.error(f"{path}.file", f"cannot read trace {trace_path}: {error.strerror}")
+            name = row.get("application") or default_application
+            if name not in applications:
+                reader.error(field_path, f"{trace_path} line {line}: application {name!r} is unknown; "
+                             f"defined: {', '.join(applications) or '(none)'}")
+                return (), ()
+            if times and time < times[-1]:
+                reader.error(field_path, f"{trace_path} line {line}: time_s must not decrease ({time:g} "
+                             f"after {times[-1]:g})")
+                return (), ()
+            times.append(time)
+            names.append(str(name))
+    except csv.Error as error:
+        reader.error(field_path, f"{trace_path} line {rows.line_num or line}: not valid CSV: {error}")
+        return (), ()
+    if not times:
+        reader.warn(field_path, f"trace {trace_path} has a header but no rows: the stream makes no arrivals")
     return tuple(times), tuple(names)
 
 
 def _read_arrivals(reader: _Reader, raw: Mapping[str, Any], applications: Mapping[str, ApplicationSpec],
                    groups: Mapping[str, list[str]], vertex_names: set[str], base_dir: Path) -> list[ArrivalSpec]:
+    """The arrival streams. A stream whose source (or sink) is a group becomes one stream per member; a trace
+    naming several applications becomes one stream per application, so that each row's job comes from its
+    application's own source and goes to its sink unless the stream sets `source` / `sink`."""
     arrivals: list[ArrivalSpec] = []
     section = reader.section(raw, "arrivals")
     if not section:
@@ -839,18 +1059,27 @@ def _read_arrivals(reader: _Reader, raw: Mapping[str, Any], applications: Mappin
         if process == "mmpp" and params["rates_per_s"] and params["mean_sojourn_s"]:
             if len(params["rates_per_s"]) != len(params["mean_sojourn_s"]):
                 reader.error(f"{path}.mean_sojourn_s", "must have one entry per entry of rates_per_s")
-            if not any(rate > 0 for rate in params["rates_per_s"]):
+            elif not any(rate > 0 for rate in params["rates_per_s"]):
                 reader.error(f"{path}.rates_per_s", "must have at least one positive rate")
-            if not all(time > 0 for time in params["mean_sojourn_s"]):
-                reader.error(f"{path}.mean_sojourn_s", "must all be positive")
-        start = reader.take(table, path, "start_s", _non_negative_finite, 0.0)
-        stop = reader.take(table, path, "stop_s", _positive, math.inf)
-        app_spec = applications.get(application) if application else None
-        source = reader.take(table, path, "source", _string, app_spec.source if app_spec else None)
-        sink = reader.take(table, path, "sink", _string, app_spec.sink if app_spec else None)
-        if "source" in table and "sink" not in table:
-            sink = source if app_spec is None or app_spec.sink == app_spec.source else sink
-        for key, vertex in (("source", source), ("sink", sink)):
+            else:
+                per_cycle = sum(r * t for r, t in zip(params["rates_per_s"], params["mean_sojourn_s"], strict=True))
+                if per_cycle < MIN_ARRIVALS_PER_CYCLE:
+                    reader.error(f"{path}.rates_per_s", f"x mean_sojourn_s summed over the states must be at least "
+                                 f"{MIN_ARRIVALS_PER_CYCLE:g} (expected arrivals per cycle of the states), got "
+                                 f"{per_cycle:.3g}")
+        if process == "on_off" and params["rate_per_s"] and params["mean_on_s"]:
+            per_cycle = params["rate_per_s"] * params["mean_on_s"]
+            if per_cycle < MIN_ARRIVALS_PER_CYCLE:
+                reader.error(f"{path}.mean_on_s", f"x rate_per_s must be at least {MIN_ARRIVALS_PER_CYCLE:g} "
+                             f"(expected arrivals per on period), got {per_cycle:.3g}")
+        start = reader.take(table, path, "start_s", _ARRIVAL_TIME_S, 0.0)
+        stop = reader.take(table, path, "stop_s", _LIMIT_S, math.inf)
+        if stop <= start:
+            reader.warn(f"{path}.stop_s", f"({stop:g} s) is not after start_s ({start:g} s): the stream makes "
+                        "no arrivals")
+        explicit_source = reader.take(table, path, "source", _string, None)
+        explicit_sink = reader.take(table, path, "sink", _string, None)
+        for key, vertex in (("source", explicit_source), ("sink", explicit_sink)):
             if vertex is not None and vertex not in vertex_names and vertex not in groups:
                 reader.error(f"{path}.{key}", f"unknown vertex {vertex!r}; known nodes, groups and switches: "
                              f"{', '.join(sorted(vertex_names | set(groups)))}")
@@ -859,22 +1088,42 @@ def _read_arrivals(reader: _Reader, raw: Mapping[str, Any], applications: Mappin
         if process == "trace" and params.get("file"):
             trace_times, trace_apps = _read_trace(reader, path, params["file"], base_dir, application,
                                                   applications)
-        sources = groups.get(source, [source]) if source is not None else [None]
-        sink_members = groups.get(sink, [sink]) if sink is not None else [None]
-        for index, member in enumerate(sources):
-            member_sink = sink_members[index] if len(sink_members) == len(sources) else sink_members[0]
-            arrivals.append(ArrivalSpec(
-                name=name if len(sources) == 1 else f"{name}-{member}",
-                application=application or (trace_apps[0] if trace_apps else ""),
-                process=process,
-                params=params,
-                source=member,
-                sink=member_sink,
-                start_s=start,
-                stop_s=stop,
-                trace_times_s=trace_times,
-                trace_applications=trace_apps,
-            ))
+        # (application, its rows) of each part of the stream: one part per application a trace names
+        parts: list[tuple[str | None, tuple[float, ...], tuple[str, ...]]]
+        if len(set(trace_apps)) > 1:
+            rows_by_application: dict[str, list[float]] = {}
+            for time, row_application in zip(trace_times, trace_apps, strict=True):
+                rows_by_application.setdefault(row_application, []).append(time)
+            parts = [(row_application, tuple(times), (row_application,) * len(times))
+                     for row_application, times in rows_by_application.items()]
+        else:
+            parts = [(trace_apps[0] if trace_apps else application, trace_times, trace_apps)]
+        for part_application, part_times, part_apps in parts:
+            app_spec = applications.get(part_application) if part_application else None
+            source = explicit_source if explicit_source is not None else app_spec.source if app_spec else None
+            if explicit_sink is not None:
+                sink = explicit_sink
+            elif explicit_source is not None and (app_spec is None or app_spec.sink == app_spec.source):
+                sink = explicit_source
+            else:
+                sink = app_spec.sink if app_spec else None
+            part_name = name if len(parts) == 1 else f"{name}-{part_application}"
+            sources = groups.get(source, [source]) if source is not None else [None]
+            sink_members = groups.get(sink, [sink]) if sink is not None else [None]
+            for index, member in enumerate(sources):
+                member_sink = sink_members[index] if len(sink_members) == len(sources) else sink_members[0]
+                arrivals.append(ArrivalSpec(
+                    name=part_name if len(sources) == 1 else f"{part_name}-{member}",
+                    application=part_application or "",
+                    process=process,
+                    params=params,
+                    source=member,
+                    sink=member_sink,
+                    start_s=start,
+                    stop_s=stop,
+                    trace_times_s=part_times,
+                    trace_applications=part_apps,
+                ))
     return arrivals
 
 

@@ -49,9 +49,9 @@ def test_unknown_key_is_an_error_listing_allowed_keys(write_scenario):
 
 def test_wrong_type_and_value(write_scenario):
     problems = problems_of(write_scenario, MINIMAL.replace("slots = 2", 'slots = "two"'))
-    assert any("nodes.server.slots must be a positive integer, got 'two' (str)" in p for p in problems)
+    assert any("nodes.server.slots must be an integer in [1, 100000], got 'two' (str)" in p for p in problems)
     problems = problems_of(write_scenario, MINIMAL.replace("slots = 2", "slots = 0"))
-    assert any("nodes.server.slots must be a positive integer, got 0" in p for p in problems)
+    assert any("nodes.server.slots must be an integer in [1, 100000], got 0" in p for p in problems)
 
 
 def test_negative_bandwidth(write_scenario):
@@ -64,7 +64,8 @@ latency_s = 0.001
 bandwidth_bytes_per_s = -5
 """
     problems = problems_of(write_scenario, text)
-    assert any("network.links.uplink.bandwidth_bytes_per_s must be a positive number, got -5" in p for p in problems)
+    message = "network.links.uplink.bandwidth_bytes_per_s must be a number in [1, 1e+15] or inf, got -5"
+    assert any(message in p for p in problems)
 
 
 def test_unknown_model_and_policy(write_scenario):

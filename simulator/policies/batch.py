@@ -6,7 +6,9 @@ node is expected to be ready; ``etc[t, m]`` = the task's expected execution time
 the expected time for its inputs to get there (a conservative stand-in for a release time, which the static
 problem does not have). The solver's objective is therefore the same vectorized function the static
 benchmark and the tests use. Nodes a task cannot run on get a prohibitive cost; if a solver still places a
-task there, the task goes to its eligible node of earliest expected completion instead.
+task there, the task goes to its eligible node of earliest expected completion instead. Each slot draws its
+node's idle and busy power divided by the node's slots (the simulator's linear power model), so objectives
+over energy (NSGA-II's ``third_objective = "energy"``) see the scenario's `idle_power_w` and `busy_power_w`.
 """
 
 from __future__ import annotations
@@ -71,8 +73,10 @@ class SolverPolicy(Policy):
         finite = cost_by_node[np.isfinite(cost_by_node)]
         prohibitive = 1e6 * (float(finite.max()) + float(ready.max()) + 1.0)
         etc = np.where(np.isfinite(cost_by_node), np.maximum(cost_by_node, 1e-12), prohibitive)[:, slot_node]
+        idle_w, busy_w = self._slot_power_w(slot_node)
         solver = get_solver(self.solver_name, **self._solver_params())
-        result = solver.solve(MappingProblem(etc_s=etc, ready_time_s=ready), self.rng_, self.time_limit_s)
+        problem = MappingProblem(etc_s=etc, ready_time_s=ready, busy_power_w=busy_w, idle_power_w=idle_w)
+        result = solver.solve(problem, self.rng_, self.time_limit_s)
         nodes = slot_node[result.assignment]
         decisions = []
         for row, (task, node) in enumerate(zip(tasks, nodes.tolist(), strict=True)):
@@ -81,6 +85,18 @@ class SolverPolicy(Policy):
                 node = min(eligible, key=lambda n: (view.expected_ready_time_s(n) + cost_by_node[row, n], n))
             decisions.append(int(node))
         return decisions
+
+    def _slot_power_w(self, slot_node: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(idle, busy) power of each slot in watts: its node's divided by the node's slots, so that the sum
+        over a node's slots follows the simulator's linear power model. (None, None) when the view has no
+        power data (a hand-made view without ``power_w``)."""
+        power_w = getattr(self.view_, "power_w", None)
+        if power_w is None:
+            return None, None
+        per_node = np.array([power_w(node) for node in range(self.view_.n_nodes)], dtype=float).reshape(-1, 2)
+        slots = np.array([self.view_.slots(node) for node in range(self.view_.n_nodes)], dtype=float)
+        per_slot = per_node / slots[:, None]
+        return per_slot[slot_node, 0], per_slot[slot_node, 1]
 
 
 def _register_solver_policies() -> None:
