@@ -7,12 +7,32 @@ Typical use::
     print(result.summary["response_time_mean_s"])
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from simulator.errors import ScenarioError, UnknownPolicyError, UserInputError
-from simulator.policies import POLICIES, Policy, make_policy, register_policy
-from simulator.scenario import Scenario, load_scenario, parse_scenario
-from simulator.simulation import RunResult, Simulation, run
+
+if TYPE_CHECKING:
+    from simulator.policies import POLICIES, Policy, make_policy, register_policy
+    from simulator.scenario import Scenario, load_scenario, parse_scenario
+    from simulator.simulation import RunResult, Simulation, run
+
+# Names are imported on first use, so that `python -m simulator --help` answers without loading the
+# simulation, pandas or the optimisers.
+_MODULES = {
+    "POLICIES": "policies", "Policy": "policies", "make_policy": "policies", "register_policy": "policies",
+    "Scenario": "scenario", "load_scenario": "scenario", "parse_scenario": "scenario",
+    "RunResult": "simulation", "Simulation": "simulation", "run": "simulation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simulator' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"simulator.{module}"), name)
+
 
 try:
     __version__ = version("allocsim")

@@ -7,6 +7,8 @@ imported).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from simulator.solvers import ga, list_heuristics, nsga, pso
 from simulator.solvers.base import (
     SOLVERS,
@@ -18,7 +20,19 @@ from simulator.solvers.base import (
     register_solver,
     solver_names,
 )
-from simulator.solvers.lp_bound import LowerBound, lp_lower_bound
+
+if TYPE_CHECKING:
+    from simulator.solvers.lp_bound import LowerBound, lp_lower_bound
+
+
+def __getattr__(name: str) -> Any:
+    """The LP bound is imported on first use: scipy.optimize takes most of a second to import."""
+    if name in ("LowerBound", "lp_lower_bound"):
+        from simulator.solvers import lp_bound
+
+        return getattr(lp_bound, name)
+    raise AttributeError(f"module 'simulator.solvers' has no attribute {name!r}")
+
 
 __all__ = [
     "SOLVERS",

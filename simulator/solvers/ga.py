@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
-from deap import base, tools
+from deap import base  # deap.tools (slow to import) is imported where the GA runs
 from numpy.typing import NDArray
 
 from simulator.mapping import MappingProblem, makespan
@@ -446,6 +446,8 @@ class GeneticAlgorithm(Solver):
         random.seed(int(rng.integers(2**63)))
         deadline = np.inf if time_limit_s is None else start_s + time_limit_s
         n_tasks, n_machines = problem.n_tasks, problem.n_machines
+
+        from deap import tools
 
         toolbox = base.Toolbox()
         toolbox.register("select", tools.selTournament, tournsize=self.tournament_size)

@@ -17,12 +17,14 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from deap import base, tools
+from deap import base  # deap.tools and pandas (slow to import) are imported where NSGA-II runs
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from simulator.mapping import MappingProblem, as_assignment, energy_j, flowtime, load_variance, makespan
 from simulator.solvers.base import (
@@ -222,6 +224,9 @@ class NSGA2(Solver):
         deadline = np.inf if time_limit_s is None else start_s + time_limit_s
         random.seed(int(rng.integers(2**63)))
         n_tasks, n_machines = problem.n_tasks, problem.n_machines
+
+        import pandas as pd
+        from deap import tools
 
         toolbox = base.Toolbox()
         toolbox.register("mate", tools.cxUniform, indpb=0.5)

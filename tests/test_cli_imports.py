@@ -1,0 +1,36 @@
+"""The command line answers `--help`, `validate` and `policies` without importing the heavy libraries.
+
+Checked in a fresh interpreter (``sys.modules`` after the command): no optimiser (DEAP's operators,
+pyswarms, scipy.optimize), no pandas, no matplotlib. Only DEAP's small ``base`` module is loaded, because
+the GA and NSGA-II solvers subclass its ``Fitness`` to register their parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("deap.tools", "pyswarms", "scipy.optimize", "pandas", "matplotlib")
+PROBE = """
+import json, sys
+from simulator.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["validate", "scenarios/demo_edge_cloud.toml"], ["policies"]])
+def test_light_commands_import_no_heavy_library(argv):
+    completed = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=ROOT, capture_output=True, text=True,
+                               timeout=120, check=False)
+    modules = json.loads(completed.stderr.strip().splitlines()[-1])
+    loaded = [name for name in HEAVY if name in modules]
+    assert not loaded, f"{' '.join(argv)} imported {loaded}"
