@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-
 from simulator.calibration.profile import DTYPES, ProfileError, load_profile, resolve_profile
 from simulator.errors import ScenarioError, UnknownPolicyError, UserInputError
 from simulator.network_spec import DUPLEX_MODES, SHARING_MODELS, LinkSpec, NetworkSpec
@@ -44,6 +42,8 @@ MAX_POWER_W = 1e7
 MAX_SLOTS = 100_000
 MAX_NODES = 100_000
 """Largest number of nodes a scenario may define in total (a group's ``count`` included)."""
+MAX_TOTAL_SLOTS = 1_000_000
+"""Largest number of slots of all nodes together (each slot holds one reusable event)."""
 MAX_JOBS = 100_000_000
 MAX_BATCH_SIZE = 4096
 MAX_SEED = 2**64 - 1
@@ -558,6 +558,7 @@ def _read_nodes(reader: _Reader, raw: Mapping[str, Any]) -> tuple[list[NodeSpec]
     nodes: list[NodeSpec] = []
     groups: dict[str, list[str]] = {}
     members: dict[str, str] = {}  # node name -> the group that made it
+    total_slots = 0
     section = reader.section(raw, "nodes")
     if not section:
         reader.error("nodes", "must define at least one node, e.g. [nodes.server] kind = \"cpu-server\"")
@@ -591,6 +592,12 @@ def _read_nodes(reader: _Reader, raw: Mapping[str, Any]) -> tuple[list[NodeSpec]
             max_batch_wait_s=reader.take(table, path, "max_batch_wait_s", _in_range(0, MAX_TIME_S), 0.0),
         )
         names = [group] if count == 1 else [f"{group}-{i}" for i in range(count)]
+        if template["slots"] is not None:
+            total_slots += count * template["slots"]
+            if total_slots > MAX_TOTAL_SLOTS:
+                reader.error(path, f"makes the nodes' slots (count x slots, all groups together) exceed "
+                             f"{MAX_TOTAL_SLOTS}")
+                continue
         groups[group] = names
         for name in names:
             if name in members:
@@ -841,6 +848,8 @@ _APPLICATION_FIELDS = ["source", "sink", "input_bytes", "deadline_s", "priority"
 
 
 def _topological_stages(reader: _Reader, path: str, stages: dict[str, StageSpec]) -> tuple[StageSpec, ...]:
+    import networkx as nx  # imported where used: the CLI answers --help without it
+
     graph = nx.DiGraph()
     graph.add_nodes_from(stages)
     for stage in stages.values():
@@ -1143,6 +1152,8 @@ def _eligible_node_names(stage: StageSpec, nodes: Sequence[NodeSpec], models: Ma
 def _check_placement_and_routes(reader: _Reader, scenario_nodes: Sequence[NodeSpec], network: NetworkSpec,
                                 models: Mapping[str, ModelSpec], applications: Mapping[str, ApplicationSpec],
                                 arrivals: Sequence[ArrivalSpec]) -> None:
+    import networkx as nx
+
     graph = nx.Graph()
     graph.add_nodes_from(node.name for node in scenario_nodes)
     graph.add_nodes_from(network.switches)
