@@ -144,7 +144,9 @@ class ModelServerNode(Node):
     the models it can run, in the scenario's order, while they fit. A batch of a model that is not resident
     first loads it (its load time is added to the batch's time), evicting the least recently used resident
     models not in use until it fits; a group whose model cannot be made to fit yet (the memory is held by running
-    batches) waits, and groups behind it may start.
+    batches) waits, and groups behind it may start. A model being loaded is not resident until its load ends:
+    its other groups wait for the load to end (they do not start on another slot without paying for it), and
+    groups of other models may start meanwhile.
     """
 
     def __init__(self, env: Any, index: int, spec: NodeSpec, on_task_done: Callable[[Task], None],
@@ -161,6 +163,8 @@ class ModelServerNode(Node):
         self._groups: dict[tuple[str, float], deque[tuple[Any, Task]]] = {}
         self._queued = 0
         self._resident: OrderedDict[str, float] = OrderedDict()
+        self._loading: dict[str, float] = {}
+        """Models being loaded now, with the time their load ends (their memory is already taken)."""
         self._in_use: dict[str, int] = {}
         self._used_bytes = 0.0
         self._timer_at = math.inf
@@ -223,6 +227,12 @@ class ModelServerNode(Node):
                     continue
             if best_order is not None and not order < best_order:
                 continue
+            loaded_at = self._loading.get(key[0])
+            if loaded_at is not None:
+                if loaded_at - now > 1e-9:  # wait for the load in progress: the model is not usable yet
+                    deadline = min(deadline, loaded_at)
+                    continue
+                del self._loading[key[0]]
             if serving is not None and not self._can_make_resident(key[0], serving):
                 continue
             best, best_order = key, order
@@ -255,6 +265,8 @@ class ModelServerNode(Node):
         self._resident[model] = serving.memory_bytes
         self._used_bytes += serving.memory_bytes
         self.model_loads += 1
+        if serving.load_time_s > 0:
+            self._loading[model] = self.env._now + serving.load_time_s
         return serving.load_time_s
 
     def _start_batch(self, key: tuple[str, float]) -> None:

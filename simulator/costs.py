@@ -4,12 +4,14 @@ The simulator asks a `ServiceTimeModel` two things: the mean time of a model on 
 estimate with) and a sampler that draws actual times (what the simulation uses). `CostTable` answers from the
 scenario's `[models]` table (mean and a distribution with a coefficient of variation) and, for a model that names
 a calibrated profile, from the latencies measured for it (`simulator.calibration.ProfileCostModel`). Batching
-nodes also ask for a batch curve (`BatchServiceTimeModel`).
+nodes also ask for a batch curve (`BatchServiceTimeModel`): a profile's measured one, or for a cost given by hand
+the rule ``batch_scaling`` = alpha: a batch of ``b`` tasks takes one draw of the single-task time x ``b ** alpha``.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -20,6 +22,9 @@ from simulator.randomness import buffered_draws, stream
 from simulator.scenario import EMPIRICAL, ModelSpec, ServiceSpec
 
 Sampler = Callable[[], float]
+
+UNBOUNDED_BATCH_SIZE = sys.maxsize
+"""The largest batch of a model whose batch rule is ``batch_scaling``: no limit but the node's ``max_batch_size``."""
 
 
 class ServiceTimeModel(Protocol):
@@ -112,20 +117,43 @@ class CostTable:
         return service_sampler(spec, stream(seed, "service", model, device_kind, replication=replication))
 
     def max_batch_size(self, model: str, device_kind: str) -> int:
-        """The profile's largest measured batch size; 1 (no batching) for a cost given by hand."""
+        """The profile's largest measured batch size; unbounded for a cost given by hand with ``batch_scaling``;
+        1 (no batching) for one without."""
         profiled = self._profiled(model, device_kind)
-        return profiled.max_batch_size(model, device_kind) if profiled is not None else 1
+        if profiled is not None:
+            return profiled.max_batch_size(model, device_kind)
+        spec = self.spec(model, device_kind)
+        return UNBOUNDED_BATCH_SIZE if spec is not None and spec.batch_scaling is not None else 1
 
     def batch_mean_s(self, model: str, device_kind: str, batch_size: int) -> float:
+        """Mean time (seconds) of one batch: the profile's curve, or ``mean_s * batch_size ** batch_scaling``."""
         profiled = self._profiled(model, device_kind)
         if profiled is not None:
             return profiled.batch_mean_s(model, device_kind, batch_size)
-        if batch_size != 1:
-            raise KeyError(f"model {model!r} has no batch curve on device kind {device_kind!r} (no profile)")
-        return self.mean_s(model, device_kind)
+        spec = self.spec(model, device_kind)
+        if batch_size == 1 or (spec is not None and spec.batch_scaling is not None):
+            return self.mean_s(model, device_kind) * _batch_factor(spec, batch_size)
+        raise KeyError(f"model {model!r} has no batch curve on device kind {device_kind!r} (no profile, no "
+                       "batch_scaling)")
 
     def batch_sampler(self, model: str, device_kind: str, seed: int, replication: int = 0) -> BatchSampler:
+        """Draws the time of one batch of a given size: from the profile's batch curve, or one draw of the
+        single-task time x ``batch_size ** batch_scaling`` (from the stream (``service``, model, device kind,
+        ``batch``))."""
         profiled = self._profiled(model, device_kind)
-        if profiled is None:
-            raise KeyError(f"model {model!r} has no batch curve on device kind {device_kind!r} (no profile)")
-        return profiled.batch_sampler(model, device_kind, seed, replication)
+        if profiled is not None:
+            return profiled.batch_sampler(model, device_kind, seed, replication)
+        spec = self.spec(model, device_kind)
+        if spec is None or spec.batch_scaling is None:
+            raise KeyError(f"model {model!r} has no batch curve on device kind {device_kind!r} (no profile, no "
+                           "batch_scaling)")
+        single = service_sampler(spec, stream(seed, "service", model, device_kind, "batch", replication=replication))
+        alpha = spec.batch_scaling
+        return lambda batch_size: single() * batch_size ** alpha
+
+
+def _batch_factor(spec: ServiceSpec | None, batch_size: int) -> float:
+    """``batch_size ** batch_scaling``: how much longer a batch takes than one task under a hand-given cost."""
+    if batch_size == 1 or spec is None or spec.batch_scaling is None:
+        return 1.0
+    return float(batch_size) ** spec.batch_scaling

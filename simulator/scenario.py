@@ -254,7 +254,7 @@ def find_scenario(path: str | Path) -> Path:
     (``demo_edge_cloud``, ``validation/mm1``, or ``scenarios/demo_edge_cloud.toml`` as the README writes it),
     so that an installed package runs its demo from any directory."""
     path = Path(path)
-    if path.exists():
+    if path.exists() or path.is_symlink():  # a broken link or a loop is reported when it is read
         return path
     name = path.with_suffix("") if path.suffix == ".toml" else path
     parts = name.parts[1:] if name.parts[:1] == ("scenarios",) else name.parts
@@ -1222,6 +1222,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
                               Path(base_dir))
     if not reader.problems:
         _check_placement_and_routes(reader, nodes, network, models, applications, arrivals)
+        _check_batch_rules(reader, nodes, models)
     if simulation.max_jobs is None and simulation.horizon_s is None and any(
         a.process != "trace" and math.isinf(a.stop_s) for a in arrivals
     ):

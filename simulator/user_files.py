@@ -96,18 +96,31 @@ def writable_directory(path: str | Path, option: str = "--out") -> Path:
     return path
 
 
-def write_atomically(path: str | Path, write: Callable[[Path], None], option: str = "--out") -> Path:
+def write_atomically(path: str | Path, write: Callable[[Path], object], option: str = "--out") -> Path:
     """Write a file by `write(temporary_path)` then rename it over `path`: a reader never sees half a file,
-    and a failed write leaves the old file as it was."""
+    and a failed write leaves the old file as it was. The file keeps the permissions of the one it replaces
+    (a new file gets the usual ones, after the umask)."""
     path = Path(path)
     with user_output(path, option):
         path.parent.mkdir(parents=True, exist_ok=True)
+    try:
         handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:50]}.", suffix=".tmp")
         os.close(handle)
-        temporary = Path(temporary_name)
-        try:
-            write(temporary)
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
+    except OSError as error:
+        raise UserInputError([f"{option} {path}: cannot write: {error.strerror or error}"]) from None
+    temporary = Path(temporary_name)
+    try:
+        if path.exists():
+            mode = path.stat().st_mode & 0o7777
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        temporary.chmod(mode)
+        write(temporary)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise UserInputError([f"{option} {path}: cannot write: {error.strerror or error}"]) from None
+    finally:
+        temporary.unlink(missing_ok=True)
     return path

@@ -29,6 +29,7 @@ from simulator.calibration.profile import (
     write_profile,
 )
 from simulator.errors import UserInputError
+from simulator.user_files import writable_directory
 
 __all__ = ["DEFAULT_MODELS", "register_commands"]
 
@@ -109,14 +110,22 @@ def _command_calibrate(args: argparse.Namespace) -> int:
         plan = TimingPlan(args.warmup, args.min_reps, args.max_reps, args.max_time_s, args.pause_s)
     except ValueError as error:
         problems.append(str(error))
+    if not (math.isfinite(args.flush_cache_mib) and 0 <= args.flush_cache_mib <= 2**20):
+        problems.append(f"--flush-cache-mib must be a number in [0, 1048576], got {args.flush_cache_mib}")
+    if args.threads is not None and args.threads < 1:
+        problems.append(f"--threads must be a positive integer, got {args.threads}")
+    if args.out is not None and args.out.is_dir():
+        problems.append(f"--out {args.out}: is a directory; give the path of a profile CSV file")
     if problems:
         raise UserInputError(problems)
-    try:
-        from simulator.calibration.harness import calibrate
-    except ImportError as error:
-        raise UserInputError([str(error)]) from None
-    if args.flush_cache_mib < 0:
-        raise UserInputError([f"--flush-cache-mib must be >= 0, got {args.flush_cache_mib}"])
+    if args.append and args.out.exists():
+        read_profile(args.out)  # a profile that cannot be appended to fails now, not after the measurements
+    writable_directory(args.out.parent, "--out")
+    from simulator.calibration.harness import calibrate, missing_requirements
+
+    missing = missing_requirements(args.device)
+    if missing:
+        raise UserInputError([missing])
     rows = calibrate([RECIPES[name] for name in names], device=args.device, dtype=args.dtype,
                      batch_sizes=args.batch_sizes, plan=plan, device_kind=args.device_kind, threads=args.threads,
                      progress=lambda line: print(line, flush=True),
@@ -161,16 +170,29 @@ def _command_profiles(args: argparse.Namespace) -> int:
 
 
 def _command_derive(args: argparse.Namespace) -> int:
-    if not args.factor > 0 or (args.load_factor is not None and not args.load_factor > 0):
-        raise UserInputError(["--factor and --load-factor must be > 0"])
+    problems = []
+    for option, value in (("--factor", args.factor), ("--load-factor", args.load_factor)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            problems.append(f"{option} must be a finite number > 0 (a latency multiplier), got {value}")
+    for option, text in (("--from-kind", args.from_kind), ("--kind", args.kind), ("--rule", args.rule)):
+        if not text.strip():
+            problems.append(f"{option} must not be empty")
+    if args.kind == args.from_kind:
+        problems.append(f"--kind must differ from --from-kind ({args.from_kind!r}): derived rows would replace the "
+                        "measured ones")
+    out: Path = args.out or args.profile
+    if out.is_dir():
+        problems.append(f"--out {out}: is a directory; give the path of a profile CSV file")
+    if problems:
+        raise UserInputError(problems)
     profile = read_profile(args.profile)
     rows = derive_rows(profile.rows, args.from_kind, args.kind, args.factor, args.rule, args.load_factor)
     if not rows:
         kinds = ", ".join(sorted({row.device_kind for row in profile.rows if not row.derived_from}))
         raise UserInputError([f"{args.profile}: no measured rows of device kind {args.from_kind!r}; measured kinds: "
                               f"{kinds}"])
-    out = args.out or args.profile
-    write_profile(out, rows, append=out == args.profile or Path(out).exists())
+    write_profile(out, rows, append=out == args.profile or out.exists(), keep_measured=True,
+                  option="--out" if args.out else "profile")
     print(f"wrote {len(rows)} derived rows ({args.kind} = {args.from_kind} x {args.factor}) to {out}",
           file=sys.stdout)
     return 0

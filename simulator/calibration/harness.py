@@ -23,6 +23,7 @@ memory), NaN where ``/proc`` is unavailable.
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import io
 import math
 import os
@@ -36,16 +37,40 @@ from simulator.calibration.profile import ProfileRow
 from simulator.calibration.timing import LatencyStats, Timer, TimingPlan, WallTimer, measure
 from simulator.calibration.zoo import ModelRecipe
 
-__all__ = ["CudaEventTimer", "Environment", "calibrate", "calibrate_model", "environment", "h2d_bandwidth"]
+__all__ = ["CudaEventTimer", "Environment", "calibrate", "calibrate_model", "environment", "h2d_bandwidth",
+           "missing_requirements"]
 
 Progress = Callable[[str], None]
+
+
+INSTALL_HINT = "calibration needs torch and transformers: pip install '.[calibrate]'"
+
+
+def missing_requirements(device: str = "cpu") -> str | None:
+    """Why calibration cannot run here (torch or transformers not installed, no such device), or None.
+
+    Checked before any model is built, so the command line can say it in one line.
+    """
+    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+    if missing:
+        return f"{INSTALL_HINT} ({' and '.join(missing)} not installed)"
+    if device != "cpu" and not (device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
+        return f"--device must be cpu, cuda or cuda:N, got {device!r}"
+    if device.startswith("cuda"):
+        torch = _torch()
+        if not torch.cuda.is_available():
+            return f"--device {device} was asked for, but torch sees no CUDA device"
+        index, count = (int(device[5:]) if ":" in device else 0), torch.cuda.device_count()
+        if index >= count:
+            return f"--device {device}: torch sees {count} CUDA devices (cuda:0 .. cuda:{count - 1})"
+    return None
 
 
 def _torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise ImportError("calibration needs torch and transformers: pip install '.[calibrate]'") from None
+        raise ImportError(INSTALL_HINT) from None
     return torch
 
 

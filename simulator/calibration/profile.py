@@ -26,12 +26,17 @@ Only ``model``, ``device_kind``, ``batch_size`` and ``mean_s`` are required; ``d
 ``float32``. A row without ``samples_s`` has a deterministic latency (its mean). Between measured batch sizes a
 latency distribution is interpolated linearly, quantile by quantile (so the mean is interpolated linearly
 too); beyond the largest measured batch size there is no extrapolation.
+
+Sane ranges, so that a simulation's sums and ratios stay finite: latencies (``mean_s`` and the samples) in
+[1e-9, 1e6] seconds, every other time in [0, 1e6] seconds, byte counts and bandwidths in [0, 1e15]. A row
+outside them is refused, naming the file, the line and the row's model, device kind and batch size.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from simulator.errors import UserInputError
+from simulator.user_files import read_user_text, write_atomically
 
 __all__ = [
     "COLUMNS",
@@ -52,6 +58,7 @@ __all__ = [
     "ProfileRow",
     "derive_rows",
     "load_profile",
+    "parse_profile",
     "read_profile",
     "resolve_profile",
     "shipped_profiles",
@@ -67,6 +74,12 @@ TEXT_COLUMNS = ("device", "device_name", "driver", "threads", "torch_version", "
 COLUMNS = ("model", "device_kind", "dtype", "batch_size", "n_reps", *STAT_COLUMNS, *NUMBER_COLUMNS,
            *TEXT_COLUMNS, "samples_s")
 REQUIRED_COLUMNS = ("model", "device_kind", "batch_size", "mean_s")
+LATENCY_RANGE_S = (1e-9, 1e6)
+"""Sane range of a latency (``mean_s`` and every sample), seconds."""
+TIME_MAX_S = 1e6
+"""Largest time of any other time column (statistics, ``load_time_s``), seconds."""
+BYTES_MAX = 1e15
+"""Largest byte count or bandwidth (bytes, bytes/s)."""
 
 
 class ProfileError(UserInputError):
@@ -249,6 +262,18 @@ class Profile:
 
 
 def _parse_row(fields: Mapping[str, str | None], where: str, problems: list[str]) -> ProfileRow | None:
+    """One row, or None with its problems added (each naming ``where`` and the row's model, device kind and batch
+    size, as far as the row gives them)."""
+    start = len(problems)
+    row = _parse_fields(fields, where, problems)
+    identity = ", ".join(f"{column.replace('_', ' ')} {(fields.get(column) or '').strip()}"
+                         for column in ("model", "device_kind", "batch_size") if (fields.get(column) or "").strip())
+    if identity:
+        problems[start:] = [f"{problem} (row: {identity})" for problem in problems[start:]]
+    return row
+
+
+def _parse_fields(fields: Mapping[str, str | None], where: str, problems: list[str]) -> ProfileRow | None:
     def text(column: str) -> str:
         return (fields.get(column) or "").strip()
 
@@ -261,8 +286,13 @@ def _parse_row(fields: Mapping[str, str | None], where: str, problems: list[str]
         except ValueError:
             problems.append(f"{where}: {column} must be a number, got {raw!r}")
             return math.nan
-        if math.isnan(value) or value < 0 or (positive and value == 0) or math.isinf(value):
-            problems.append(f"{where}: {column} must be a finite number {'> 0' if positive else '>= 0'}, got {raw!r}")
+        if column.endswith("_s"):
+            low, high, unit = (*LATENCY_RANGE_S, "seconds") if positive else (0.0, TIME_MAX_S, "seconds")
+        else:
+            low, high, unit = 0.0, BYTES_MAX, "bytes/s" if column.endswith("_per_s") else "bytes"
+        if not low <= value <= high:  # also refuses NaN
+            problems.append(f"{where}: {column} must be a finite number {'> 0' if positive else '>= 0'} (in "
+                            f"[{low:g}, {high:g}] {unit}), got {raw!r}")
             return math.nan
         return value
 
@@ -288,14 +318,20 @@ def _parse_row(fields: Mapping[str, str | None], where: str, problems: list[str]
             samples = tuple(float(v) for v in text("samples_s").split())
         except ValueError:
             problems.append(f"{where}: samples_s must be numbers separated by spaces")
-        if samples and not all(math.isfinite(v) and v > 0 for v in samples):
-            problems.append(f"{where}: samples_s must all be finite and > 0")
+        low, high = LATENCY_RANGE_S
+        bad = [v for v in samples if not low <= v <= high]
+        if bad:
+            problems.append(f"{where}: samples_s must all be finite numbers in [{low:g}, {high:g}] seconds, got "
+                            f"{bad[0]!r}")
     n_reps = len(samples)
     if text("n_reps"):
         try:
             n_reps = int(float(text("n_reps")))
-        except ValueError:
-            problems.append(f"{where}: n_reps must be an integer, got {text('n_reps')!r}")
+        except (ValueError, OverflowError):
+            problems.append(f"{where}: n_reps must be an integer >= 0, got {text('n_reps')!r}")
+        else:
+            if n_reps < 0:
+                problems.append(f"{where}: n_reps must be an integer >= 0, got {text('n_reps')!r}")
     if len(problems) > start:
         return None
     optional: dict[str, Any] = {column: number(column) for column in STAT_COLUMNS if column != "mean_s"}
@@ -313,27 +349,38 @@ def read_profile(path: str | Path) -> Profile:
     """
     path = Path(path)
     try:
-        with path.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            columns = list(reader.fieldnames or [])
-            missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-            if missing:
-                raise ProfileError([f"{path}: profile needs the columns {', '.join(missing)}; it has: "
-                                    f"{', '.join(columns) or '(no header)'}"])
-            unknown = [c for c in columns if c not in COLUMNS]
-            if unknown:
-                raise ProfileError([f"{path}: unknown profile columns {', '.join(unknown)}; allowed: "
-                                    f"{', '.join(COLUMNS)}"])
-            problems: list[str] = []
-            rows: list[ProfileRow] = []
-            for line, fields in enumerate(reader, start=2):
-                row = _parse_row(fields, f"{path} line {line}", problems)
-                if row is not None:
-                    rows.append(row)
-    except FileNotFoundError:
-        raise ProfileError([f"{path}: no such profile file"]) from None
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise ProfileError([f"{path}: cannot read profile: {error}"]) from None
+        text = read_user_text(path, "profile file")
+    except UserInputError as error:
+        raise ProfileError(error.problems) from None
+    return parse_profile(text, str(path))
+
+
+def parse_profile(text: str, source: str) -> Profile:
+    """Validate the text of a profile CSV; ``source`` names it in messages (a path).
+
+    Raises:
+        ProfileError: Listing every problem, each naming the source and line.
+    """
+    path = source
+    problems: list[str] = []
+    rows: list[ProfileRow] = []
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        columns = list(reader.fieldnames or [])
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            raise ProfileError([f"{path}: profile needs the columns {', '.join(missing)}; it has: "
+                                f"{', '.join(columns) or '(no header)'}"])
+        unknown = [c for c in columns if c not in COLUMNS]
+        if unknown:
+            raise ProfileError([f"{path}: unknown profile columns {', '.join(unknown)}; allowed: "
+                                f"{', '.join(COLUMNS)}"])
+        for fields in reader:
+            row = _parse_row(fields, f"{path} line {reader.line_num}", problems)
+            if row is not None:
+                rows.append(row)
+    except csv.Error as error:
+        raise ProfileError([f"{path}: not a valid CSV profile: {error}"]) from None
     seen: dict[tuple[str, str, str, int], int] = {}
     for index, row in enumerate(rows):
         if row.key in seen:
@@ -348,7 +395,7 @@ def read_profile(path: str | Path) -> Profile:
         problems.append(f"{path}: profile has no rows")
     if problems:
         raise ProfileError(problems)
-    return Profile(path=str(path), rows=tuple(rows))
+    return Profile(path=path, rows=tuple(rows))
 
 
 @functools.lru_cache(maxsize=32)
@@ -393,20 +440,50 @@ def resolve_profile(name: str, base_dir: str | Path = ".") -> Path:
                         "ending in .csv)"])
 
 
-def write_profile(path: str | Path, rows: Sequence[ProfileRow], append: bool = False) -> Path:
-    """Write ``rows`` as a profile CSV. With ``append``, rows already in the file are kept unless a new row has
-    the same (model, device kind, dtype, batch size)."""
+def write_profile(path: str | Path, rows: Sequence[ProfileRow], append: bool = False,
+                  keep_measured: bool = False, option: str = "--out") -> Path:
+    """Write ``rows`` as a profile CSV, atomically (a failed write leaves the old file as it was).
+
+    With ``append``, rows already in the file are kept unless a new row has the same (model, device kind, dtype,
+    batch size). The result is validated as `read_profile` would read it before anything is written.
+
+    Args:
+        path: The file to write.
+        rows: The new rows.
+        append: Keep the rows already in ``path``.
+        keep_measured: Refuse to replace a measured row (one without ``derived_from``) already in ``path``.
+        option: The command-line option that named ``path``, for messages.
+
+    Raises:
+        ProfileError: When the result would not be a valid profile, a measured row would be replaced, or ``path``
+            cannot be written (each naming the file).
+    """
     path = Path(path)
+    if path.is_dir():
+        raise ProfileError([f"{option} {path}: is a directory; give the path of a profile CSV file"])
     merged: dict[tuple[str, str, str, int], ProfileRow] = {}
     if append and path.exists():
         merged.update((row.key, row) for row in read_profile(path).rows)
+    if keep_measured:
+        replaced = [row for row in rows if row.key in merged and not merged[row.key].derived_from]
+        if replaced:
+            listed = ", ".join(f"{r.model} on {r.device_kind} ({r.dtype}) batch {r.batch_size}" for r in replaced[:3])
+            more = f" and {len(replaced) - 3} more" if len(replaced) > 3 else ""
+            raise ProfileError([f"{path}: refusing to replace {len(replaced)} measured rows ({listed}{more}) with "
+                                "derived ones; choose a device kind that has no measured rows"])
     merged.update((row.key, row) for row in rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ordered = sorted(merged.values(), key=lambda r: (r.device_kind, r.dtype, r.model, r.batch_size))
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(row.as_csv() for row in ordered)
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(row.as_csv() for row in ordered)
+    text = buffer.getvalue()
+    try:
+        parse_profile(text, f"{path} (to be written)")
+    except ProfileError as error:
+        raise ProfileError([f"{path}: not written: the result would not be a valid profile", *error.problems]
+                           ) from None
+    write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8", newline=""), option)
     return path
 
 
@@ -415,8 +492,12 @@ def derive_rows(rows: Iterable[ProfileRow], from_kind: str, to_kind: str, latenc
     """Rows for a device kind nobody measured, from a measured one: every latency (samples and statistics)
     times ``latency_factor``, the load time times ``load_factor`` (default the same), memory and tensor sizes
     unchanged; ``derived_from`` and ``rule`` say how."""
-    if not latency_factor > 0:
-        raise ValueError("latency_factor must be > 0")
+    if not (math.isfinite(latency_factor) and latency_factor > 0):
+        raise ValueError(f"latency_factor must be a finite number > 0, got {latency_factor!r}")
+    if load_factor is not None and not (math.isfinite(load_factor) and load_factor > 0):
+        raise ValueError(f"load_factor must be a finite number > 0, got {load_factor!r}")
+    if from_kind == to_kind:
+        raise ValueError(f"the derived device kind must differ from the measured one ({from_kind!r})")
     load = latency_factor if load_factor is None else load_factor
     derived = []
     for row in rows:

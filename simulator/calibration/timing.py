@@ -71,9 +71,9 @@ class TimingPlan:
 
     def __post_init__(self) -> None:
         if (self.warmup_reps < 0 or self.min_reps < 1 or self.max_reps < self.min_reps or not self.max_time_s > 0
-                or not self.pause_s >= 0):
+                or not 0 <= self.pause_s <= 3600):
             raise ValueError(f"invalid timing plan {self}: need warmup_reps >= 0, 1 <= min_reps <= max_reps, "
-                             "max_time_s > 0 and pause_s >= 0")
+                             "max_time_s > 0 and pause_s in [0, 3600] seconds")
 
 
 @dataclass(frozen=True)
