@@ -1,7 +1,8 @@
 """Run one scenario under several policies and replications: the demo's policy comparison.
 
-Replication ``r`` of every policy uses seed ``base_seed + r``, so all policies see the same arrivals in the
-same replication (common random numbers).
+Replication ``r`` of every policy uses the seed `simulator.runner.grid.replication_seed` (base seed, r), the
+same rule as ``sweep``, so all policies see the same arrivals in the same replication (common random
+numbers) and replication r here gives the same numbers as replication r of a sweep with that root seed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from simulator.policies import make_policy
+from simulator.runner.grid import replication_seed
 from simulator.scenario import Scenario
 from simulator.simulation import run
 
@@ -29,16 +31,21 @@ TABLE_COLUMNS = {
 
 def compare_policies(scenario: Scenario, policies: Sequence[str], replications: int = 3,
                      base_seed: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Returns (one row per run with its scalar summary, one row per run and node with its utilization)."""
+    """Returns (one row per run with its scalar summary, one row per run and node with its utilization).
+
+    Replication ``r`` runs with seed ``replication_seed(base_seed, r)`` (``base_seed`` defaults to the
+    scenario's ``simulation.seed``), as ``sweep`` does.
+    """
     seed0 = scenario.simulation.seed if base_seed is None else base_seed
     rows = []
     node_rows: list[dict[str, object]] = []
     for name in policies:
         params = scenario.policy.params if name == scenario.policy.name else {}
         for replication in range(replications):
-            result = run(scenario, policy=make_policy(name, dict(params)), seed=seed0 + replication)
+            seed = replication_seed(seed0, replication)
+            result = run(scenario, policy=make_policy(name, dict(params)), seed=seed)
             scalars = {k: v for k, v in result.summary.items() if not isinstance(v, dict | list)}
-            rows.append({"policy": name, "replication": replication, "seed": seed0 + replication, **scalars})
+            rows.append({"policy": name, "replication": replication, "seed": seed, **scalars})
             node_rows.extend(
                 {"policy": name, "replication": replication, "node": node, "utilization": utilization}
                 for node, utilization in zip(result.nodes["node"], result.nodes["utilization"], strict=True)

@@ -254,7 +254,12 @@ def find_scenario(path: str | Path) -> Path:
     (``demo_edge_cloud``, ``validation/mm1``, or ``scenarios/demo_edge_cloud.toml`` as the README writes it),
     so that an installed package runs its demo from any directory."""
     path = Path(path)
-    if path.exists() or path.is_symlink():  # a broken link or a loop is reported when it is read
+    try:
+        path.lstat()
+        return path  # a broken link or a loop is reported when the file is read
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError):  # a name too long, a NUL in it: also reported when read
         return path
     name = path.with_suffix("") if path.suffix == ".toml" else path
     parts = name.parts[1:] if name.parts[:1] == ("scenarios",) else name.parts

@@ -24,11 +24,18 @@ __all__ = ["read_user_text", "read_user_toml", "user_output", "writable_director
 def _os_problem(path: Path, doing: str, error: OSError) -> str:
     if error.errno == errno.ELOOP:
         reason = "symbolic link loop"
-    elif error.errno == errno.EISDIR or (doing.startswith("read") and path.is_dir()):
+    elif error.errno == errno.EISDIR or (doing.startswith("read") and _is_directory(path)):
         reason = "it is a directory, not a file"
     else:
         reason = error.strerror or str(error)
     return f"{path}: cannot {doing}: {reason}"
+
+
+def _is_directory(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL in it
+        return False
 
 
 def read_user_text(path: str | Path, what: str = "file") -> str:
@@ -44,6 +51,8 @@ def read_user_text(path: str | Path, what: str = "file") -> str:
         raise UserInputError([f"{path}: no such {what}"]) from None
     except OSError as error:
         raise UserInputError([_os_problem(path, f"read {what}", error)]) from None
+    except ValueError:  # the name holds a NUL character
+        raise UserInputError([f"{path!r}: not a valid file name"]) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

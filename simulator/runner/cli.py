@@ -11,6 +11,7 @@ from typing import Any
 
 from simulator.runner.errors import ExecutorError
 from simulator.runner.executors import EXECUTORS
+from simulator.user_files import writable_directory
 
 __all__ = ["register_commands"]
 
@@ -77,6 +78,7 @@ def _command_sweep(args: argparse.Namespace) -> int:
               f"{spec.replications} replications -> {len(runs)} runs ({len(keys)} distinct), "
               f"{len(keys - stored)} to run, results in {out}")
         return 0
+    writable_directory(out, "--out")
     started = time.perf_counter()
     print(f"experiment {spec.name}: {len(runs)} runs into {out}", file=sys.stderr, flush=True)
     try:

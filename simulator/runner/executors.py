@@ -14,11 +14,14 @@ connection). The function itself (`simulator.runner.worker.execute_run`) never r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -120,7 +123,12 @@ class ProcessExecutor(Executor):
 
 
 class DaskExecutor(Executor):
-    """Runs items on a Dask distributed cluster: ``scheduler`` address, or a ``LocalCluster`` when None."""
+    """Runs items on a Dask distributed cluster: ``scheduler`` address, or a ``LocalCluster`` when None.
+
+    A Ctrl-C interrupts the sweep, not the workers: a ``LocalCluster``'s worker processes ignore SIGINT, and the
+    client and cluster are closed with a short timeout and Dask's logging silenced, so the interrupted sweep
+    prints one line instead of the workers' tracebacks.
+    """
 
     name = "dask"
 
@@ -142,20 +150,22 @@ class DaskExecutor(Executor):
                                  "(or pip install 'dask[distributed]')"]) from None
         if not items:
             return
-        cluster = None
+        cluster: Any = None
+        client: Any = None
+        completed = False
         try:
-            if self.scheduler:
-                client = Client(self.scheduler, timeout="20s")
-            else:
-                cluster = LocalCluster(n_workers=min(self.workers or default_workers(), len(items)),
-                                       threads_per_worker=1, processes=True, dashboard_address=None,
-                                       silence_logs=logging.ERROR)
-                client = Client(cluster)
-        except OSError as error:
-            if cluster is not None:
-                cluster.close()
-            raise ExecutorError([f"cannot reach the Dask scheduler {self.scheduler}: {error}"]) from None
-        try:
+            starting = contextlib.nullcontext() if self.scheduler else _interrupts_reach_only_this_process()
+            with starting:  # a remote scheduler's workers are not in our process group
+                try:
+                    if self.scheduler:
+                        client = Client(self.scheduler, timeout="20s")
+                    else:
+                        cluster = LocalCluster(n_workers=min(self.workers or default_workers(), len(items)),
+                                               threads_per_worker=1, processes=True, dashboard_address=None,
+                                               silence_logs=logging.CRITICAL)
+                        client = Client(cluster)
+                except OSError as error:
+                    raise ExecutorError([f"cannot reach the Dask scheduler {self.scheduler}: {error}"]) from None
             keys = [f"allocsim-run-{index}-{getattr(item, 'key', index)}" for index, item in enumerate(items)]
             futures = client.map(function, items, key=keys, pure=False)
             positions = {future.key: index for index, future in enumerate(futures)}
@@ -166,12 +176,50 @@ class DaskExecutor(Executor):
                         yield index, future.result()
                     except Exception as error:  # the worker died or the task was lost: record it for this run
                         yield index, error
+                completed = True
             finally:
-                client.cancel(futures)
+                with contextlib.suppress(Exception):
+                    client.cancel(futures)
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            _close_quietly(client, cluster, timeout_s=10.0 if completed else 3.0)
+
+
+@contextlib.contextmanager
+def _interrupts_reach_only_this_process() -> Iterator[None]:
+    """Start Dask's worker processes with Ctrl-C ignored, so that a Ctrl-C interrupts only the sweep itself.
+
+    A Ctrl-C in the terminal is sent to the whole process group; Dask workers that get it die printing dozens
+    of lines of ``KeyboardInterrupt`` tracebacks. Processes started here inherit SIGINT ignored (an ignored
+    signal stays ignored across ``exec``), so only this process is interrupted, and it closes the cluster
+    quietly. The price: a Ctrl-C in the few seconds while the cluster starts is ignored (press it again).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+
+
+def _close_quietly(client: Any, cluster: Any, timeout_s: float) -> None:
+    """Close a Dask client and cluster within about ``timeout_s`` each, without Dask's logging (a closing
+    cluster logs lost connections and cancelled tasks as errors, with tracebacks, that mean nothing here)."""
+    loggers = [logging.getLogger(name) for name in ("distributed", "tornado", "asyncio")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close(timeout=timeout_s)
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.close(timeout=timeout_s)
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def make_executor(name: str, workers: int | None = None, scheduler: str | None = None) -> Executor:

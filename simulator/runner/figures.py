@@ -26,6 +26,7 @@ from matplotlib.ticker import NullFormatter
 
 from simulator.runner.report import summarize
 from simulator.runner.results import Results, load_results
+from simulator.user_files import user_output, writable_directory, write_atomically
 
 __all__ = ["HIGHER_IS_BETTER", "choose_factor", "draw_standard_figures", "plot_metrics_vs_factor",
            "plot_policy_ranking", "plot_response_cdfs", "plot_utilization_heatmaps"]
@@ -60,9 +61,12 @@ def choose_factor(results: Results) -> str | None:
 
 
 def _save(figure: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=130, bbox_inches="tight")
-    plt.close(figure)
+    """Write the figure atomically (format from the file's suffix) and close it."""
+    try:
+        write_atomically(path, lambda temporary: figure.savefig(temporary, format=path.suffix.lstrip(".") or None,
+                                                                dpi=130, bbox_inches="tight"))
+    finally:
+        plt.close(figure)
     return path
 
 
@@ -245,12 +249,14 @@ def draw_standard_figures(results_dir: str | Path, out: str | Path | None = None
         raise ExperimentError([f"--metric {metric!r} is not a metric of the runs; metrics: "
                                f"{', '.join(results.metrics)}"])
     factor = factor or choose_factor(results)
-    out_dir = Path(out) if out is not None else Path(results_dir) / "figures"
+    option = "--out" if out is not None else "the figure directory (write elsewhere with --out)"
+    out_dir = writable_directory(Path(out) if out is not None else Path(results_dir) / "figures", option)
     summary = summarize(results)
     slug = factor.rsplit(".", 1)[-1] if factor else "policy"
-    return [
-        plot_metrics_vs_factor(results, summary, factor, out_dir / f"metrics_vs_{slug}.{file_format}"),
-        plot_response_cdfs(results, factor, out_dir / f"response_cdf.{file_format}"),
-        plot_utilization_heatmaps(results, factor, out_dir / f"utilization_heatmap.{file_format}"),
-        plot_policy_ranking(results, summary, metric, out_dir / f"policy_ranking.{file_format}"),
-    ]
+    with user_output(out_dir, option):
+        return [
+            plot_metrics_vs_factor(results, summary, factor, out_dir / f"metrics_vs_{slug}.{file_format}"),
+            plot_response_cdfs(results, factor, out_dir / f"response_cdf.{file_format}"),
+            plot_utilization_heatmaps(results, factor, out_dir / f"utilization_heatmap.{file_format}"),
+            plot_policy_ranking(results, summary, metric, out_dir / f"policy_ranking.{file_format}"),
+        ]

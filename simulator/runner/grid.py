@@ -143,6 +143,8 @@ class _Point:
         raise ExpressionError(f"unknown name {name!r}")
 
     def path(self, path: str) -> Any:
+        if not isinstance(path, str) or not path:
+            raise ExpressionError(f"get() needs a dotted path string such as \"nodes.server.slots\", got {path!r}")
         try:
             return _lookup(self.config, path)
         except KeyError as error:
@@ -150,6 +152,8 @@ class _Point:
 
     def functions(self) -> dict[str, Callable[..., Any]]:
         def streams(name: str) -> int:
+            if not isinstance(name, str):
+                raise ExpressionError(f"streams() needs the name of an arrival table, got {name!r}")
             counts = stream_counts(self.scenario())
             if name not in counts:
                 raise ExpressionError(f"streams({name!r}): no [arrivals.{name}]; arrival tables: "

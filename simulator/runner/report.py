@@ -10,6 +10,7 @@ intervals suggest.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from simulator.runner.results import Results
+from simulator.user_files import writable_directory, write_atomically
 
 __all__ = ["DEFAULT_METRICS", "format_report", "summarize", "t_interval", "write_report"]
 
@@ -125,14 +127,27 @@ def _parquet_safe(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    table.to_csv(path, index=False)
+
+
+def _write_parquet(table: pd.DataFrame, path: Path) -> None:
+    table.to_parquet(path, index=False)
+
+
 def write_report(results: Results, summary: pd.DataFrame, out_dir: str | Path | None = None) -> list[Path]:
-    """Write ``summary.csv``/``.parquet`` (one row per cell) and ``runs.csv``/``.parquet`` (one row per run)."""
-    out = Path(out_dir) if out_dir is not None else results.root
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``summary.csv``/``.parquet`` (one row per cell) and ``runs.csv``/``.parquet`` (one row per run),
+    each atomically (a reader never sees half a file).
+
+    Raises:
+        UserInputError: ``out_dir`` (default: the result directory) is a file or cannot be written.
+    """
+    option = "--out" if out_dir is not None else "the result directory (write elsewhere with --out)"
+    out = writable_directory(Path(out_dir) if out_dir is not None else results.root, option)
     written = []
     for name, table in (("summary", summary), ("runs", results.runs)):
         csv_path, parquet_path = out / f"{name}.csv", out / f"{name}.parquet"
-        table.to_csv(csv_path, index=False)
-        _parquet_safe(table).to_parquet(parquet_path, index=False)
+        write_atomically(csv_path, functools.partial(_write_csv, table), option)
+        write_atomically(parquet_path, functools.partial(_write_parquet, _parquet_safe(table)), option)
         written += [csv_path, parquet_path]
     return written

@@ -106,13 +106,14 @@ def tidy_rows(manifest: Mapping[str, Any], records: Mapping[str, Mapping[str, An
             "runtime_s": record.get("runtime_s"), "sim_wall_s": record.get("sim_wall_s"),
             "package_version": record.get("package_version"), "host": record.get("host"),
             "started_at": record.get("started_at"),
-            "error": f"{error['type']}: {error['message']}" if error else None,
+            "error": f"{error.get('type', 'Error')}: {error.get('message', '')}" if error else None,
         })
         short = {k: v for k, v in grid.items() if k not in ("experiment", "point")}
+        utilization = record.get("utilization_by_node")
         node_rows.extend({**short, "node": node, "utilization": value}
-                         for node, value in record.get("utilization_by_node", {}).items())
-        quantiles = record.get("response_quantiles_s", [])
-        if quantiles:
+                         for node, value in (utilization.items() if isinstance(utilization, dict) else ()))
+        quantiles = record.get("response_quantiles_s")
+        if isinstance(quantiles, list) and quantiles:
             step = 1.0 / (len(quantiles) - 1) if len(quantiles) > 1 else 1.0
             quantile_rows.extend({**short, "probability": round(i * step, 6), "response_s": value}
                                  for i, value in enumerate(quantiles))

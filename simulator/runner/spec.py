@@ -32,8 +32,10 @@ number of replications and a root seed. Example (``experiments/load_sweep.toml``
     set = { "simulation.warmup_s" = 5.0 }
 
 Everything is checked here, before any run: unknown keys, empty factor lists, factor paths that are not
-fields of the scenario, unknown policies or parameters, expressions that use unknown names. Every problem
-names the file and the field.
+fields of the scenario, unknown policies or parameters, expressions that use unknown names, NaN or infinite
+numbers, and sizes beyond the documented limits (`MAX_NAME_LENGTH`, `MAX_REPLICATIONS`, `MAX_LEVELS`,
+`MAX_POLICY_VARIANTS`, `MAX_RUNS`), so a typo such as ``replications = 1000000000`` is refused at once
+instead of exhausting memory. Every problem names the file and the field.
 """
 
 from __future__ import annotations
@@ -41,19 +43,25 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-import tomllib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import ScenarioError, UnknownPolicyError
+from simulator.errors import ScenarioError, UnknownPolicyError, UserInputError
 from simulator.policies import check_policy_params, policy_class
 from simulator.runner.errors import ExperimentError
 from simulator.runner.expressions import Expression, ExpressionError, compile_expression
 from simulator.scenario import apply_overrides, parse_scenario
+from simulator.user_files import read_user_toml
 
 __all__ = [
+    "MAX_LEVELS",
+    "MAX_NAME_LENGTH",
+    "MAX_POLICY_VARIANTS",
+    "MAX_REPLICATIONS",
+    "MAX_RUNS",
     "RESERVED_NAMES",
     "SCENARIO_SECTIONS",
     "SPECIAL_FUNCTIONS",
@@ -73,6 +81,20 @@ SPECIAL_FUNCTIONS = frozenset({"get", "streams"})
 """Functions of the experiment expression language besides arithmetic (see `simulator.runner.expressions`)."""
 RESERVED_NAMES = frozenset({"capacity_per_s", "policy", "policy_name", "replication", "seed"})
 """Names expressions may use that no free factor may take."""
+
+MAX_NAME_LENGTH = 100
+"""Longest experiment name (it names the result directory ``results/NAME``)."""
+MAX_REPLICATIONS = 10_000
+"""Most replications an experiment (or ``--replications``) may ask for."""
+MAX_LEVELS = 1_000
+"""Most levels one factor may have."""
+MAX_POLICY_VARIANTS = 1_000
+"""Most policies after expanding every ``[[policies]]`` parameter grid."""
+MAX_RUNS = 1_000_000
+"""Most runs of a sweep: factor combinations x policies x replications (before filters)."""
+
+_NAME_PATTERN = re.compile(r"\w[\w.+=,-]*")
+"""Letters, digits, ``_ . - + = ,`` (no spaces, no slashes), not starting with a dot or a dash."""
 
 _TOP_KEYS = ["experiment", "set", "factors", "derived", "policies", "quick"]
 _EXPERIMENT_KEYS = ["name", "description", "scenario", "replications", "seed", "filters"]
@@ -152,10 +174,22 @@ class ExperimentSpec:
     def free_factors(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.factors if not f.is_path)
 
+    @property
+    def n_combinations(self) -> int:
+        """Combinations of factor levels in the full grid (before filters)."""
+        return math.prod(len(f.levels) for f in self.factors)
+
     def with_replications(self, replications: int) -> ExperimentSpec:
         """The same experiment with another number of replications (``--replications``)."""
-        if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
-            raise ExperimentError([f"--replications must be a positive integer, got {replications!r}"])
+        if (isinstance(replications, bool) or not isinstance(replications, int)
+                or not 1 <= replications <= MAX_REPLICATIONS):
+            raise ExperimentError([f"--replications must be a positive integer, got {replications!r} (the limit "
+                                   f"is {MAX_REPLICATIONS})"])
+        runs = self.n_combinations * len(self.policies) * replications
+        if runs > MAX_RUNS:
+            raise ExperimentError([f"--replications {replications}: {self.source} would have {runs} runs "
+                                   f"({self.n_combinations} factor combinations x {len(self.policies)} policies x "
+                                   f"{replications} replications); the limit is {MAX_RUNS}"])
         return replace(self, replications=replications)
 
     def with_quick(self) -> ExperimentSpec:
@@ -195,6 +229,41 @@ def _lookup(config: Mapping[str, Any], path: str) -> Any:
         value = value[part]
         walked.append(part)
     return value
+
+
+def _non_finite(value: Any) -> str | None:
+    """The first NaN or infinite float in ``value`` (nested lists and tables included), as text; else None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        for item in value:
+            found = _non_finite(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    """`read_user_toml`, and an `OSError` it lets through (in Python 3.11 ``Path.is_dir`` raises for a name that
+    is too long) also becomes a `UserInputError` naming the file."""
+    try:
+        return read_user_toml(path, what)
+    except OSError as error:
+        raise UserInputError([f"{path}: cannot read {what}: {error.strerror or error}"]) from None
+
+
+def _name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be an experiment name (it becomes the directory ``results/NAME``), or None."""
+    if not isinstance(name, str) or not name:
+        return f"must be a non-empty string, got {name!r}"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"is {len(name)} characters long; the limit is {MAX_NAME_LENGTH} (it names a directory)"
+    if not _NAME_PATTERN.fullmatch(name):
+        return (f"must be a plain name usable as a directory: letters, digits and _ . - + = , (no spaces or "
+                f"slashes, not starting with . or -), got {name!r}")
+    return None
 
 
 class _Problems:
@@ -293,6 +362,14 @@ def _read_policies(problems: _Problems, raw: Any, base: Mapping[str, Any]) -> li
         if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
             problems.add(f"{where}.grid", f"must be a table of parameter -> non-empty list of values, got {grid!r}")
             continue
+        for part, table_value in (("params", params), ("grid", grid)):
+            if _non_finite(table_value):
+                problems.add(f"{where}.{part}", f"has a NaN or infinite number: {_non_finite(table_value)}")
+        variants = math.prod(len(values) for values in grid.values())
+        if len(entries) + variants > MAX_POLICY_VARIANTS:
+            problems.add(f"{where}.grid", f"makes {len(entries) + variants} policy variants in all; the limit is "
+                         f"{MAX_POLICY_VARIANTS}")
+            continue
         mode = table.get("mode")
         if mode is not None and mode not in cls.modes:
             problems.add(f"{where}.mode", f"{mode!r} is not supported by policy {name!r}; it supports: "
@@ -362,12 +439,17 @@ def parse_experiment(raw: Mapping[str, Any], source: str, base_dir: str | Path =
         if key not in _EXPERIMENT_KEYS:
             problems.add(f"experiment.{key}", f"is not a known field; allowed here: {', '.join(_EXPERIMENT_KEYS)}")
     name = meta.get("name", Path(source).stem)
-    if not isinstance(name, str) or not name or any(c in name for c in "/\\") or name.startswith("."):
-        problems.add("experiment.name", f"must be a plain name (used as a directory), got {name!r}")
+    name_problem = _name_problem(name)
+    if name_problem:
+        origin = "" if "name" in meta else " (taken from the file name; set experiment.name)"
+        problems.add("experiment.name", f"{name_problem}{origin}")
     description = str(meta.get("description", ""))
     replications = meta.get("replications", 3)
-    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
-        problems.add("experiment.replications", f"must be a positive integer, got {replications!r}")
+    if (isinstance(replications, bool) or not isinstance(replications, int)
+            or not 1 <= replications <= MAX_REPLICATIONS):
+        problems.add("experiment.replications", f"must be a positive integer, got {replications!r} (the limit is "
+                     f"{MAX_REPLICATIONS})")
+        replications = 1
     seed = meta.get("seed", 1)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         problems.add("experiment.seed", f"must be an integer >= 0, got {seed!r}")
@@ -375,15 +457,20 @@ def parse_experiment(raw: Mapping[str, Any], source: str, base_dir: str | Path =
     if not isinstance(scenario_name, str) or not scenario_name:
         problems.add("experiment.scenario", "is required: the base scenario file, relative to the experiment file")
         raise ExperimentError(problems.items)
-    scenario_path = (base_dir / scenario_name).resolve()
+    if "\x00" in scenario_name:
+        problems.add("experiment.scenario", f"is not a file name (it contains a NUL character): {scenario_name!r}")
+        raise ExperimentError(problems.items)
     try:
-        with scenario_path.open("rb") as handle:
-            base = tomllib.load(handle)
-    except (FileNotFoundError, IsADirectoryError):
-        problems.add("experiment.scenario", f"no such scenario file: {scenario_path}")
+        scenario_path = (base_dir / scenario_name).resolve()
+    except (OSError, RuntimeError) as error:  # Python < 3.13 raises RuntimeError for a symbolic link loop
+        problems.add("experiment.scenario", f"cannot read {base_dir / scenario_name}: {error}")
         raise ExperimentError(problems.items) from None
-    except tomllib.TOMLDecodeError as error:
-        problems.add("experiment.scenario", f"{scenario_path} is not valid TOML: {error}")
+    try:
+        base = _read_toml(scenario_path, "scenario file")
+    except UserInputError as error:
+        for problem in error.problems:
+            detail = problem.removeprefix(f"{scenario_path}: ")
+            problems.add("experiment.scenario", f"{detail} ({scenario_path})")
         raise ExperimentError(problems.items) from None
     scenario_file = str(scenario_name)
     scenario_dir = scenario_path.parent
@@ -397,6 +484,9 @@ def parse_experiment(raw: Mapping[str, Any], source: str, base_dir: str | Path =
         sections[section] = _flatten(value)
 
     fixed = sections["set"]
+    for path, value in fixed.items():
+        if _non_finite(value):
+            problems.add(f'set."{path}"', f"must be a finite number, got {_non_finite(value)}")
     for path in fixed:
         _check_path(problems, f'set."{path}"', path, base, scenario_file)
     problems.raise_if_any()
@@ -417,6 +507,13 @@ def parse_experiment(raw: Mapping[str, Any], source: str, base_dir: str | Path =
         where = f'factors."{path}"'
         if not isinstance(levels, list) or not levels:
             problems.add(where, f"must be a non-empty list of levels, got {levels!r}")
+            continue
+        if len(levels) > MAX_LEVELS:
+            problems.add(where, f"has {len(levels)} levels; the limit is {MAX_LEVELS}")
+            continue
+        if _non_finite(levels):
+            problems.add(where, f"has a level that is NaN or infinite: {_non_finite(levels)}; levels must be "
+                         "finite numbers (or strings, booleans, tables)")
             continue
         if any(levels.count(level) > 1 for level in levels):
             problems.add(where, f"repeats a level: {levels!r}")
@@ -472,14 +569,25 @@ def parse_experiment(raw: Mapping[str, Any], source: str, base_dir: str | Path =
         for key, value in (("replications", quick_reps), ("max_jobs", quick_jobs)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 problems.add(f"quick.{key}", f"must be a positive integer, got {value!r}")
+        if isinstance(quick_reps, int) and quick_reps > MAX_REPLICATIONS:
+            problems.add("quick.replications", f"must be at most {MAX_REPLICATIONS}, got {quick_reps!r}")
         if not isinstance(quick_set, dict):
             problems.add("quick.set", f"must be a table of dotted.path = value, got {quick_set!r}")
             quick_set = {}
         quick_set = _flatten(quick_set)
+        for path, value in quick_set.items():
+            if _non_finite(value):
+                problems.add(f'quick.set."{path}"', f"must be a finite number, got {_non_finite(value)}")
         for path in quick_set:
             _check_path(problems, f'quick.set."{path}"', path, base_config, scenario_file)
         quick = QuickSpec(quick_reps, quick_jobs, quick_set)
 
+    n_combinations = math.prod(len(f.levels) for f in factors)
+    n_runs = n_combinations * max(len(policies), 1) * replications
+    if n_runs > MAX_RUNS:
+        problems.add("factors", f"the grid has {n_runs} runs ({n_combinations} factor combinations x "
+                     f"{len(policies)} policies x {replications} replications); the limit is {MAX_RUNS}: "
+                     "use fewer levels, policies or replications, or split the experiment")
     problems.raise_if_any()
     return ExperimentSpec(
         name=str(name), source=source, description=description, scenario_path=scenario_path,
@@ -494,15 +602,9 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
 
     Raises:
         ExperimentError: Listing every problem, each naming the file and the field.
+        UserInputError: The file cannot be read (missing, a directory, not UTF-8, a symbolic link loop...) or
+            is not valid TOML.
     """
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ExperimentError([f"{path}: no such experiment file"]) from None
-    except IsADirectoryError:
-        raise ExperimentError([f"{path}: is a directory, not an experiment file"]) from None
-    except tomllib.TOMLDecodeError as error:
-        raise ExperimentError([f"{path}: not valid TOML: {error}"]) from None
+    raw = _read_toml(path, "experiment file")
     return parse_experiment(raw, source=str(path), base_dir=path.parent)

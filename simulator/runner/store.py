@@ -42,6 +42,21 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return str(error)
+
+
+_RUN_FIELDS: dict[str, type | tuple[type, ...]] = {"status": str, "summary": dict, "key": str}
+_MANIFEST_ENTRY_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "key": str, "point": int, "factors": dict, "derived": dict, "policy": str, "policy_name": str,
+    "policy_params": dict, "replication": int, "seed": int,
+}
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
@@ -75,9 +90,14 @@ class ResultStore:
                               "EXPERIMENT.toml` first"])
         try:
             info = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            raise StoreError([f"{marker}: unreadable ({error})"]) from None
-        found = info.get("format") if isinstance(info, dict) else None
+        except (OSError, ValueError) as error:  # ValueError: not JSON, or not UTF-8
+            raise StoreError([f"{marker}: unreadable ({_reason(error)}); this is not a result store written by "
+                              "allocsim, or it is damaged: move it away (or pass another --out) and sweep again"]
+                             ) from None
+        if not isinstance(info, dict):
+            raise StoreError([f"{marker}: not a result store marker (a JSON object is expected); move the directory "
+                              "away (or pass another --out) and sweep again"])
+        found = info.get("format")
         if found != STORE_FORMAT:
             raise StoreError([f"{root}: result store format {found!r} (allocsim {info.get('package_version', '?')}"
                               f" wrote it) is incompatible with this version, which reads and writes format "
@@ -154,12 +174,17 @@ class ResultStore:
             record = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):  # damaged: not JSON, or not UTF-8
             return None
-        if not isinstance(record, dict) or record.get("format") != STORE_FORMAT:
-            found = record.get("format") if isinstance(record, dict) else None
-            raise StoreError([f"{path}: run record format {found!r}, this version reads format {STORE_FORMAT}: "
-                              "the store mixes versions; move it away and sweep again"])
+        if not isinstance(record, dict):
+            return None
+        if record.get("format") != STORE_FORMAT:
+            raise StoreError([f"{path}: run record format {record.get('format')!r}, this version reads format "
+                              f"{STORE_FORMAT}: the store mixes versions; move it away and sweep again"])
+        if any(not isinstance(record.get(name), kind) for name, kind in _RUN_FIELDS.items()) or (
+                record["status"] not in ("ok", "failed")
+                or not isinstance(record.get("error") or {}, dict)):
+            return None  # damaged (edited by hand?): it will be run again
         return record
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -184,8 +209,22 @@ class ResultStore:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise StoreError([f"{self.root}: no {MANIFEST_FILE}; run the sweep first"]) from None
-        except (OSError, json.JSONDecodeError) as error:
-            raise StoreError([f"{path}: unreadable ({error})"]) from None
+        except (OSError, ValueError) as error:  # ValueError: not JSON, or not UTF-8
+            raise StoreError([f"{path}: unreadable ({_reason(error)}); run the sweep again to rewrite it"]) from None
+        if not isinstance(manifest, dict):
+            raise StoreError([f"{path}: damaged (a JSON object is expected); run the sweep again to rewrite it"])
         if manifest.get("format") != STORE_FORMAT:
             raise StoreError([f"{path}: format {manifest.get('format')!r}, this version reads {STORE_FORMAT}"])
+        runs = manifest.get("runs")
+        if not isinstance(runs, list) or not all(
+                isinstance(entry, dict) and all(isinstance(entry.get(name), kind)
+                                                for name, kind in _MANIFEST_ENTRY_FIELDS.items())
+                for entry in runs):
+            raise StoreError([f"{path}: damaged (its list of runs is missing or malformed); run the sweep again "
+                              "to rewrite it"])
+        factors = manifest.get("factors", [])
+        if not isinstance(factors, list) or not all(
+                isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("levels"), list)
+                for f in factors) or not isinstance(manifest.get("derived", []), list):
+            raise StoreError([f"{path}: damaged (its factors are malformed); run the sweep again to rewrite it"])
         return dict(manifest)

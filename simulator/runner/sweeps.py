@@ -23,6 +23,7 @@ from simulator.runner.results import tidy_rows
 from simulator.runner.spec import ExperimentSpec, load_experiment
 from simulator.runner.store import ResultStore
 from simulator.runner.worker import execute_run, failed_record
+from simulator.user_files import user_output, writable_directory
 
 __all__ = ["SweepOutcome", "default_results_dir", "plan", "run_sweep", "sweep"]
 
@@ -91,9 +92,11 @@ def run_sweep(experiment: str | Path | ExperimentSpec, *, executor: str | Execut
     spec, runs = plan(experiment, replications, quick)
     results_dir = Path(out) if out is not None else default_results_dir(spec, results_root)
     runner = executor if isinstance(executor, Executor) else make_executor(executor, workers, scheduler)
-    store = ResultStore.create(results_dir, spec.name)
-    store.remove_leftovers()
-    store.write_manifest(manifest_for(spec, runs))
+    writable_directory(results_dir, "--out")
+    with user_output(results_dir, "--out"):
+        store = ResultStore.create(results_dir, spec.name)
+        store.remove_leftovers()
+        store.write_manifest(manifest_for(spec, runs))
 
     unique: dict[str, RunSpec] = {}
     for run in runs:
@@ -109,7 +112,8 @@ def run_sweep(experiment: str | Path | ExperimentSpec, *, executor: str | Execut
             for index, result in finished:
                 run = todo[index]
                 record = failed_record(run, result) if isinstance(result, BaseException) else result
-                store.write_run(record)
+                with user_output(results_dir, "--out"):
+                    store.write_run(record)
                 outcome.n_executed += 1
                 failed = record["status"] != "ok"
                 if failed:
