@@ -195,7 +195,9 @@ class ApplicationSpec:
 class ArrivalSpec:
     """One arrival stream: jobs of `application` from `source`, by an arrival process with its parameters.
 
-    For `trace`, `trace_times_s` and `trace_applications` hold the replayed rows.
+    For `trace`, `trace_times_s` and `trace_applications` hold the replayed rows. `table` is the
+    ``[arrivals.TABLE]`` it came from: a table becomes several streams when its source is a group (one per
+    member) or its trace names several applications (one per application).
     """
 
     name: str
@@ -208,6 +210,7 @@ class ArrivalSpec:
     stop_s: float = math.inf
     trace_times_s: tuple[float, ...] = ()
     trace_applications: tuple[str, ...] = ()
+    table: str = ""
 
 
 @dataclass(frozen=True)
@@ -1137,6 +1140,7 @@ def _read_arrivals(reader: _Reader, raw: Mapping[str, Any], applications: Mappin
                     stop_s=stop,
                     trace_times_s=part_times,
                     trace_applications=part_apps,
+                    table=name,
                 ))
     return arrivals
 

@@ -100,13 +100,6 @@ def capacity_per_s(scenario: Scenario) -> float:
 
 
 def stream_counts(scenario: Scenario) -> dict[str, int]:
-    """Number of arrival streams each ``[arrivals.NAME]`` table expands to (one per member of a source group)."""
-    group_sizes = {node.group: 0 for node in scenario.nodes}
-    for node in scenario.nodes:
-        group_sizes[node.group] += 1
-    counts: dict[str, int] = {}
-    for table_name, table in scenario.config.get("arrivals", {}).items():
-        application = scenario.applications.get(table.get("application", ""))
-        source = table.get("source", application.source if application else None)
-        counts[table_name] = group_sizes.get(source, 1) if source is not None else 1
-    return counts
+    """Number of arrival streams each ``[arrivals.NAME]`` table expands to (one per member of a source group,
+    and one per application of a trace that names several)."""
+    return dict(Counter(arrival.table for arrival in scenario.arrivals))
