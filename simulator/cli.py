@@ -18,7 +18,7 @@ from typing import Any
 
 from simulator.errors import UserInputError
 from simulator.policies import POLICIES, make_policy
-from simulator.scenario import load_scenario
+from simulator.scenario import MAX_SEED, load_scenario
 from simulator.user_files import user_output, writable_directory
 
 # Modules adding sub-commands: each has ``register_commands(subparsers) -> {name: handler(args) -> exit code}``.
@@ -38,27 +38,18 @@ class _Parser(argparse.ArgumentParser):
     """argparse exits with status 2 on usage errors already; keep its message short."""
 
 
-def _seed(text: str) -> int:
-    """A run seed from the command line: the same range as ``simulation.seed`` in a scenario file."""
-    from simulator.scenario import MAX_SEED
+def int_in_range(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high], as the matching field of a scenario or experiment file."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{low}, {high}], got {value}")
+        return value
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, {MAX_SEED}], got {value}")
-    return value
-
-
-def _replications(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if not 1 <= value <= MAX_DEMO_REPLICATIONS:
-        raise argparse.ArgumentTypeError(f"must be an integer in [1, {MAX_DEMO_REPLICATIONS}], got {value}")
-    return value
+    return parse
 
 
 def _add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +65,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run_parser = commands.add_parser("run", help="run one scenario and print its summary")
     _add_scenario_arguments(run_parser)
     run_parser.add_argument("--policy", help="policy name (see `policies`); default: the scenario's")
-    run_parser.add_argument("--seed", type=_seed, help="run seed; default: simulation.seed of the scenario")
+    run_parser.add_argument("--seed", type=int_in_range(0, MAX_SEED),
+                            help="run seed; default: simulation.seed of the scenario")
     run_parser.add_argument("--out", type=Path, help="directory for the task/job/node/transfer tables")
     run_parser.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format for --out")
     run_parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -90,7 +82,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     demo_parser.add_argument("--policies", default=",".join(DEFAULT_DEMO_POLICIES),
                              help="comma-separated policy names")
-    demo_parser.add_argument("--replications", type=_replications, default=3)
+    demo_parser.add_argument("--replications", type=int_in_range(1, MAX_DEMO_REPLICATIONS), default=3)
     demo_parser.add_argument("--out", type=Path, default=Path("results/demo"))
 
     map_parser = commands.add_parser("map", help="solve a static mapping problem (ETC matrix)")

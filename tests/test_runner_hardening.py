@@ -260,8 +260,10 @@ def test_sizes_and_non_finite_numbers_are_refused_quickly(tmp_path, capsys, old,
 def test_replications_option_is_bounded(tmp_path, capsys):
     """--replications beyond MAX_REPLICATIONS is refused before the grid is expanded."""
     path = write_experiment(tmp_path)
-    error = user_error(capsys, ["sweep", str(path), "--dry-run", "--replications", str(MAX_REPLICATIONS + 1)])
-    assert "--replications" in error
+    with pytest.raises(SystemExit) as exit_:  # refused by the argument parser, as the file's field would be
+        main(["sweep", str(path), "--dry-run", "--replications", str(MAX_REPLICATIONS + 1)])
+    error = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"--replications: must be an integer in [1, {MAX_REPLICATIONS}]" in error
     assert MAX_RUNS >= MAX_REPLICATIONS
 
 

@@ -9,21 +9,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simulator.cli import int_in_range
 from simulator.runner.errors import ExecutorError
 from simulator.runner.executors import EXECUTORS
+from simulator.runner.spec import MAX_REPLICATIONS
 from simulator.user_files import writable_directory
 
 __all__ = ["register_commands"]
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+MAX_WORKERS = 4096
 
 
 def register_commands(subparsers: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -35,10 +29,11 @@ def register_commands(subparsers: Any) -> dict[str, Callable[[argparse.Namespace
     sweep.add_argument("experiment", type=Path, help="experiment file (experiments/NAME.toml)")
     sweep.add_argument("--executor", choices=EXECUTORS, default="serial",
                        help="serial (default), processes (local cores) or dask (a Dask cluster)")
-    sweep.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
+    sweep.add_argument("--workers", type=int_in_range(1, MAX_WORKERS), help="worker processes (default: all cores)")
     sweep.add_argument("--scheduler", metavar="ADDRESS",
                        help="Dask scheduler address, e.g. tcp://host:8786 (default: start a LocalCluster)")
-    sweep.add_argument("--replications", type=_positive_int, help="override the experiment's replications")
+    sweep.add_argument("--replications", type=int_in_range(1, MAX_REPLICATIONS),
+                       help="override the experiment's replications")
     sweep.add_argument("--quick", action="store_true",
                        help="smoke run: the experiment's [quick] replications and job cap (results/quick/NAME)")
     sweep.add_argument("--out", type=Path, help="result directory (default: results/NAME)")
