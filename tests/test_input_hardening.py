@@ -200,3 +200,14 @@ def test_the_wheel_ships_the_demo_and_validation_scenarios(tmp_path):
     (wheel,) = tmp_path.glob("allocsim-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"simulator/scenarios/demo_edge_cloud.toml", "simulator/scenarios/validation/mm1.toml"} <= names
+
+
+def test_long_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    """A command whose output far exceeds the pipe's buffer, read by `head`: no traceback, nothing on stderr."""
+    script = tmp_path / "long_output.py"
+    script.write_text("import sys\nfrom simulator import cli\n"
+                      "cli.COMMANDS['policies'] = lambda args: [print('x' * 100) for _ in range(100000)] and 0\n"
+                      "sys.exit(cli.main(['policies']))\n")
+    completed = subprocess.run(f"{sys.executable} {script} | head -c 10", shell=True, cwd=ROOT,
+                               capture_output=True, text=True, timeout=120, check=False)
+    assert completed.stdout == "x" * 10 and not completed.stderr.strip(), completed.stderr
