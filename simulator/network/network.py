@@ -1,0 +1,209 @@
+"""The network of a run: transfers over the topology's routes at the rates a sharing model gives them.
+
+A transfer (a *flow*) between two vertices follows one fixed route, the path of least total latency. It first
+waits that latency, then pushes its bytes through the route's links at the rate of the sharing model
+(`simulator.network.sharing`). Everything is driven by callbacks on ``env.timeout`` events rather than SimPy
+processes, because a run may have thousands of concurrent flows and a process per flow costs far more than a
+callback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import networkx as nx
+import pandas as pd
+import simpy
+
+from simulator.network.records import TransferRecords
+from simulator.network.sharing import SHARING_MODEL_CLASSES, Flow
+from simulator.network.topology import Route, Topology
+from simulator.network_spec import SHARING_MODELS, NetworkSpec
+
+__all__ = ["Network"]
+
+
+class Network:
+    """Links, routes and bandwidth sharing between the vertices of a simulated system.
+
+    Vertices are the compute nodes (indices ``0 .. len(vertices) - 1``, in the order given) followed by the
+    spec's switches. Times are in seconds, sizes in bytes, bandwidths in bytes per second. See `Topology` for
+    links, resources and routes, and `simulator.network.sharing` for the sharing models.
+
+    Args:
+        env: The simulation's environment; transfers schedule their completions on it.
+        spec: Links, switches and the sharing model.
+        vertices: Names of the compute nodes in index order.
+
+    Raises:
+        ValueError: If the spec is impossible (see `Topology`) or names an unknown sharing model.
+    """
+
+    def __init__(self, env: simpy.Environment, spec: NetworkSpec, vertices: Sequence[str]) -> None:
+        if spec.sharing not in SHARING_MODELS:
+            raise ValueError(f"network sharing must be one of {list(SHARING_MODELS)}, got {spec.sharing!r}")
+        self._env = env
+        self.topology = Topology(spec, vertices)
+        self.records = TransferRecords(env, self.topology)
+        self._sharing = SHARING_MODEL_CLASSES[spec.sharing](env, self.topology.capacities, self.records)
+        self._shares_bandwidth = spec.sharing != "none"
+        self._n_flows_started = 0
+
+    # ------------------------------------------------------------------ topology and routes
+
+    @property
+    def spec(self) -> NetworkSpec:
+        """The spec this network was built from."""
+        return self.topology.spec
+
+    @property
+    def n_compute_nodes(self) -> int:
+        """Number of compute nodes; vertex indices from this one on are switches."""
+        return self.topology.n_compute_nodes
+
+    @property
+    def vertex_names(self) -> tuple[str, ...]:
+        """Names of all vertices: compute nodes in index order, then switches."""
+        return self.topology.vertex_names
+
+    @property
+    def graph(self) -> nx.MultiGraph:
+        """Undirected topology (see `Topology.graph`)."""
+        return self.topology.graph
+
+    def vertex_index(self, name: str) -> int:
+        """Index of the vertex called ``name`` (KeyError if none)."""
+        return self.topology.vertex_index(name)
+
+    def route(self, src: int, dst: int) -> Route:
+        """The route from ``src`` to ``dst`` (see `Topology.route`)."""
+        return self.topology.route(src, dst)
+
+    def has_route(self, src: int, dst: int) -> bool:
+        """Whether data can travel from ``src`` to ``dst`` (always true when they are equal)."""
+        return self.topology.has_route(src, dst)
+
+    def route_latency_s(self, src: int, dst: int) -> float:
+        """Sum of link latencies on the route, in seconds (0 when ``src == dst``)."""
+        return self.topology.route_latency_s(src, dst)
+
+    def route_bottleneck_bytes_per_s(self, src: int, dst: int) -> float:
+        """Smallest link bandwidth on the route (``math.inf`` when ``src == dst``)."""
+        return self.topology.route_bottleneck_bytes_per_s(src, dst)
+
+    def estimate_s(self, src: int, dst: int, n_bytes: float) -> float:
+        """Contention-free transfer time: route latency plus bytes over the bottleneck bandwidth.
+
+        This is what a lone flow takes, so policies can price a placement without simulating. It is 0 when
+        ``src == dst`` and ``math.inf`` when no route exists, so an unreachable vertex simply looks infinitely
+        expensive.
+        """
+        topology = self.topology
+        if src == dst:
+            topology.check_vertex(src)
+            return 0.0
+        topology.check_vertex(dst)
+        route = topology.routes_from(src).get(dst)
+        if route is None:
+            return math.inf
+        if n_bytes == 0:
+            return route.latency_s
+        return route.latency_s + n_bytes / route.bottleneck_bytes_per_s
+
+    def estimate_shared_s(self, src: int, dst: int, n_bytes: float) -> float:
+        """Transfer time if the flows now transmitting keep going: on each link the new flow would get an
+        equal share (capacity / (flows + 1)), and the smallest share on the route sets its rate.
+
+        This is the first step of progressive filling seen from the new flow; it ignores flows that will end
+        or start meanwhile. Equal to `estimate_s` under ``sharing = "none"``.
+        """
+        if src == dst or n_bytes == 0 or not self._shares_bandwidth:
+            return self.estimate_s(src, dst, n_bytes)
+        self.topology.check_vertex(dst)
+        route = self.topology.routes_from(src).get(dst)
+        if route is None:
+            return math.inf
+        capacities = self.topology.capacities
+        transmitting = self.records.n_transmitting
+        share = min((capacities[r] / (transmitting[r] + 1) for r in route.shared_resources), default=math.inf)
+        return route.latency_s + n_bytes / share
+
+    # ------------------------------------------------------------------ transfers
+
+    def transfer(self, src: int, dst: int, n_bytes: float, on_done: Callable[[], None]) -> None:
+        """Start moving ``n_bytes`` from ``src`` to ``dst`` now; call ``on_done()`` once the last byte is in.
+
+        The flow first waits the route's total latency, then transmits at the rate the sharing model gives it,
+        so a lone flow takes ``latency + n_bytes / bottleneck``. Zero bytes take the latency only; a route of
+        infinite bandwidth completes right after its latency. ``src == dst`` is a local hand-over: free, not
+        recorded, and ``on_done`` runs from a zero-delay event at the current time. ``on_done`` is never
+        called from inside this method, so callers need not guard against re-entry.
+
+        Raises:
+            IndexError: If a vertex index is out of range.
+            ValueError: If ``n_bytes`` is negative, infinite or NaN, or no route connects the vertices.
+        """
+        if not (n_bytes >= 0.0 and math.isfinite(n_bytes)):
+            raise ValueError(f"n_bytes must be finite and >= 0, got {n_bytes}")
+        env = self._env
+        if src == dst:
+            self.topology.check_vertex(src)
+            env.timeout(0.0).callbacks.append(partial(_call_on_done, on_done))
+            return
+        route = self.topology.route(src, dst)
+        flow = Flow(src, dst, float(n_bytes), float(env.now), route, on_done, self._n_flows_started)
+        self._n_flows_started += 1
+        self.records.n_in_flight += 1
+        env.timeout(route.latency_s).callbacks.append(partial(self._on_latency_elapsed, flow))
+
+    def _on_latency_elapsed(self, flow: Flow, _event: simpy.Event) -> None:
+        """The flow's latency is over: hand it to the sharing model, or finish if nothing limits its rate."""
+        if flow.n_bytes == 0.0 or not flow.route.shared_resources:
+            self.records.complete(flow)
+            flow.on_done()
+            return
+        self._sharing.start(flow)
+
+    # ------------------------------------------------------------------ observation and results
+
+    @property
+    def n_flows_in_flight(self) -> int:
+        """Transfers started (``src != dst``) and not yet completed, including those still in latency."""
+        return self.records.n_in_flight
+
+    @property
+    def bytes_transferred(self) -> float:
+        """Total bytes of completed transfers between distinct vertices."""
+        return self.records.bytes_transferred
+
+    def current_load(self) -> list[tuple[str, str, float, float]]:
+        """Instantaneous load of every bandwidth resource.
+
+        Meant for invariant checks and live monitoring: under ``"max-min"`` the load never exceeds the
+        capacity; under ``"none"`` it may, by design.
+
+        Returns:
+            One ``(link name, direction, load_bytes_per_s, capacity_bytes_per_s)`` tuple per resource, in the
+            order of ``link_table``.
+        """
+        topology = self.topology
+        links = topology.spec.links
+        return [
+            (links[topology.resource_link[resource]].name, topology.resource_direction[resource], load, capacity)
+            for resource, (load, capacity) in enumerate(
+                zip(self._sharing.load_bytes_per_s(), topology.capacities, strict=True))
+        ]
+
+    def transfer_table(self) -> pd.DataFrame:
+        """One row per completed transfer between distinct vertices (see `TransferRecords.transfer_table`)."""
+        return self.records.transfer_table()
+
+    def link_table(self, duration_s: float) -> pd.DataFrame:
+        """One row per bandwidth resource (see `TransferRecords.link_table`)."""
+        return self.records.link_table(duration_s)
+
+
+def _call_on_done(on_done: Callable[[], None], _event: simpy.Event) -> None:
+    on_done()
