@@ -12,6 +12,7 @@ import csv
 import io
 import math
 import tomllib
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -669,8 +670,8 @@ def _read_network(
         for a, b in pairs:
             name = link_name if len(pairs) == 1 else f"{link_name}-{a if len(expanded[0]) > 1 else b}"
             links.append(LinkSpec(name, (a, b), latency, bandwidth, duplex))
-    names = [link.name for link in links]
-    for name in sorted({name for name in names if names.count(name) > 1}):
+    counts = Counter(link.name for link in links)
+    for name in sorted(name for name, count in counts.items() if count > 1):
         reader.error("network.links", f"make two links named {name!r} (a group's member links are named "
                      "LINK-MEMBER); rename one")
     return NetworkSpec(sharing=sharing, switches=tuple(switches), links=tuple(links))
@@ -1167,6 +1168,8 @@ def _check_placement_and_routes(reader: _Reader, scenario_nodes: Sequence[NodeSp
     graph.add_nodes_from(node.name for node in scenario_nodes)
     graph.add_nodes_from(network.switches)
     graph.add_edges_from(link.endpoints for link in network.links)
+    vertices = set(graph.nodes)
+    component_of: dict[str, int] = {}  # vertex -> index of its connected component, computed on first need
     known_targets = {label for n in scenario_nodes for label in (n.name, n.group, n.kind)}
     for application in applications.values():
         involved: set[str] = set()
@@ -1196,12 +1199,16 @@ def _check_placement_and_routes(reader: _Reader, scenario_nodes: Sequence[NodeSp
                     if vertex is not None:
                         involved.add(vertex)
                         needs_network = True
-        involved &= set(graph.nodes)
+        involved &= vertices
         if needs_network and len(involved) > 1:
-            components = {frozenset(c) for c in nx.connected_components(graph.subgraph(graph.nodes))}
-            touched = [c for c in components if c & involved]
+            if not component_of:
+                component_of = {vertex: index for index, component in enumerate(nx.connected_components(graph))
+                                for vertex in component}
+            touched: dict[int, list[str]] = {}
+            for vertex in sorted(involved):
+                touched.setdefault(component_of[vertex], []).append(vertex)
             if len(touched) > 1:
-                parts = "; ".join(", ".join(sorted(c & involved)) for c in touched)
+                parts = "; ".join(sorted(", ".join(members) for members in touched.values()))
                 reader.error(f"applications.{application.name}",
                              f"needs data transfers between vertices that no links connect: {parts}")
 

@@ -1,24 +1,32 @@
 """The topology: vertices, links as bandwidth resources, and routes (paths of least latency).
 
 Each full-duplex link is two independent resources (one per direction), each with the link's bandwidth; a
-half-duplex link is one resource shared by both directions. Routes are found by the project's own Dijkstra
-search, not networkx's, because its tie-breaks are explicit: fewer hops first, then the lexicographically
-smaller sequence of vertex names, then of link names (for parallel links), so runs never depend on graph
-iteration order.
+half-duplex link is one resource shared by both directions. A route is the path of least total latency, its
+ties broken by an explicit rule of the project's own (not networkx's, nor the graph's iteration order): fewer
+hops first, then the lexicographically smaller sequence of vertex names, then of link names (for parallel
+links). Routes are searched for per (source, destination) pair on first use and cached; only the routes asked
+for are kept.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import dijkstra
 
 from simulator.network_spec import DUPLEX_MODES, LinkSpec, NetworkSpec
 
 __all__ = ["Route", "Topology"]
+
+_SOURCES_KEPT = 8
+"""For how many sources the least latencies to every vertex are kept (least recently used dropped first): a
+policy pricing one source against many destinations, or a job moving data out of one node, reuses them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +57,18 @@ class Route:
         return len(self.links)
 
 
-
 class Topology:
     """Vertices (compute nodes, then switches), links and their bandwidth resources, and routes between vertices.
 
-    Routes are computed lazily, one single-source search per source vertex on first use, and cached.
+    A route is the path of least total latency (seconds) with explicit tie-breaks: fewer hops, then the
+    lexicographically smaller sequence of vertex names, then of link names. Routes are searched for per
+    (source, destination) pair on first use and cached, by the project's own search (see `_search`): the
+    least latencies from the source come from SciPy's compiled Dijkstra (``scipy.sparse.csgraph``, kept for
+    the last few sources), then the project's code picks, among the paths of least latency, the one the
+    tie-breaks select. These are exactly the routes of a plain Dijkstra search keyed by (latency, hops, vertex
+    names, link names), the project's former algorithm (``tests/test_network_routes.py`` compares the two).
+    Whether two vertices are connected at all is read off the connected components, computed once, without a
+    search.
 
     Args:
         spec: Links and switches.
@@ -74,8 +89,6 @@ class Topology:
             if name in self._index_of:
                 raise ValueError(f"duplicate vertex name {name!r} among compute nodes and switches")
             self._index_of[name] = index
-        self._graph: nx.MultiGraph = nx.MultiGraph()
-        self._graph.add_nodes_from(range(len(self.vertex_names)))
         self._link_ends: list[tuple[int, int]] = []
         # Resource indices of each link as (forward, backward); equal for half-duplex links.
         self._link_resources: list[tuple[int, int]] = []
@@ -85,10 +98,19 @@ class Topology:
         """Index of the link each resource belongs to."""
         self.resource_direction: list[str] = []
         """``"a->b"`` for a direction of a full-duplex link, ``"a<->b"`` for a half-duplex link."""
+        # Per vertex: (neighbour, link index, link latency) for every link at the vertex.
+        self._adjacency: list[list[tuple[int, int, float]]] = [[] for _ in self.vertex_names]
         link_names: set[str] = set()
         for link_index, link in enumerate(spec.links):
             self._add_link(link_index, link, link_names)
-        self._routes: dict[int, dict[int, Route]] = {}
+        # Ranks of the names in sorted order: comparing ranks compares the names.
+        self._vertex_rank = _ranks(self.vertex_names)
+        self._link_rank = _ranks([link.name for link in spec.links])
+        self._graph: nx.MultiGraph | None = None
+        self._component: list[int] | None = None
+        self._arcs: csr_array | None = None
+        self._latencies: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._routes: dict[tuple[int, int], Route] = {}
 
     @property
     def spec(self) -> NetworkSpec:
@@ -99,8 +121,15 @@ class Topology:
     def graph(self) -> nx.MultiGraph:
         """Undirected topology: vertex indices as nodes, one edge per link keyed by its index in the spec.
 
-        Meant for inspection (drawing, analysis); mutating it does not change the routes.
+        Meant for inspection (drawing, analysis), built on first access; mutating it does not change the
+        routes.
         """
+        if self._graph is None:
+            graph = nx.MultiGraph()
+            graph.add_nodes_from(range(len(self.vertex_names)))
+            graph.add_edges_from((first, second, link_index)
+                                 for link_index, (first, second) in enumerate(self._link_ends))
+            self._graph = graph
         return self._graph
 
     def vertex_index(self, name: str) -> int:
@@ -120,7 +149,7 @@ class Topology:
             raise IndexError(f"vertex index {index} out of range 0..{len(self.vertex_names) - 1}")
 
     def _add_link(self, link_index: int, link: LinkSpec, link_names: set[str]) -> None:
-        """Validate one link, add it to the graph and create its bandwidth resources."""
+        """Validate one link, add it to the adjacency lists and create its bandwidth resources."""
         if link.name in link_names:
             raise ValueError(f"duplicate link name {link.name!r}")
         link_names.add(link.name)
@@ -156,61 +185,31 @@ class Topology:
             backward = forward
         self._link_ends.append((first, second))
         self._link_resources.append((forward, backward))
-        self._graph.add_edge(first, second, key=link_index)
+        latency_s = link.latency_s
+        self._adjacency[first].append((second, link_index, latency_s))
+        self._adjacency[second].append((first, link_index, latency_s))
 
-    # ------------------------------------------------------------------ topology and routes
+    # ------------------------------------------------------------------ routes
 
+    def find_route(self, src: int, dst: int) -> Route | None:
+        """The route from ``src`` to ``dst``, or None if no links connect them (searched once, then cached).
 
-    def routes_from(self, src: int) -> dict[int, Route]:
-        """All routes from ``src``, by one Dijkstra search with explicit tie-breaking, cached."""
-        cached = self._routes.get(src)
-        if cached is not None:
-            return cached
+        Raises:
+            IndexError: If a vertex index is out of range.
+        """
+        route = self._routes.get((src, dst))
+        if route is not None:
+            return route
         self.check_vertex(src)
-        names = self.vertex_names
-        links = self._spec.links
-        graph_adjacency = self._graph.adj
-        # Key: (latency, hops, vertex names on the path, link names on the path). Extending two paths to the
-        # same vertex by the same link preserves their order, so Dijkstra stays correct with this key, and
-        # link names are unique, so keys never tie and the vertex/link paths behind them are never compared.
-        heap: list[tuple[float, int, tuple[str, ...], tuple[str, ...], int, tuple[int, ...], tuple[int, ...]]]
-        heap = [(0.0, 0, (names[src],), (), src, (src,), ())]
-        routes: dict[int, Route] = {}
-        while heap:
-            entry = heapq.heappop(heap)
-            latency_s, hops, vertex_path_names, link_path_names, vertex, vertex_path, link_path = entry
-            if vertex in routes:
-                continue
-            routes[vertex] = self._make_route(vertex_path, link_path, latency_s)
-            for neighbour, parallel_links in graph_adjacency[vertex].items():
-                if neighbour in routes:
-                    continue
-                for link_index in parallel_links:
-                    heapq.heappush(
-                        heap,
-                        (
-                            latency_s + links[link_index].latency_s,
-                            hops + 1,
-                            (*vertex_path_names, names[neighbour]),
-                            (*link_path_names, links[link_index].name),
-                            neighbour,
-                            (*vertex_path, neighbour),
-                            (*link_path, link_index),
-                        ),
-                    )
-        self._routes[src] = routes
-        return routes
-
-    def _make_route(self, vertex_path: tuple[int, ...], link_path: tuple[int, ...], latency_s: float) -> Route:
-        resources: list[int] = []
-        bottleneck = math.inf
-        for position, link_index in enumerate(link_path):
-            forward, backward = self._link_resources[link_index]
-            traversed_forward = self._link_ends[link_index][0] == vertex_path[position]
-            resources.append(forward if traversed_forward else backward)
-            bottleneck = min(bottleneck, self.capacities[forward])
-        shared = tuple(resource for resource in resources if self.capacities[resource] != math.inf)
-        return Route(vertex_path, link_path, latency_s, bottleneck, tuple(resources), shared)
+        self.check_vertex(dst)
+        if src == dst:
+            route = Route((src,), (), 0.0, math.inf, (), ())
+        elif not self.has_route(src, dst):
+            return None
+        else:
+            route = self._search(src, dst)
+        self._routes[(src, dst)] = route
+        return route
 
     def route(self, src: int, dst: int) -> Route:
         """The route from ``src`` to ``dst`` (an empty route when they are equal).
@@ -219,16 +218,35 @@ class Topology:
             IndexError: If a vertex index is out of range.
             ValueError: If the topology does not connect the two vertices.
         """
-        self.check_vertex(dst)
-        route = self.routes_from(src).get(dst)
+        route = self.find_route(src, dst)
         if route is None:
             raise ValueError(f"no route from {self.vertex_names[src]!r} to {self.vertex_names[dst]!r}")
         return route
 
+    def routes_from(self, src: int) -> Mapping[int, Route]:
+        """The routes from ``src``, as a read-only mapping from destination vertex to route.
+
+        The mapping holds the destinations ``src`` can reach; each route is searched for when first looked up
+        (see `find_route`), so ``routes_from(src).get(dst)`` costs one route, not all of them.
+
+        Raises:
+            IndexError: If ``src`` is out of range.
+        """
+        self.check_vertex(src)
+        return _RoutesFrom(self, src)
+
     def has_route(self, src: int, dst: int) -> bool:
-        """Whether data can travel from ``src`` to ``dst`` (always true when they are equal)."""
+        """Whether data can travel from ``src`` to ``dst`` (always true when they are equal).
+
+        Raises:
+            IndexError: If a vertex index is out of range.
+        """
+        self.check_vertex(src)
         self.check_vertex(dst)
-        return dst in self.routes_from(src)
+        component = self._component
+        if component is None:
+            component = self._component = self._components()
+        return component[src] == component[dst]
 
     def route_latency_s(self, src: int, dst: int) -> float:
         """Sum of link latencies on the route, in seconds (0 when ``src == dst``)."""
@@ -238,3 +256,168 @@ class Topology:
         """Smallest link bandwidth on the route (``math.inf`` when ``src == dst``)."""
         return self.route(src, dst).bottleneck_bytes_per_s
 
+    def _components(self) -> list[int]:
+        """Connected component of each vertex, as the smallest vertex index in it (union-find over the links)."""
+        parent = list(range(len(self.vertex_names)))
+
+        def root(vertex: int) -> int:
+            while parent[vertex] != vertex:
+                parent[vertex] = parent[parent[vertex]]
+                vertex = parent[vertex]
+            return vertex
+
+        for first, second in self._link_ends:
+            first_root, second_root = root(first), root(second)
+            if first_root != second_root:
+                parent[max(first_root, second_root)] = min(first_root, second_root)
+        return [root(vertex) for vertex in range(len(parent))]
+
+    def _latencies_from(self, src: int) -> np.ndarray:
+        """Least latency in seconds from ``src`` to every vertex (inf where unreachable), kept for the last
+        few sources."""
+        latencies = self._latencies.get(src)
+        if latencies is not None:
+            self._latencies.move_to_end(src)
+            return latencies
+        arcs = self._arcs
+        if arcs is None:
+            arcs = self._arcs = self._arc_matrix()
+        latencies = dijkstra(arcs, directed=True, indices=src)
+        self._latencies[src] = latencies
+        if len(self._latencies) > _SOURCES_KEPT:
+            self._latencies.popitem(last=False)
+        return latencies
+
+    def _arc_matrix(self) -> csr_array:
+        """Both directions of every link as a sparse matrix of latencies, the smallest of parallel links."""
+        n_vertices = len(self.vertex_names)
+        if not self._link_ends:
+            return csr_array((n_vertices, n_vertices), dtype=np.float64)
+        ends = np.array(self._link_ends, dtype=np.int64)
+        link_latencies = np.array([link.latency_s for link in self._spec.links], dtype=np.float64)
+        tails = np.concatenate([ends[:, 0], ends[:, 1]])
+        heads = np.concatenate([ends[:, 1], ends[:, 0]])
+        latencies = np.concatenate([link_latencies, link_latencies])
+        order = np.lexsort((latencies, heads, tails))  # by tail, head, then latency: each pair's least first
+        tails, heads, latencies = tails[order], heads[order], latencies[order]
+        first = np.ones(len(tails), dtype=bool)
+        first[1:] = (tails[1:] != tails[:-1]) | (heads[1:] != heads[:-1])
+        # Zero latencies stay explicit entries, which csgraph takes as edges of length 0.
+        return csr_array((latencies[first], (tails[first], heads[first])), shape=(n_vertices, n_vertices))
+
+    def _search(self, src: int, dst: int) -> Route:
+        """The route from ``src`` to ``dst``, which must be connected and distinct.
+
+        The least latency from ``src`` to every vertex comes from SciPy's compiled Dijkstra; these are the
+        latencies the project's former search settled (both are the least, over paths, of the latencies summed
+        in path order, in the same float arithmetic). A link ``u - v`` lies on a path of least latency when
+        ``latency[u] + link latency == latency[v]`` exactly (a *tight* link). The tight links leading back
+        from ``dst`` hold every path of least latency from ``src`` to ``dst``; among them, breadth-first
+        layers from ``src`` give the fewest hops, and each layer is sorted by the position of each vertex's
+        chosen predecessor in the layer before and then by its own name, which orders the layer by the
+        sequence of vertex names on the paths, so each vertex takes its first predecessor in that order, and
+        the parallel tight link of the smallest name.
+        """
+        latencies = self._latencies_from(src)
+        adjacency = self._adjacency
+        # The tight links into each vertex from which dst is reached by tight links, found walking back.
+        tight_from: dict[int, list[tuple[int, int]]] = {dst: []}
+        stack = [dst]
+        while stack:
+            vertex = stack.pop()
+            if vertex == src:
+                continue
+            vertex_latency_s = latencies[vertex]
+            into = tight_from[vertex]
+            for neighbour, link_index, link_latency_s in adjacency[vertex]:
+                if latencies[neighbour] + link_latency_s == vertex_latency_s:
+                    into.append((neighbour, link_index))
+                    if neighbour not in tight_from:
+                        tight_from[neighbour] = []
+                        stack.append(neighbour)
+        tight_to: dict[int, list[tuple[int, int]]] = {vertex: [] for vertex in tight_from}
+        for vertex, into in tight_from.items():
+            for neighbour, link_index in into:
+                tight_to[neighbour].append((vertex, link_index))
+        # Breadth-first from src over tight links, one layer (one hop count) at a time.
+        vertex_rank, link_rank = self._vertex_rank, self._link_rank
+        position = {src: 0}  # place of the vertex's path in its layer, in the order of vertex names
+        predecessor: dict[int, tuple[int, int]] = {}
+        layer = [src]
+        while dst not in position:
+            best: dict[int, tuple[int, int, int, int]] = {}  # vertex -> (position of predecessor, link rank, ...)
+            for vertex in layer:
+                vertex_position = position[vertex]
+                for neighbour, link_index in tight_to[vertex]:
+                    if neighbour in position:
+                        continue
+                    key = (vertex_position, link_rank[link_index], vertex, link_index)
+                    if neighbour not in best or key < best[neighbour]:
+                        best[neighbour] = key
+            if not best:
+                raise AssertionError(f"no path of least latency from vertex {src} to {dst} among the tight links")
+            layer = sorted(best, key=lambda vertex: (best[vertex][0], vertex_rank[vertex]))
+            for index, vertex in enumerate(layer):
+                position[vertex] = index
+                predecessor[vertex] = best[vertex][2:]
+        vertices = [dst]
+        links: list[int] = []
+        vertex = dst
+        while vertex != src:
+            vertex, link_index = predecessor[vertex]
+            links.append(link_index)
+            vertices.append(vertex)
+        vertices.reverse()
+        links.reverse()
+        return self._make_route(vertices, links, float(latencies[dst]))
+
+    def _make_route(self, vertices: list[int], links: list[int], latency_s: float) -> Route:
+        resources: list[int] = []
+        bottleneck = math.inf
+        for position, link_index in enumerate(links):
+            forward, backward = self._link_resources[link_index]
+            traversed_forward = self._link_ends[link_index][0] == vertices[position]
+            resources.append(forward if traversed_forward else backward)
+            bottleneck = min(bottleneck, self.capacities[forward])
+        shared = tuple(resource for resource in resources if self.capacities[resource] != math.inf)
+        return Route(tuple(vertices), tuple(links), latency_s, bottleneck, tuple(resources), shared)
+
+
+class _RoutesFrom(Mapping[int, Route]):
+    """Read-only view of the routes from one source; each route is searched for on first lookup."""
+
+    __slots__ = ("_src", "_topology")
+
+    def __init__(self, topology: Topology, src: int) -> None:
+        self._topology = topology
+        self._src = src
+
+    def __getitem__(self, dst: int) -> Route:
+        route = self._topology.find_route(self._src, dst) if isinstance(dst, int) else None
+        if route is None:
+            raise KeyError(dst)
+        return route
+
+    def get(self, dst: int, default: Route | None = None) -> Route | None:  # type: ignore[override]
+        route = self._topology.find_route(self._src, dst)
+        return default if route is None else route
+
+    def __contains__(self, dst: object) -> bool:
+        topology = self._topology
+        return (isinstance(dst, int) and 0 <= dst < len(topology.vertex_names)
+                and topology.has_route(self._src, dst))
+
+    def __iter__(self) -> Iterator[int]:
+        topology = self._topology
+        return (dst for dst in range(len(topology.vertex_names)) if topology.has_route(self._src, dst))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _ranks(names: Sequence[str]) -> list[int]:
+    """Position of each (distinct) name in sorted order."""
+    ranks = [0] * len(names)
+    for rank, index in enumerate(sorted(range(len(names)), key=names.__getitem__)):
+        ranks[index] = rank
+    return ranks

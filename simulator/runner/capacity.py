@@ -79,14 +79,16 @@ def capacity_per_s(scenario: Scenario) -> float:
             row_weights.append(weight)
     if not variables:
         return math.inf
+    from scipy.sparse import csr_array
+
     n = len(variables) + 1  # the last variable is lambda
-    equality = np.zeros((rows, n))
-    for column, (row, _, _) in enumerate(variables):
-        equality[row, column] = 1.0
-    equality[:, -1] = -np.asarray(row_weights)
-    upper = np.zeros((len(scenario.nodes), n))
-    for column, (_, node_index, time_s) in enumerate(variables):
-        upper[node_index, column] = time_s
+    columns = np.arange(len(variables))
+    variable_rows = np.array([row for row, _, _ in variables])
+    equality = csr_array((np.concatenate([np.ones(len(variables)), -np.asarray(row_weights)]),
+                          (np.concatenate([variable_rows, np.arange(rows)]),
+                           np.concatenate([columns, np.full(rows, n - 1)]))), shape=(rows, n))
+    upper = csr_array((np.array([time_s for _, _, time_s in variables]),
+                       (np.array([node for _, node, _ in variables]), columns)), shape=(len(scenario.nodes), n))
     slots = np.array([node.slots for node in scenario.nodes], dtype=float)
     objective = np.zeros(n)
     objective[-1] = -1.0
