@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 __all__ = ["DUPLEX_MODES", "SHARING_MODELS", "LinkSpec", "NetworkSpec"]
 
-SHARING_MODELS: tuple[str, ...] = ("max-min", "none")
-"""Known bandwidth-sharing models: SimGrid-style max-min fairness, or contention-free links."""
+SHARING_MODELS: tuple[str, ...] = ("max-min", "rtt-weighted", "none")
+"""Known bandwidth-sharing models: SimGrid-style max-min fairness, max-min weighted by 1 / route latency
+(SimGrid's CM02), or contention-free links."""
 
 DUPLEX_MODES: tuple[str, ...] = ("full", "half")
 """Known duplex modes of a link."""
@@ -45,8 +46,11 @@ class NetworkSpec:
 
     Attributes:
         sharing: "max-min" shares each link fairly between the flows crossing it (progressive filling, as in
-            SimGrid's flow model); "none" gives every flow its route's bottleneck bandwidth regardless of
-            other flows.
+            SimGrid's flow model); "rtt-weighted" shares it in proportion to 1 / the route's latency (weighted
+            max-min, as SimGrid's CM02 model; a route of zero latency is weighted as if its latency were the
+            smallest positive link latency of the network, and when no link has a positive latency all flows
+            weigh the same); "none" gives every flow its route's bottleneck bandwidth regardless of other
+            flows.
         switches: Names of vertices that forward traffic but run no tasks; they are numbered after the
             compute nodes.
         links: The links of the topology.

@@ -1,18 +1,21 @@
-"""Benchmark: the cost per job of a network-heavy scenario, with max-min sharing and without it.
+"""Benchmark: the cost per job of a network-heavy scenario, with max-min sharing (plain and RTT-weighted) and
+without sharing.
 
 Runs scenarios/perf/network_heavy.toml (100 nodes: 80 cameras behind 4 access switches, 20 GPU servers in two
 racks; a 4-stage DAG whose inputs, stage outputs and results all cross the network) through the public path
-``load_scenario`` -> ``run`` -> ``summary``, once as written (``network.sharing = "max-min"``) and once with
-``network.sharing = "none"`` (contention-free links), interleaving the two in each round. It prints jobs/s,
-microseconds per job, flows (transfers) per second of wall time, and the mean and maximum number of flows in
-flight (from ``result.transfers``: a flow is in flight from ``start_s``, when the transfer is requested,
-to ``end_s``, when its last byte arrives, so route latency is included).
+``load_scenario`` -> ``run`` -> ``summary``, once per sharing model: as written (``network.sharing =
+"max-min"``), with ``"rtt-weighted"`` and with ``"none"`` (contention-free links), interleaving them in each
+round. It prints jobs/s, microseconds per job, flows (transfers) per second of wall time, the mean and maximum
+number of flows in flight (from ``result.transfers``: a flow is in flight from ``start_s``, when the transfer
+is requested, to ``end_s``, when its last byte arrives, so route latency is included), and the cost per job
+of each sharing model as a ratio to ``"none"`` (the target for max-min: at most 3x).
 
 Run from the repository root::
 
     .venv/bin/python experiments/perf/bench_network.py                      # 10,000 jobs, best of 3
     .venv/bin/python experiments/perf/bench_network.py --jobs 3000 --repeats 1 --json
     .venv/bin/python experiments/perf/bench_network.py --set policy.name=\\"min_completion_time\\"
+    .venv/bin/python experiments/perf/bench_network.py --sharing max-min,none
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from simulator import load_scenario, run  # noqa: E402
 
 SCENARIO = REPO_ROOT / "scenarios" / "perf" / "network_heavy.toml"
 DEFAULT_JSON = REPO_ROOT / "results" / "perf" / "bench_network.json"
-SHARING_MODES = ("max-min", "none")
+SHARING_MODES = ("max-min", "rtt-weighted", "none")
 
 
 def flows_in_flight(transfers: pd.DataFrame, duration_s: float) -> tuple[float, int]:
@@ -97,11 +100,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the best is reported")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="extra dotted-path override applied to both runs (repeatable)")
+    parser.add_argument("--sharing", default=",".join(SHARING_MODES), metavar="A,B",
+                        help="sharing models to run, comma-separated; 'none' is always run (default: %(default)s)")
     parser.add_argument("--json", nargs="?", const=str(DEFAULT_JSON), default=None, metavar="PATH",
                         help=f"also write the results as JSON (default path: {DEFAULT_JSON.relative_to(REPO_ROOT)})")
     args = parser.parse_args(argv)
     if args.repeats <= 0 or (args.jobs is not None and args.jobs <= 0):
         parser.error("--jobs and --repeats must be positive")
+    modes = [mode.strip() for mode in args.sharing.split(",") if mode.strip()]
+    unknown = [mode for mode in modes if mode not in SHARING_MODES]
+    if unknown:
+        parser.error(f"unknown sharing models {unknown}; known: {list(SHARING_MODES)}")
+    args.modes = tuple(mode for mode in SHARING_MODES if mode in modes or mode == "none")
     return args
 
 
@@ -117,19 +127,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"best of {args.repeats} interleaved rounds; {os.cpu_count()} cores (shared, so timings are noisy)")
     print()
 
-    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in SHARING_MODES}
+    modes: tuple[str, ...] = args.modes
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
     for round_index in range(args.repeats):
-        order = SHARING_MODES if round_index % 2 == 0 else SHARING_MODES[::-1]
+        shift = round_index % len(modes)
+        order = modes[shift:] + modes[:shift]
         for mode in order:
             gc.collect()
             outcome = run_once(args.scenario, [*base, f'network.sharing="{mode}"'])
             runs[mode].append(outcome)
-            print(f"  round {round_index + 1}: sharing={mode:<8} wall {outcome['wall_s']:8.3f} s   "
+            print(f"  round {round_index + 1}: sharing={mode:<12} wall {outcome['wall_s']:8.3f} s   "
                   f"cpu {outcome['cpu_s']:8.3f} s", flush=True)
     print()
 
     rows: dict[str, dict[str, Any]] = {}
-    for mode in SHARING_MODES:
+    for mode in modes:
         best = min(runs[mode], key=lambda outcome: outcome["wall_s"])
         walls = [outcome["wall_s"] for outcome in runs[mode]]
         cpus = [outcome["cpu_s"] for outcome in runs[mode]]
@@ -171,21 +183,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ("busiest link utilization", "busiest_link_utilization", "{:.1%}"),
         ("GPU utilization, mean", "gpu_utilization_mean", "{:.1%}"),
     ]
-    print(f"{'':<26}" + "".join(f"{'sharing=' + mode:>18}" for mode in SHARING_MODES))
+    print(f"{'':<26}" + "".join(f"{'sharing=' + mode:>22}" for mode in modes))
     for label, key, fmt in columns:
-        print(f"{label:<26}" + "".join(f"{fmt.format(rows[mode][key]):>18}" for mode in SHARING_MODES))
-    for mode in SHARING_MODES:
+        print(f"{label:<26}" + "".join(f"{fmt.format(rows[mode][key]):>22}" for mode in modes))
+    for mode in modes:
         print(f"busiest link, sharing={mode}: {rows[mode]['busiest_link']}")
 
-    pairs = list(zip(runs["max-min"], runs["none"], strict=True))
-    per_round = [maxmin["wall_s"] / none["wall_s"] for maxmin, none in pairs]
-    per_round_cpu = [maxmin["cpu_s"] / none["cpu_s"] for maxmin, none in pairs]
-    ratio = rows["max-min"]["us_per_job"] / rows["none"]["us_per_job"]
-    ratio_cpu = rows["max-min"]["cpu_us_per_job"] / rows["none"]["cpu_us_per_job"]
-    print(f"\ncost per job, max-min / none: wall {ratio:.2f}x "
-          f"(per round {min(per_round):.2f} .. {max(per_round):.2f}), "
-          f"cpu {ratio_cpu:.2f}x (per round {min(per_round_cpu):.2f} .. {max(per_round_cpu):.2f}); max-min sharing "
-          f"adds {rows['max-min']['cpu_us_per_job'] - rows['none']['cpu_us_per_job']:,.0f} cpu-us per job")
+    print()
+    ratios: dict[str, dict[str, float]] = {}
+    for mode in modes:
+        if mode == "none":
+            continue
+        pairs = list(zip(runs[mode], runs["none"], strict=True))
+        per_round = [shared["wall_s"] / none["wall_s"] for shared, none in pairs]
+        per_round_cpu = [shared["cpu_s"] / none["cpu_s"] for shared, none in pairs]
+        ratio = rows[mode]["us_per_job"] / rows["none"]["us_per_job"]
+        ratio_cpu = rows[mode]["cpu_us_per_job"] / rows["none"]["cpu_us_per_job"]
+        print(f"cost per job, {mode} / none: wall {ratio:.2f}x "
+              f"(per round {min(per_round):.2f} .. {max(per_round):.2f}), "
+              f"cpu {ratio_cpu:.2f}x (per round {min(per_round_cpu):.2f} .. {max(per_round_cpu):.2f}); {mode} sharing "
+              f"adds {rows[mode]['cpu_us_per_job'] - rows['none']['cpu_us_per_job']:,.0f} cpu-us per job")
+        ratios[mode] = {"wall_best": ratio, "wall_min": min(per_round), "wall_max": max(per_round),
+                        "wall_median": statistics.median(per_round), "cpu_best": ratio_cpu,
+                        "cpu_min": min(per_round_cpu), "cpu_max": max(per_round_cpu),
+                        "cpu_median": statistics.median(per_round_cpu)}
 
     results = {
         "benchmark": "bench_network",
@@ -195,10 +216,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "overrides": base,
         "repeats": args.repeats,
         "sharing": rows,
-        "ratio_max_min_over_none": {"wall_best": ratio, "wall_min": min(per_round), "wall_max": max(per_round),
-                                    "wall_median": statistics.median(per_round), "cpu_best": ratio_cpu,
-                                    "cpu_min": min(per_round_cpu), "cpu_max": max(per_round_cpu),
-                                    "cpu_median": statistics.median(per_round_cpu)},
+        "ratio_over_none": ratios,
     }
     if args.json:
         write_json(args.json, results)

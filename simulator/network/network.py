@@ -18,7 +18,7 @@ import pandas as pd
 import simpy
 
 from simulator.network.records import TransferRecords
-from simulator.network.sharing import SHARING_MODEL_CLASSES, Flow
+from simulator.network.sharing import Flow, make_sharing_model
 from simulator.network.topology import Route, Topology
 from simulator.network_spec import SHARING_MODELS, NetworkSpec
 
@@ -47,7 +47,7 @@ class Network:
         self._env = env
         self.topology = Topology(spec, vertices)
         self.records = TransferRecords(env, self.topology)
-        self._sharing = SHARING_MODEL_CLASSES[spec.sharing](env, self.topology.capacities, self.records)
+        self._sharing = make_sharing_model(spec.sharing, env, self.topology, self.records)
         self._shares_bandwidth = spec.sharing != "none"
         self._n_flows_started = 0
 

@@ -1,10 +1,19 @@
-"""How flows in transmission share link bandwidth: max-min fairness, or no sharing at all.
+"""How flows in transmission share link bandwidth: max-min fairness, weighted by round-trip time or not, or no
+sharing at all.
 
 * ``"max-min"``: the bandwidth of every resource (a link direction) is shared max-min fairly among the flows
   transmitting through it, computed by progressive filling (Bertsekas & Gallager, *Data Networks*, 2nd ed.,
   section 6.5.2), as SimGrid's flow model does (Velho et al., "On the validity of flow-level TCP network
   models for grid and cloud simulations", ACM TOMACS 2013). Rates are recomputed whenever a flow starts or
-  stops transmitting, and one SimPy event is kept pending for the earliest completion.
+  stops transmitting, incrementally: only the flows whose rates can change are recomputed (see
+  `MaxMinSharing`).
+* ``"rtt-weighted"``: weighted max-min fairness where a flow's weight is inversely proportional to its route's
+  latency, as in SimGrid's CM02 model (Casanova & Marchal, "A network model for simulation of grid
+  application", 2002): on the resource that limits them, flows get rates in proportion to 1 / latency, so a
+  flow with a three times shorter route gets three times the bandwidth. A route of zero latency (possible when
+  links have zero latency) is weighted as if its latency were the smallest positive link latency of the
+  network, i.e. like the shortest route that crosses at least one link of positive latency; when no link
+  has a positive latency every flow weighs the same and the model is plain max-min.
 * ``"none"``: every flow gets its route's bottleneck bandwidth as if it were alone (contention-free).
 
 A sharing model receives a flow when its latency is over and it has bytes to push through at least one
@@ -23,20 +32,44 @@ from functools import partial
 import simpy
 
 from simulator.network.records import TransferRecords
-from simulator.network.topology import Route
+from simulator.network.topology import Route, Topology
 
-__all__ = ["SHARING_MODEL_CLASSES", "Flow", "MaxMinSharing", "UnsharedSharing", "max_min_rates"]
+__all__ = [
+    "SHARING_MODEL_CLASSES",
+    "Flow",
+    "MaxMinSharing",
+    "RttWeightedSharing",
+    "SharingModel",
+    "UnsharedSharing",
+    "make_sharing_model",
+    "max_min_rates",
+    "rtt_weight",
+]
 
-_RELATIVE_DONE_TOLERANCE = 1e-9
-"""A flow with at most this fraction of its bytes left is finished (absorbs rounding in rate x time)."""
+_RELATIVE_DONE_TOLERANCE = 1e-12
+"""A flow with at most this fraction of its bytes left is finished along with the flow whose completion is
+due (absorbs rounding in rate x time, so flows that end together finish in one event). Kept small because a
+flow finishing at a low rate ends up to this fraction x its bytes / its rate seconds early."""
+
+_LEVEL_TOLERANCE = 1e-12
+"""Relative tolerance when the incremental solver compares fair levels computed at different events: a level
+above another by less than this counts as equal (rounding), by more as a violation that widens the
+recomputation. Erring towards violations only costs time, never exactness."""
+
+_SATURATION_TOLERANCE = 1e-12
+"""A resource with at most this fraction of its capacity unused counts as saturated (absorbs rounding)."""
+
+_USAGE_RESYNC_INTERVAL = 4096
+"""Every this many recomputations the per-resource loads are summed afresh, so rounding cannot accumulate."""
 
 
 def max_min_rates(
     flow_routes: Sequence[Sequence[int]],
     capacities: Sequence[float],
     multiplicities: Sequence[int] | None = None,
+    weights: Sequence[float] | None = None,
 ) -> list[float]:
-    """Max-min fair rates of flows over shared resources, by progressive filling.
+    """Max-min fair rates of flows over shared resources, by progressive filling; optionally weighted.
 
     All flows start at rate 0 and grow together; when a resource saturates, the flows through it are frozen at
     their current rate, and the rest keep growing (Bertsekas & Gallager, *Data Networks*, section 6.5.2).
@@ -46,69 +79,102 @@ def max_min_rates(
     R resources, instead of O(R) per freezing step; lazy works because a resource's fair share only grows as
     flows at or below it are frozen.
 
+    With weights, flow ``i`` grows at ``weights[i]`` times a common level and a resource's fair share is per
+    unit of weight (remaining capacity divided by the sum of its unfrozen flows' weights), so flows limited by
+    the same resource get rates in proportion to their weights (weighted max-min fairness, as SimGrid's
+    ``lmm`` solver with sharing penalties ``1 / weight``). Without weights every flow weighs 1 and the rates
+    are exactly those of the unweighted computation.
+
     Args:
         flow_routes: For each flow, the indices of the resources it crosses, each at most once.
         capacities: Capacity of each resource in bytes per second (> 0; ``math.inf`` never constrains).
         multiplicities: Optionally, how many identical flows each entry stands for (>= 1). Identical flows
             always get the same max-min rate, so passing one entry per distinct route with its count gives the
             same rates as listing every flow, at a cost that grows with distinct routes only.
+        weights: Optionally, the weight of each entry's flows (finite, > 0); default 1 each.
 
     Returns:
         The rate of each flow in bytes per second, in the order of ``flow_routes``. A flow that crosses no
         finite-capacity resource gets ``math.inf``.
 
     Raises:
-        ValueError: If a capacity is negative or NaN, or the multiplicities do not match the flows.
+        ValueError: If a capacity is negative or NaN, a weight is not finite and positive, or the
+            multiplicities or weights do not match the flows.
     """
     n_flows = len(flow_routes)
     if multiplicities is None:
         multiplicities = [1] * n_flows
     elif len(multiplicities) != n_flows:
         raise ValueError(f"got {len(multiplicities)} multiplicities for {n_flows} flows")
-    rates = [math.inf] * n_flows
+    if weights is None:
+        weights = [1.0] * n_flows
+    elif len(weights) != n_flows:
+        raise ValueError(f"got {len(weights)} weights for {n_flows} flows")
+    else:
+        for weight in weights:
+            if not (weight > 0.0 and math.isfinite(weight)):
+                raise ValueError(f"weights must be finite and > 0, got {weight}")
+    levels = [math.inf] * n_flows
     remaining = [float(capacity) for capacity in capacities]
     for capacity in remaining:
         if not capacity >= 0.0:
             raise ValueError(f"resource capacities must be >= 0 bytes/s, got {capacity}")
     n_unfrozen = [0] * len(remaining)
+    weight_unfrozen = [0.0] * len(remaining)
     flows_through: dict[int, list[int]] = {}
     infinity = math.inf
+    # The weight of an entry: its flows' weight times their number (exact integers when unweighted).
+    entry_weights = [float(weight * multiplicity) for weight, multiplicity in zip(weights, multiplicities, strict=True)]
     for flow, route in enumerate(flow_routes):
-        multiplicity = multiplicities[flow]
+        entry_weight = entry_weights[flow]
         for resource in route:
             if remaining[resource] != infinity:
-                n_unfrozen[resource] += multiplicity
+                n_unfrozen[resource] += 1
+                weight_unfrozen[resource] += entry_weight
                 members = flows_through.get(resource)
                 if members is None:
                     flows_through[resource] = [flow]
                 else:
                     members.append(flow)
 
-    heap = [(remaining[resource] / n_unfrozen[resource], resource) for resource in flows_through]
+    heap = [(remaining[resource] / weight_unfrozen[resource], resource) for resource in flows_through]
     heapq.heapify(heap)
     heappop, heappush = heapq.heappop, heapq.heappush
     while heap:
         share, resource = heappop(heap)
-        count = n_unfrozen[resource]
-        if count == 0:
+        if n_unfrozen[resource] == 0:
             continue
-        current = max(remaining[resource], 0.0) / count
+        current = max(remaining[resource], 0.0) / weight_unfrozen[resource]
         if current != share:
             # Stale entry: flows through this resource were frozen elsewhere since it was pushed.
             heappush(heap, (current, resource))
             continue
         for flow in flows_through[resource]:
-            if rates[flow] != infinity:
+            if levels[flow] != infinity:
                 continue
-            rates[flow] = share
-            multiplicity = multiplicities[flow]
-            used = share * multiplicity
+            levels[flow] = share
+            entry_weight = entry_weights[flow]
+            used = share * entry_weight
             for crossed in flow_routes[flow]:
                 # Infinite resources absorb the subtraction and are never in the heap, so no test is needed.
                 remaining[crossed] -= used
-                n_unfrozen[crossed] -= multiplicity
-    return rates
+                weight_unfrozen[crossed] -= entry_weight
+                n_unfrozen[crossed] -= 1
+    return [level * weight for level, weight in zip(levels, weights, strict=True)]
 
+
+def rtt_weight(route: Route, zero_latency_s: float | None) -> float:
+    """The weight of a flow under ``"rtt-weighted"`` sharing: 1 / its route's latency in seconds.
+
+    Args:
+        route: The flow's route.
+        zero_latency_s: The latency that stands for a route of zero latency (the network's smallest positive
+            link latency), or None when no link has a positive latency: then every route weighs 1.
+    """
+    if zero_latency_s is None:
+        return 1.0
+    latency_s = route.latency_s
+    return 1.0 / (latency_s if latency_s > 0.0 else zero_latency_s)
 
 
 @dataclass(slots=True, eq=False)
@@ -129,17 +195,33 @@ class _RouteGroup:
 
     Like the virtual time of a processor-sharing queue, ``service_bytes`` counts the bytes each member could
     send since the group formed; a member joining at service level v with b bytes finishes when the level
-    reaches v + b. Advancing the clock, recomputing rates and finding the next completion then cost O(1) per
-    group rather than per flow (plus O(log n) per finishing flow), so many flows between the same pair of
-    vertices cost little more than one.
+    reaches v + b. The level is advanced lazily: it is stored as of ``updated_s`` and moved forward only when
+    the group's rate or membership changes, so an event costs nothing for the groups it does not affect.
+
+    The group's rate is ``weight x level_bytes_per_s`` per flow: ``level_bytes_per_s`` is the fair share per
+    unit of weight at which progressive filling froze the group, at its ``bottleneck`` resource, and
+    ``load_bytes_per_s`` the total rate of its flows as last counted in the per-resource loads.
     """
 
-    __slots__ = ("finish_levels", "rate_bytes_per_s", "route", "service_bytes")
+    __slots__ = ("bottleneck", "finish_levels", "level_bytes_per_s", "load_bytes_per_s", "new_bottleneck",
+                 "new_level_bytes_per_s", "order", "rate_bytes_per_s", "resources", "route", "service_bytes",
+                 "updated_s", "version", "weight")
 
-    def __init__(self, route: Route) -> None:
+    def __init__(self, route: Route, weight: float, order: int, now: float) -> None:
         self.route = route
+        self.resources = route.shared_resources
+        self.weight = weight
+        self.order = order
         self.service_bytes = 0.0
+        self.updated_s = now
         self.rate_bytes_per_s = 0.0
+        self.level_bytes_per_s = 0.0
+        self.load_bytes_per_s = 0.0
+        self.bottleneck = -1
+        self.new_level_bytes_per_s = 0.0
+        self.new_bottleneck = -1
+        # Bumped whenever the group's predicted completion changes; older heap entries are then stale.
+        self.version = 0
         # Min-heap of (finish level in bytes, sequence number for deterministic ties, flow).
         self.finish_levels: list[tuple[float, int, Flow]] = []
 
@@ -147,19 +229,52 @@ class _RouteGroup:
 class MaxMinSharing:
     """Max-min fair sharing of the resources' capacities among the transmitting flows (see the module docstring).
 
-    Flows on the same route always get the same rate, so they are kept in route groups (`_RouteGroup`).
+    Flows on the same route always get the same rate, so they are kept in route groups (`_RouteGroup`). Rates
+    are recomputed incrementally. A feasible allocation is max-min fair if and only if every group has a
+    *bottleneck*: a saturated resource on which no group has a higher level (Bertsekas & Gallager, section
+    6.5.2; per unit of weight when weighted), and that allocation is unique. The engine keeps each group's
+    level and bottleneck, the groups through each resource and each resource's load across events. When flows
+    join or leave, it re-solves only a set S of groups, starting with the groups whose membership changed and
+    those sharing their bottleneck: progressive filling over S, with the capacities that the groups outside S
+    leave free. The result is then
+    checked against the bottleneck condition: a group of S must be at least as high as every group outside S
+    on its new bottleneck, and a group outside S whose bottleneck S touched (or a departed group freed) must
+    find it still saturated and no group of S above it. Every group failing a check joins S and S is solved
+    again; when nothing fails, every group has a bottleneck and the allocation is the max-min fair one, the
+    same as a recomputation of everything, to rounding (a level higher than another by at most 1e-12 relative
+    counts as equal, and a resource with at most 1e-12 of its capacity unused as saturated). S stays small when
+    flows are limited by their own access links, and grows to a whole connected component in the worst case.
+
+    Predicted completions (one per group: its first flow to finish) are kept in a heap with lazy
+    invalidation, and a single SimPy event is kept pending for the earliest.
+
+    Args:
+        env: The simulation's environment.
+        capacities: Capacity of each resource in bytes per second.
+        records: Accounting of transfers and link use.
+        weight_of: The weight of a route's flows (finite, > 0); None weighs every flow 1 (plain max-min).
     """
 
-    def __init__(self, env: simpy.Environment, capacities: Sequence[float], records: TransferRecords) -> None:
+    def __init__(self, env: simpy.Environment, capacities: Sequence[float], records: TransferRecords,
+                 weight_of: Callable[[Route], float] | None = None) -> None:
         self._env = env
-        self._capacities = capacities
+        self._capacities = [float(capacity) for capacity in capacities]
         self._records = records
-        # Transmitting flows grouped by route (keyed by the cached route's id), with rates valid since
-        # _last_update_s.
+        self._weight_of = weight_of
+        # Transmitting flows grouped by route (keyed by the cached route's id).
         self._groups: dict[int, _RouteGroup] = {}
-        self._last_update_s = float(env.now)
-        self._generation = 0
-        self._next_completion: _RouteGroup | None = None
+        self._n_groups_made = 0
+        n_resources = len(self._capacities)
+        # Per resource: the groups crossing it, the groups whose bottleneck it is (dicts used as ordered sets,
+        # so runs never depend on object addresses), and the total rate through it.
+        self._groups_through: list[dict[_RouteGroup, None]] = [{} for _ in range(n_resources)]
+        self._bottlenecked_at: list[dict[_RouteGroup, None]] = [{} for _ in range(n_resources)]
+        self._usage_bytes_per_s = [0.0] * n_resources
+        self._n_solves = 0
+        # Predicted completions: (time, group order, group version, group); stale when the version moved on.
+        self._completions: list[tuple[float, int, int, _RouteGroup]] = []
+        self._scheduled_s = math.inf
+        self._token = 0
         # Flows whose latency ended at this instant, admitted (at rate 0 until then) by the next reallocation.
         self._pending_joins: list[Flow] = []
         self._reallocation_event_pending = False
@@ -182,96 +297,332 @@ class MaxMinSharing:
                 load[resource] += group_rate
         return load
 
+    # ------------------------------------------------------------------ events
+
     def _on_reallocation_event(self, _event: simpy.Event) -> None:
         self._reallocation_event_pending = False
-        if self._pending_joins:
-            self._advance()
-            self._reallocate()
-
-    def _on_completion_event(self, generation: int, _event: simpy.Event) -> None:
-        """The earliest predicted completion is due, unless rates changed since it was scheduled."""
-        if generation != self._generation:
+        joins = self._pending_joins
+        if not joins:
             return
-        self._advance()
+        self._pending_joins = []
         now = self._env.now
-        due = self._next_completion
-        finished: list[Flow] = []
-        emptied: list[int] = []
+        groups = self._groups
+        changed: dict[_RouteGroup, None] = {}
+        heappush = heapq.heappush
+        for flow in joins:
+            route = flow.route
+            group = groups.get(id(route))
+            if group is None:
+                group = self._new_group(route, now)
+            elif group.updated_s != now:
+                group.service_bytes += group.rate_bytes_per_s * (now - group.updated_s)
+                group.updated_s = now
+            heappush(group.finish_levels, (group.service_bytes + flow.n_bytes, flow.sequence, flow))
+            changed[group] = None
+        self._solve(changed)
+        self._schedule()
+
+    def _on_completion_event(self, token: int, _event: simpy.Event) -> None:
+        """The earliest predicted completion is due, unless a later reschedule superseded this event."""
+        if token != self._token:
+            return
+        self._scheduled_s = math.inf
+        now = self._env.now
+        completions = self._completions
         heappop = heapq.heappop
-        for key, group in self._groups.items():
-            levels = group.finish_levels
-            service = group.service_bytes
+        finished: list[Flow] = []
+        changed: dict[_RouteGroup, None] = {}
+        freed: list[int] = []
+        freed_bottlenecks: list[int] = []
+        while completions:
+            time_s, _, version, group = completions[0]
+            if version != group.version:
+                heappop(completions)
+                continue
             rate = group.rate_bytes_per_s
-            if group is due:
-                # The scheduled flow is done by construction, whatever rounding left of it.
-                finished.append(heappop(levels)[2])
+            service = group.service_bytes + rate * (now - group.updated_s)
+            levels = group.finish_levels
+            remaining = levels[0][0] - service
+            # Done if (almost) no bytes are left, or if the time left is below the clock's resolution (as
+            # predicted, or as counted now), so rounding cannot leave a sliver of bytes for a zero-delay event.
+            if not (remaining <= _RELATIVE_DONE_TOLERANCE * levels[0][2].n_bytes or now + remaining / rate <= now
+                    or now + (time_s - now) <= now):
+                break
+            heappop(completions)
+            group.version += 1
+            group.service_bytes = service
+            group.updated_s = now
+            finished.append(heapq.heappop(levels)[2])
             while levels:
                 finish_level, _, flow = levels[0]
                 remaining = finish_level - service
-                # Done if (almost) no bytes are left, or if the time left is below the clock's resolution,
-                # so rounding cannot leave a sliver of bytes for a zero-delay event.
-                if remaining <= _RELATIVE_DONE_TOLERANCE * flow.n_bytes or (
-                    rate > 0.0 and now + remaining / rate <= now
-                ):
-                    finished.append(heappop(levels)[2])
+                if remaining <= _RELATIVE_DONE_TOLERANCE * flow.n_bytes or now + remaining / rate <= now:
+                    finished.append(heapq.heappop(levels)[2])
                 else:
                     break
-            if not levels:
-                emptied.append(key)
-        for key in emptied:
-            del self._groups[key]
+            if levels:
+                changed[group] = None
+            else:
+                changed.pop(group, None)
+                self._remove_group(group)
+                freed.extend(group.resources)
+                freed_bottlenecks.append(group.bottleneck)
+        records = self._records
         for flow in finished:
-            self._records.stop_transmitting(flow)
-            self._records.complete(flow)
+            records.stop_transmitting(flow)
+            records.complete(flow)
         # Reallocate before running callbacks, so the network is consistent whatever they do.
-        self._reallocate()
+        if changed or freed:
+            self._solve(changed, freed, freed_bottlenecks)
+        self._schedule()
         for flow in finished:
             flow.on_done()
 
-    def _advance(self) -> None:
-        """Move every route group's service level forward to now at its current rate."""
-        now = self._env.now
-        elapsed_s = now - self._last_update_s
-        if elapsed_s > 0.0:
-            for group in self._groups.values():
-                group.service_bytes += group.rate_bytes_per_s * elapsed_s
-        self._last_update_s = now
-
-    def _reallocate(self) -> None:
-        """Admit flows waiting to transmit, recompute max-min rates and schedule the earliest completion.
-
-        Callers advance the clock first, so joining flows enter their group at the current service level.
-        """
-        for flow in self._pending_joins:
-            route = flow.route
-            group = self._groups.get(id(route))
-            if group is None:
-                group = self._groups[id(route)] = _RouteGroup(route)
-            heapq.heappush(group.finish_levels, (group.service_bytes + flow.n_bytes, flow.sequence, flow))
-        self._pending_joins = []
-        self._generation += 1
-        groups = list(self._groups.values())
-        if not groups:
-            self._next_completion = None
+    def _schedule(self) -> None:
+        """Keep one SimPy event pending, no later than the earliest valid predicted completion."""
+        completions = self._completions
+        while completions and completions[0][2] != completions[0][3].version:
+            heapq.heappop(completions)
+        if len(completions) > 4 * len(self._groups) + 64:
+            # Many stale entries (rates changed often): rebuild from the valid ones.
+            self._completions = completions = [entry for entry in completions if entry[2] == entry[3].version]
+            heapq.heapify(completions)
+        if not completions:
             return
-        rates = max_min_rates(
-            [group.route.shared_resources for group in groups],
-            self._capacities,
-            [len(group.finish_levels) for group in groups],
-        )
-        earliest_s = math.inf
-        next_group = groups[0]
-        for group, rate in zip(groups, rates, strict=True):
+        earliest_s = completions[0][0]
+        if earliest_s < self._scheduled_s:
+            self._scheduled_s = earliest_s
+            self._token += 1
+            env = self._env
+            # A sliver of negative remaining bytes from rounding must not move the clock backwards.
+            delay_s = max(earliest_s - env.now, 0.0)
+            env.timeout(delay_s).callbacks.append(partial(self._on_completion_event, self._token))
+
+    # ------------------------------------------------------------------ groups
+
+    def _new_group(self, route: Route, now: float) -> _RouteGroup:
+        weight = 1.0 if self._weight_of is None else float(self._weight_of(route))
+        if not (weight > 0.0 and math.isfinite(weight)):
+            raise ValueError(f"flow weights must be finite and > 0, got {weight} for route {route.vertices}")
+        group = _RouteGroup(route, weight, self._n_groups_made, now)
+        self._n_groups_made += 1
+        self._groups[id(route)] = group
+        groups_through = self._groups_through
+        for resource in group.resources:
+            groups_through[resource][group] = None
+        return group
+
+    def _remove_group(self, group: _RouteGroup) -> None:
+        del self._groups[id(group.route)]
+        usage = self._usage_bytes_per_s
+        groups_through = self._groups_through
+        load = group.load_bytes_per_s
+        for resource in group.resources:
+            through = groups_through[resource]
+            del through[group]
+            # An idle resource carries exactly nothing: this also clears accumulated rounding.
+            usage[resource] = usage[resource] - load if through else 0.0
+        if group.bottleneck >= 0:
+            del self._bottlenecked_at[group.bottleneck][group]
+
+    # ------------------------------------------------------------------ incremental max-min
+
+    def _solve(self, changed: dict[_RouteGroup, None], freed: Sequence[int] = (),
+               freed_bottlenecks: Sequence[int] = ()) -> None:
+        """Recompute the rates that the change of ``changed`` groups and the departure of groups from the
+        ``freed`` resources (``freed_bottlenecks`` being their bottlenecks) can affect (see the class
+        docstring), and predict the new completions."""
+        capacities = self._capacities
+        usage = self._usage_bytes_per_s
+        groups_through = self._groups_through
+        bottlenecked_at = self._bottlenecked_at
+        # Start from the changed groups and the groups sharing their bottleneck (or the bottleneck of departed
+        # groups): those are the likeliest to change too, and solving them at once saves rounds of checks.
+        members = dict(changed)
+        for group in changed:
+            if group.bottleneck >= 0:
+                members.update(bottlenecked_at[group.bottleneck])
+        for resource in freed_bottlenecks:
+            if resource >= 0:
+                members.update(bottlenecked_at[resource])
+        while True:
+            remaining: dict[int, float] = {}
+            through: dict[int, list[_RouteGroup]] = {}
+            frozen_at: list[tuple[int, float]] = []
+            if len(members) == 1:
+                # One group: its level is the smallest share of capacity left on its resources (ties to the
+                # lowest resource index, as in progressive filling).
+                for group in members:
+                    load = group.load_bytes_per_s
+                    group_weight = group.weight * len(group.finish_levels)
+                    best_share = math.inf
+                    best_resource = -1
+                    for resource in group.resources:
+                        left = capacities[resource] - usage[resource] + load
+                        remaining[resource] = left
+                        through[resource] = [group]
+                        share = (left if left > 0.0 else 0.0) / group_weight
+                        if share < best_share or (share == best_share and resource < best_resource):
+                            best_share = share
+                            best_resource = resource
+                    group.new_level_bytes_per_s = best_share
+                    group.new_bottleneck = best_resource
+                    frozen_at.append((best_resource, best_share))
+                    used = best_share * group_weight
+                    for resource in group.resources:
+                        remaining[resource] -= used
+            elif members:
+                self._fill(members, remaining, through, frozen_at)
+            # Check the bottleneck condition; groups outside that fail it join the members.
+            joining: dict[_RouteGroup, None] = {}
+            # (a) A member's new bottleneck: no outside group may be higher there.
+            for resource, share in frozen_at:
+                ceiling = share * (1.0 + _LEVEL_TOLERANCE)
+                for other in groups_through[resource]:
+                    if other.level_bytes_per_s > ceiling and other not in members:
+                        joining[other] = None
+            # (b) Outside groups bottlenecked where the members pass or departed groups left: still saturated
+            # there, and no member above them?
+            for resources in (remaining, freed):
+                for resource in resources:
+                    bottlenecked = bottlenecked_at[resource]
+                    if not bottlenecked:
+                        continue
+                    highest = 0.0
+                    if resource in remaining:
+                        left = remaining[resource]
+                        for group in through[resource]:
+                            if group.new_level_bytes_per_s > highest:
+                                highest = group.new_level_bytes_per_s
+                    else:
+                        left = capacities[resource] - usage[resource]
+                    saturated = left <= _SATURATION_TOLERANCE * capacities[resource]
+                    for other in bottlenecked:
+                        if (not saturated or highest > other.level_bytes_per_s * (1.0 + _LEVEL_TOLERANCE)) and (
+                                other not in members):
+                            joining[other] = None
+            if not joining:
+                break
+            members = {**members, **joining}
+        self._commit(members, changed, remaining)
+
+    def _fill(self, members: dict[_RouteGroup, None], remaining: dict[int, float],
+              through: dict[int, list[_RouteGroup]], frozen_at: list[tuple[int, float]]) -> None:
+        """Progressive filling over the members (as in `max_min_rates`) with the capacity that the groups
+        outside leave them; fills ``remaining`` (capacity left after), ``through`` (members per resource) and
+        ``frozen_at`` (each resource that froze groups, with their level), and sets the members' new levels
+        and bottlenecks."""
+        capacities = self._capacities
+        usage = self._usage_bytes_per_s
+        weight_unfrozen: dict[int, float] = {}
+        n_unfrozen: dict[int, int] = {}
+        # Capacity left to the members by the groups outside: capacity - load + the members' own loads.
+        for group in members:
+            load = group.load_bytes_per_s
+            group_weight = group.weight * len(group.finish_levels)
+            group.new_bottleneck = -1
+            for resource in group.resources:
+                if resource in remaining:
+                    remaining[resource] += load
+                    weight_unfrozen[resource] += group_weight
+                    n_unfrozen[resource] += 1
+                    through[resource].append(group)
+                else:
+                    remaining[resource] = capacities[resource] - usage[resource] + load
+                    weight_unfrozen[resource] = group_weight
+                    n_unfrozen[resource] = 1
+                    through[resource] = [group]
+        heap = [((left if left > 0.0 else 0.0) / weight_unfrozen[resource], resource)
+                for resource, left in remaining.items()]
+        heapq.heapify(heap)
+        heappop, heappush = heapq.heappop, heapq.heappush
+        while heap:
+            share, resource = heappop(heap)
+            if n_unfrozen[resource] == 0:
+                continue
+            left = remaining[resource]
+            current = (left if left > 0.0 else 0.0) / weight_unfrozen[resource]
+            if current != share:
+                # Stale entry: groups through this resource were frozen elsewhere since it was pushed.
+                heappush(heap, (current, resource))
+                continue
+            frozen_at.append((resource, share))
+            for group in through[resource]:
+                if group.new_bottleneck >= 0:
+                    continue
+                group.new_bottleneck = resource
+                group.new_level_bytes_per_s = share
+                group_weight = group.weight * len(group.finish_levels)
+                used = share * group_weight
+                for crossed in group.resources:
+                    remaining[crossed] -= used
+                    weight_unfrozen[crossed] -= group_weight
+                    n_unfrozen[crossed] -= 1
+
+    def _commit(self, members: dict[_RouteGroup, None], changed: dict[_RouteGroup, None],
+                remaining: dict[int, float]) -> None:
+        """Install the members' new levels and bottlenecks, the loads, and the new predicted completions."""
+        now = self._env.now
+        capacities = self._capacities
+        usage = self._usage_bytes_per_s
+        bottlenecked_at = self._bottlenecked_at
+        completions = self._completions
+        heappush = heapq.heappush
+        for group in members:
+            level = group.new_level_bytes_per_s
+            bottleneck = group.new_bottleneck
+            if bottleneck != group.bottleneck:
+                if group.bottleneck >= 0:
+                    del bottlenecked_at[group.bottleneck][group]
+                bottlenecked_at[bottleneck][group] = None
+                group.bottleneck = bottleneck
+            group.level_bytes_per_s = level
+            group.load_bytes_per_s = level * (group.weight * len(group.finish_levels))
+            rate = group.weight * level
+            old_rate = group.rate_bytes_per_s
+            if rate == old_rate and group not in changed:
+                continue
+            if group.updated_s != now:
+                group.service_bytes += old_rate * (now - group.updated_s)
+                group.updated_s = now
             group.rate_bytes_per_s = rate
+            group.version += 1
             if rate > 0.0:
                 time_left_s = (group.finish_levels[0][0] - group.service_bytes) / rate
-                if time_left_s < earliest_s:
-                    earliest_s = time_left_s
-                    next_group = group
-        self._next_completion = next_group
-        # A sliver of negative remaining bytes from rounding must not move the clock backwards.
-        delay_s = max(earliest_s, 0.0) if earliest_s != math.inf else 0.0
-        self._env.timeout(delay_s).callbacks.append(partial(self._on_completion_event, self._generation))
+                heappush(completions, (now + time_left_s, group.order, group.version, group))
+        for resource, left in remaining.items():
+            usage[resource] = capacities[resource] - left
+        self._n_solves += 1
+        if self._n_solves % _USAGE_RESYNC_INTERVAL == 0:
+            self._resync_usage()
+
+    def _resync_usage(self) -> None:
+        """Sum every resource's load afresh from the groups (clears rounding accumulated by updates)."""
+        usage = [0.0] * len(self._capacities)
+        for group in self._groups.values():
+            load = group.load_bytes_per_s
+            for resource in group.resources:
+                usage[resource] += load
+        self._usage_bytes_per_s = usage
+
+
+class RttWeightedSharing(MaxMinSharing):
+    """Weighted max-min sharing, a flow's weight being 1 / its route's latency (see the module docstring).
+
+    Args:
+        env: The simulation's environment.
+        capacities: Capacity of each resource in bytes per second.
+        records: Accounting of transfers and link use.
+        zero_latency_s: The latency that stands for a route of zero latency: the network's smallest positive
+            link latency in seconds, or None when no link has a positive latency (every flow then weighs 1).
+    """
+
+    def __init__(self, env: simpy.Environment, capacities: Sequence[float], records: TransferRecords,
+                 zero_latency_s: float | None = None) -> None:
+        if zero_latency_s is not None and not (zero_latency_s > 0.0 and math.isfinite(zero_latency_s)):
+            raise ValueError(f"zero_latency_s must be finite and > 0 (or None), got {zero_latency_s}")
+        super().__init__(env, capacities, records, partial(rtt_weight, zero_latency_s=zero_latency_s))
+        self.zero_latency_s = zero_latency_s
 
 
 class UnsharedSharing:
@@ -304,9 +655,27 @@ class UnsharedSharing:
         flow.on_done()
 
 
-SHARING_MODEL_CLASSES: dict[str, Callable[[simpy.Environment, Sequence[float], TransferRecords],
-                                          MaxMinSharing | UnsharedSharing]] = {
+SharingModel = MaxMinSharing | UnsharedSharing
+"""What `Network` drives: ``start(flow)`` and ``load_bytes_per_s()``."""
+
+SHARING_MODEL_CLASSES: dict[str, type[MaxMinSharing] | type[UnsharedSharing]] = {
     "max-min": MaxMinSharing,
+    "rtt-weighted": RttWeightedSharing,
     "none": UnsharedSharing,
 }
 """The sharing model of each name of `simulator.network_spec.SHARING_MODELS`."""
+
+
+def make_sharing_model(name: str, env: simpy.Environment, topology: Topology,
+                       records: TransferRecords) -> SharingModel:
+    """The sharing model called ``name`` for a network of this topology.
+
+    Raises:
+        ValueError: If ``name`` is not a known sharing model.
+    """
+    if name not in SHARING_MODEL_CLASSES:
+        raise ValueError(f"network sharing must be one of {list(SHARING_MODEL_CLASSES)}, got {name!r}")
+    if name == "rtt-weighted":
+        zero_latency_s = min((link.latency_s for link in topology.spec.links if link.latency_s > 0.0), default=None)
+        return RttWeightedSharing(env, topology.capacities, records, zero_latency_s=zero_latency_s)
+    return SHARING_MODEL_CLASSES[name](env, topology.capacities, records)
