@@ -7,9 +7,12 @@ without loading the whole scenario schema.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DUPLEX_MODES", "SHARING_MODELS", "LinkSpec", "NetworkSpec"]
+__all__ = ["DUPLEX_MODES", "SHARING_MODELS", "LinkSpec", "NetworkSpec", "network_problems"]
 
 SHARING_MODELS: tuple[str, ...] = ("max-min", "rtt-weighted", "none")
 """Known bandwidth-sharing models: SimGrid-style max-min fairness, max-min weighted by 1 / route latency
@@ -59,3 +62,53 @@ class NetworkSpec:
     sharing: str = "max-min"
     switches: tuple[str, ...] = ()
     links: tuple[LinkSpec, ...] = ()
+
+
+def network_problems(spec: NetworkSpec, vertices: Sequence[str]) -> list[tuple[str, str]]:
+    """Everything that makes a network impossible, checked in one place for every way of building one (a
+    scenario file, or a `NetworkSpec` made in code): an unknown sharing model or duplex mode, a switch named
+    like a node or listed twice, a link without exactly two endpoints, to an unknown vertex or to itself, a
+    negative or infinite latency, a bandwidth that is not positive, two links of the same name.
+
+    Args:
+        spec: The network.
+        vertices: Names of the compute nodes.
+
+    Returns:
+        ``(where, message)`` pairs: ``where`` is ``"sharing"``, ``"switches"`` or ``"links.NAME"``.
+    """
+    problems: list[tuple[str, str]] = []
+    if spec.sharing not in SHARING_MODELS:
+        problems.append(("sharing", f"must be one of {', '.join(map(repr, SHARING_MODELS))}, got {spec.sharing!r}"))
+    nodes = set(vertices)
+    for name, count in Counter(vertices).items():
+        if count > 1:
+            problems.append(("nodes", f"name {name!r} is given {count} times (duplicate vertex name)"))
+    for index, switch in enumerate(spec.switches):
+        if switch in nodes:
+            problems.append(("switches", f"name {switch!r} is already used by a node (duplicate vertex name)"))
+        elif switch in spec.switches[:index]:
+            problems.append(("switches", f"lists {switch!r} twice (duplicate vertex name)"))
+    known = nodes | set(spec.switches)
+    for link in spec.links:
+        where = f"links.{link.name}"
+        if len(link.endpoints) != 2:
+            problems.append((where, f"must have exactly two endpoints, got {list(link.endpoints)}"))
+            continue
+        unknown = [end for end in link.endpoints if end not in known]
+        for end in unknown:
+            problems.append((where, f"joins unknown vertex {end!r}; known vertices: {', '.join(sorted(known))}"))
+        if not unknown and link.endpoints[0] == link.endpoints[1]:
+            problems.append((where, f"joins a vertex to itself: {list(link.endpoints)}"))
+        if not (link.latency_s >= 0.0 and math.isfinite(link.latency_s)):
+            problems.append((where, f"latency_s must be finite and >= 0, got {link.latency_s}"))
+        if not link.bandwidth_bytes_per_s > 0.0:
+            problems.append((where, f"bandwidth_bytes_per_s must be > 0, got {link.bandwidth_bytes_per_s}"))
+        if link.duplex not in DUPLEX_MODES:
+            problems.append((where, f"duplex must be one of {', '.join(map(repr, DUPLEX_MODES))}, "
+                                    f"got {link.duplex!r}"))
+    for name, count in Counter(link.name for link in spec.links).items():
+        if count > 1:
+            problems.append((f"links.{name}", f"is the name of {count} links (a duplicate link name; a group's "
+                                              "member links are named LINK-MEMBER)"))
+    return problems

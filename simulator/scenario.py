@@ -12,7 +12,6 @@ import csv
 import io
 import math
 import tomllib
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from simulator.calibration.profile import DTYPES, ProfileError, load_profile, resolve_profile
 from simulator.errors import ScenarioError, UnknownPolicyError, UserInputError
-from simulator.network_spec import DUPLEX_MODES, SHARING_MODELS, LinkSpec, NetworkSpec
+from simulator.network_spec import DUPLEX_MODES, SHARING_MODELS, LinkSpec, NetworkSpec, network_problems
 from simulator.policies import MODES, check_policy_params, policy_class
 from simulator.user_files import read_user_text, read_user_toml
 
@@ -629,13 +628,11 @@ def _read_network(
     reader.no_unknown_keys(table, "network", ["sharing", "switches", "links"])
     sharing = reader.take(table, "network", "sharing", _choice(SHARING_MODELS), "max-min")
     switches = reader.take(table, "network", "switches", _string_list, ())
-    for index, switch in enumerate(switches):
-        if switch in node_names or switch in groups:
-            reader.error("network.switches", f"name {switch!r} is already used by a node")
-        elif switch in switches[:index]:
-            reader.error("network.switches", f"lists {switch!r} twice")
-    vertices = node_names | set(switches)
+    for switch in switches:
+        if switch in groups and switch not in node_names:
+            reader.error("network.switches", f"name {switch!r} is already used by a group of nodes")
     links: list[LinkSpec] = []
+    table_of_link: dict[str, str] = {}  # a link's name -> its [network.links.NAME] table
     for link_name, value in reader.section(table, "links", "network").items():
         path = f"network.links.{link_name}"
         try:
@@ -654,27 +651,26 @@ def _read_network(
                 reader.error(f"{path}.endpoints", f"must name exactly two vertices, got {list(endpoints)}")
             continue
         expanded = [groups.get(end, [end]) for end in endpoints]
-        for end, members in zip(endpoints, expanded, strict=True):
-            if members == [end] and end not in vertices:
-                reader.error(f"{path}.endpoints", f"unknown vertex {end!r}; known nodes, groups and switches: "
-                             f"{', '.join(sorted(vertices | set(groups)))}")
         if len(expanded[0]) > 1 and len(expanded[1]) > 1:
             reader.error(f"{path}.endpoints", "at most one endpoint may be a group of several nodes")
             continue
         if bandwidth is None:
             continue
         pairs = [(a, b) for a in expanded[0] for b in expanded[1]]
-        if any(a == b for a, b in pairs):
-            reader.error(f"{path}.endpoints", f"joins a vertex to itself: {list(endpoints)}")
-            continue
         for a, b in pairs:
             name = link_name if len(pairs) == 1 else f"{link_name}-{a if len(expanded[0]) > 1 else b}"
             links.append(LinkSpec(name, (a, b), latency, bandwidth, duplex))
-    counts = Counter(link.name for link in links)
-    for name in sorted(name for name, count in counts.items() if count > 1):
-        reader.error("network.links", f"make two links named {name!r} (a group's member links are named "
-                     "LINK-MEMBER); rename one")
-    return NetworkSpec(sharing=sharing, switches=tuple(switches), links=tuple(links))
+            table_of_link.setdefault(name, link_name)
+    spec = NetworkSpec(sharing=sharing, switches=tuple(switches), links=tuple(links))
+    for where, message in network_problems(spec, sorted(node_names)):
+        kind, _, name = where.partition(".")
+        if kind == "links":  # the message names the endpoints; the path is the table the link came from
+            field = "endpoints" if "vertex" in message else ""
+            path = f"network.links.{table_of_link.get(name, name)}"
+            reader.error(f"{path}.{field}" if field else path, message)
+        elif kind != "nodes":  # duplicate node names are reported by [nodes]
+            reader.error(f"network.{where}", message)
+    return spec
 
 
 

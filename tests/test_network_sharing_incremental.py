@@ -19,7 +19,8 @@ import pytest
 import simpy
 
 from simulator.network import Network, max_min_rates
-from simulator.network.sharing import _RELATIVE_DONE_TOLERANCE, Flow, MaxMinSharing, RttWeightedSharing, rtt_weight
+from simulator.network.records import Flow
+from simulator.network.sharing import _RELATIVE_DONE_TOLERANCE, MaxMinSharing, RttWeightedSharing, rtt_weight
 from simulator.network.topology import Route
 from simulator.network_spec import LinkSpec, NetworkSpec
 
@@ -375,3 +376,19 @@ def test_network_rtt_weighted_zero_latency_route_weighs_as_smallest_positive_lin
     network.transfer(c, d, 2.0, lambda: finished.setdefault("c", env.now))
     env.run()
     assert finished == {"a": pytest.approx(2.5, rel=1e-12), "c": pytest.approx(2.5, rel=1e-12)}
+
+
+@pytest.mark.unit
+def test_estimate_shared_s_uses_the_weights() -> None:
+    """Reference: the first step of weighted progressive filling. While a's flow (route latency 1 s, weight 1)
+    transmits on the 8 B/s link s-d, a new flow from c (latency 3 s, weight 1/3) would get 8 x (1/3) / (1 + 1/3)
+    = 2 B/s, so 4 B take 3 s + 2 s; under plain max-min it would get 8 / 2 = 4 B/s (3 s + 1 s)."""
+    for sharing, expected_s in (("rtt-weighted", 5.0), ("max-min", 4.0)):
+        env = simpy.Environment()
+        links = [LinkSpec("as", ("a", "s"), 0.5, math.inf), LinkSpec("cs", ("c", "s"), 2.5, math.inf),
+                 LinkSpec("sd", ("s", "d"), 0.5, 8.0)]
+        network = Network(env, NetworkSpec(sharing=sharing, switches=("s",), links=tuple(links)), ["a", "c", "d"])
+        a, c, d = (network.vertex_index(name) for name in "acd")
+        network.transfer(a, d, 1e6, _nothing)
+        env.run(until=2.0)
+        assert network.estimate_shared_s(c, d, 4.0) == pytest.approx(expected_s, rel=1e-12)

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import POLICIES, ScenarioError, parse_scenario, run
+from simulator.network_spec import SHARING_MODELS
 from simulator.policies import policy_class
 from simulator.scenario import Scenario, eligible_nodes
 from simulator.simulation import RunResult
@@ -102,7 +103,7 @@ def raw_scenarios(draw: st.DrawFn) -> dict[str, Any]:
         }
         for group in nodes
     }
-    network = {"sharing": draw(st.sampled_from(["max-min", "none"])), "switches": ["sw"], "links": links}
+    network = {"sharing": draw(st.sampled_from(SHARING_MODELS)), "switches": ["sw"], "links": links}
 
     # Applications: 1-2, each a random DAG of 1-5 stages; each stage has its own model.
     models: dict[str, Any] = {}

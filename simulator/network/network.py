@@ -17,10 +17,10 @@ import networkx as nx
 import pandas as pd
 import simpy
 
-from simulator.network.records import TransferRecords
-from simulator.network.sharing import Flow, make_sharing_model
+from simulator.network.records import Flow, TransferRecords
+from simulator.network.sharing import make_sharing_model
 from simulator.network.topology import Route, Topology
-from simulator.network_spec import SHARING_MODELS, NetworkSpec
+from simulator.network_spec import NetworkSpec
 
 __all__ = ["Network"]
 
@@ -42,8 +42,6 @@ class Network:
     """
 
     def __init__(self, env: simpy.Environment, spec: NetworkSpec, vertices: Sequence[str]) -> None:
-        if spec.sharing not in SHARING_MODELS:
-            raise ValueError(f"network sharing must be one of {list(SHARING_MODELS)}, got {spec.sharing!r}")
         self._env = env
         self.topology = Topology(spec, vertices)
         self.records = TransferRecords(env, self.topology)
@@ -113,11 +111,10 @@ class Network:
         return route.latency_s + n_bytes / route.bottleneck_bytes_per_s
 
     def estimate_shared_s(self, src: int, dst: int, n_bytes: float) -> float:
-        """Transfer time if the flows now transmitting keep going: on each link the new flow would get an
-        equal share (capacity / (flows + 1)), and the smallest share on the route sets its rate.
-
-        This is the first step of progressive filling seen from the new flow; it ignores flows that will end
-        or start meanwhile. Equal to `estimate_s` under ``sharing = "none"``.
+        """Transfer time if the flows now transmitting keep going: the route latency plus the bytes at the
+        rate the sharing model would give a new flow at first (`first_share_bytes_per_s`: an equal share of
+        each link under max-min, a share in proportion to the weight under rtt-weighted; the smallest on the
+        route). It ignores flows that will end or start meanwhile. Equal to `estimate_s` under ``"none"``.
         """
         if src == dst or n_bytes == 0 or not self._shares_bandwidth:
             return self.estimate_s(src, dst, n_bytes)
@@ -125,10 +122,7 @@ class Network:
         route = self.topology.routes_from(src).get(dst)
         if route is None:
             return math.inf
-        capacities = self.topology.capacities
-        transmitting = self.records.n_transmitting
-        share = min((capacities[r] / (transmitting[r] + 1) for r in route.shared_resources), default=math.inf)
-        return route.latency_s + n_bytes / share
+        return route.latency_s + n_bytes / self._sharing.first_share_bytes_per_s(route)
 
     # ------------------------------------------------------------------ transfers
 

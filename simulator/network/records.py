@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import simpy
 
-from simulator.network.topology import Topology
+from simulator.network.topology import Route, Topology
 
-if TYPE_CHECKING:
-    from simulator.network.sharing import Flow
+__all__ = ["Flow", "TransferRecords"]
 
-__all__ = ["TransferRecords"]
+
+@dataclass(slots=True, eq=False)
+class Flow:
+    """One transfer in flight; dropped once it completes (completed transfers live in columnar records)."""
+
+    src: int
+    dst: int
+    n_bytes: float
+    start_s: float
+    route: Route
+    on_done: Callable[[], None]
+    sequence: int
 
 
 class TransferRecords:

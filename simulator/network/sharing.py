@@ -26,17 +26,15 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 
 import simpy
 
-from simulator.network.records import TransferRecords
+from simulator.network.records import Flow, TransferRecords
 from simulator.network.topology import Route, Topology
 
 __all__ = [
     "SHARING_MODEL_CLASSES",
-    "Flow",
     "MaxMinSharing",
     "RttWeightedSharing",
     "SharingModel",
@@ -177,19 +175,6 @@ def rtt_weight(route: Route, zero_latency_s: float | None) -> float:
     return 1.0 / (latency_s if latency_s > 0.0 else zero_latency_s)
 
 
-@dataclass(slots=True, eq=False)
-class Flow:
-    """One transfer in flight; dropped once it completes (completed transfers live in columnar records)."""
-
-    src: int
-    dst: int
-    n_bytes: float
-    start_s: float
-    route: Route
-    on_done: Callable[[], None]
-    sequence: int
-
-
 class _RouteGroup:
     """The transmitting flows that share one route, and therefore one max-min rate.
 
@@ -287,6 +272,21 @@ class MaxMinSharing:
             # Coalesce every flow that joins at this instant into a single recomputation.
             self._reallocation_event_pending = True
             self._env.timeout(0.0).callbacks.append(self._on_reallocation_event)
+
+    def first_share_bytes_per_s(self, route: Route) -> float:
+        """The rate a new flow on `route` would get if the flows now transmitting kept going: on each of its
+        resources a share in proportion to its weight (with weights 1: capacity / (flows + 1)); the smallest
+        sets the rate. This is the first step of progressive filling seen from the new flow."""
+        if self._weight_of is None:
+            transmitting = self._records.n_transmitting
+            return min((self._capacities[r] / (transmitting[r] + 1) for r in route.shared_resources),
+                       default=math.inf)
+        weight = self._weight_of(route)
+        share = math.inf
+        for resource in route.shared_resources:
+            weights = sum(group.weight * len(group.finish_levels) for group in self._groups_through[resource])
+            share = min(share, self._capacities[resource] * weight / (weights + weight))
+        return share
 
     def load_bytes_per_s(self) -> list[float]:
         """The current total rate through each resource."""
@@ -634,6 +634,10 @@ class UnsharedSharing:
         self._records = records
         self._transmitting: dict[int, Flow] = {}
 
+    def first_share_bytes_per_s(self, route: Route) -> float:
+        """A new flow's rate: its route's bottleneck bandwidth, whatever else is in flight."""
+        return route.bottleneck_bytes_per_s
+
     def start(self, flow: Flow) -> None:
         self._records.start_transmitting(flow)
         self._transmitting[flow.sequence] = flow
@@ -656,7 +660,7 @@ class UnsharedSharing:
 
 
 SharingModel = MaxMinSharing | UnsharedSharing
-"""What `Network` drives: ``start(flow)`` and ``load_bytes_per_s()``."""
+"""What `Network` drives: ``start(flow)``, ``first_share_bytes_per_s(route)`` and ``load_bytes_per_s()``."""
 
 SHARING_MODEL_CLASSES: dict[str, type[MaxMinSharing] | type[UnsharedSharing]] = {
     "max-min": MaxMinSharing,

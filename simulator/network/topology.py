@@ -20,7 +20,7 @@ import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
-from simulator.network_spec import DUPLEX_MODES, LinkSpec, NetworkSpec
+from simulator.network_spec import LinkSpec, NetworkSpec, network_problems
 
 __all__ = ["Route", "Topology"]
 
@@ -75,20 +75,19 @@ class Topology:
         vertices: Names of the compute nodes in index order.
 
     Raises:
-        ValueError: If the spec is impossible: duplicate vertex or link names, a link to an unknown vertex
-            or to itself, a negative or infinite latency, a non-positive bandwidth, or an unknown duplex mode.
+        ValueError: If the spec is impossible (`simulator.network_spec.network_problems`: the same checks a
+            scenario file gets).
     """
 
     def __init__(self, spec: NetworkSpec, vertices: Sequence[str]) -> None:
+        problems = network_problems(spec, vertices)
+        if problems:
+            raise ValueError("; ".join(f"network.{where} {message}" for where, message in problems))
         self._spec = spec
         self.vertex_names: tuple[str, ...] = (*vertices, *spec.switches)
         """Names of all vertices: compute nodes in index order, then switches."""
         self.n_compute_nodes = len(vertices)
-        self._index_of: dict[str, int] = {}
-        for index, name in enumerate(self.vertex_names):
-            if name in self._index_of:
-                raise ValueError(f"duplicate vertex name {name!r} among compute nodes and switches")
-            self._index_of[name] = index
+        self._index_of = {name: index for index, name in enumerate(self.vertex_names)}
         self._link_ends: list[tuple[int, int]] = []
         # Resource indices of each link as (forward, backward); equal for half-duplex links.
         self._link_resources: list[tuple[int, int]] = []
@@ -100,9 +99,8 @@ class Topology:
         """``"a->b"`` for a direction of a full-duplex link, ``"a<->b"`` for a half-duplex link."""
         # Per vertex: (neighbour, link index, link latency) for every link at the vertex.
         self._adjacency: list[list[tuple[int, int, float]]] = [[] for _ in self.vertex_names]
-        link_names: set[str] = set()
         for link_index, link in enumerate(spec.links):
-            self._add_link(link_index, link, link_names)
+            self._add_link(link_index, link)
         # Ranks of the names in sorted order: comparing ranks compares the names.
         self._vertex_rank = _ranks(self.vertex_names)
         self._link_rank = _ranks([link.name for link in spec.links])
@@ -148,27 +146,9 @@ class Topology:
         if not 0 <= index < len(self.vertex_names):
             raise IndexError(f"vertex index {index} out of range 0..{len(self.vertex_names) - 1}")
 
-    def _add_link(self, link_index: int, link: LinkSpec, link_names: set[str]) -> None:
-        """Validate one link, add it to the adjacency lists and create its bandwidth resources."""
-        if link.name in link_names:
-            raise ValueError(f"duplicate link name {link.name!r}")
-        link_names.add(link.name)
-        if len(link.endpoints) != 2:
-            raise ValueError(f"link {link.name!r} must have exactly two endpoints, got {link.endpoints!r}")
-        for endpoint in link.endpoints:
-            if endpoint not in self._index_of:
-                raise ValueError(
-                    f"link {link.name!r} joins unknown vertex {endpoint!r}; known vertices: {list(self.vertex_names)}"
-                )
+    def _add_link(self, link_index: int, link: LinkSpec) -> None:
+        """Add one (checked) link to the adjacency lists and create its bandwidth resources."""
         first, second = (self._index_of[endpoint] for endpoint in link.endpoints)
-        if first == second:
-            raise ValueError(f"link {link.name!r} joins vertex {link.endpoints[0]!r} to itself")
-        if not (link.latency_s >= 0.0 and math.isfinite(link.latency_s)):
-            raise ValueError(f"link {link.name!r} latency_s must be finite and >= 0, got {link.latency_s}")
-        if not link.bandwidth_bytes_per_s > 0.0:
-            raise ValueError(f"link {link.name!r} bandwidth_bytes_per_s must be > 0, got {link.bandwidth_bytes_per_s}")
-        if link.duplex not in DUPLEX_MODES:
-            raise ValueError(f"link {link.name!r} duplex must be one of {list(DUPLEX_MODES)}, got {link.duplex!r}")
 
         first_name, second_name = link.endpoints
         forward = len(self.capacities)
