@@ -354,46 +354,6 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def _positive(value: Any) -> float:
-    number = _number(value)
-    if not number > 0:
-        raise _InvalidError(f"must be a positive number, got {value!r}")
-    return number
-
-
-def _positive_finite(value: Any) -> float:
-    number = _positive(value)
-    if math.isinf(number):
-        raise _InvalidError("must be a finite positive number, got inf")
-    return number
-
-
-def _non_negative(value: Any) -> float:
-    number = _number(value)
-    if not number >= 0:
-        raise _InvalidError(f"must be a number >= 0, got {value!r}")
-    return number
-
-
-def _non_negative_finite(value: Any) -> float:
-    number = _non_negative(value)
-    if math.isinf(number):
-        raise _InvalidError("must be a finite number >= 0, got inf")
-    return number
-
-
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _InvalidError(f"must be a positive integer, got {_describe(value)}")
-    return value
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _InvalidError(f"must be an integer, got {_describe(value)}")
-    return value
-
-
 def _string(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise _InvalidError(f"must be a non-empty string, got {_describe(value)}")
@@ -406,12 +366,6 @@ def _string_list(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
         raise _InvalidError(f"must be a list of names, got {_describe(value)}")
     return tuple(value)
-
-
-def _number_list(value: Any) -> tuple[float, ...]:
-    if not isinstance(value, list) or not value:
-        raise _InvalidError(f"must be a non-empty list of numbers, got {_describe(value)}")
-    return tuple(_non_negative(item) for item in value)
 
 
 def _table(value: Any) -> dict[str, Any]:
@@ -429,17 +383,14 @@ def _choice(allowed: Sequence[str]) -> Callable[[Any], str]:
     return check
 
 
-def _fraction(value: Any) -> float:
-    number = _number(value)
-    if not 0 <= number <= 1:
-        raise _InvalidError(f"must be between 0 and 1, got {value!r}")
-    return number
-
-
-def _in_range(low: float, high: float, *, low_open: bool = False, inf_allowed: bool = False) -> Callable[[Any], float]:
+def _in_range(low: float, high: float, *, low_open: bool = False, inf_allowed: bool = False,
+              unit: str = "") -> Callable[[Any], float]:
     """A number in [low, high] (or (low, high] with `low_open`): the sane range of a field, so that derived
     quantities (rates x times, bytes / bandwidth, sums over a run) stay finite. With `inf_allowed`, +inf is
-    accepted too, where it means "no limit" (a horizon, a deadline, a memory size, a bandwidth)."""
+    accepted too, where it means "no limit" (a horizon, a deadline, a memory size, a bandwidth); `unit`, when
+    given, is named in the message."""
+    in_unit = f" ({unit})" if unit else ""
+
     def check(value: Any) -> float:
         number = _number(value)
         if inf_allowed and number == math.inf:
@@ -448,7 +399,7 @@ def _in_range(low: float, high: float, *, low_open: bool = False, inf_allowed: b
         if below or not number <= high:
             opening = "(" if low_open else "["
             also = " or inf" if inf_allowed else ""
-            raise _InvalidError(f"must be a number in {opening}{low:g}, {high:g}]{also}, got {value!r}")
+            raise _InvalidError(f"must be a number in {opening}{low:g}, {high:g}]{also}, got {value!r}{in_unit}")
         return number
 
     return check
@@ -679,7 +630,7 @@ def _read_service(reader: _Reader, table: Mapping[str, Any], path: str,
     distribution = reader.take(table, path, "distribution", _choice(DISTRIBUTIONS),
                                defaults.distribution if defaults else "exponential")
     default_cv = defaults.cv if defaults else (0.0 if distribution == "deterministic" else 1.0)
-    cv = reader.take(table, path, "cv", _within(0.0, CV_MAX, "a coefficient of variation"), default_cv)
+    cv = reader.take(table, path, "cv", _in_range(0.0, CV_MAX, unit="a coefficient of variation"), default_cv)
     if distribution == "exponential" and "cv" in table and cv != 1.0:
         reader.error(f"{path}.cv", f"an exponential distribution has cv = 1; got {cv} (use gamma or lognormal)")
     if distribution == "deterministic":
@@ -689,11 +640,12 @@ def _read_service(reader: _Reader, table: Mapping[str, Any], path: str,
     elif cv < CV_MIN:
         reader.error(f"{path}.cv", f"must be in [{CV_MIN:g}, {CV_MAX:g}] for a {distribution} distribution, got {cv!r} "
                      "(for no variation use distribution = \"deterministic\")")
-    mean = reader.take(table, path, "mean_s", _within(*MEAN_S_RANGE, "seconds"),
+    mean = reader.take(table, path, "mean_s", _in_range(*MEAN_S_RANGE, unit="seconds"),
                        defaults.mean_s if defaults else _REQUIRED)
-    memory = reader.take(table, path, "memory_bytes", _within(0.0, MEMORY_BYTES_MAX, "bytes"), 0.0)
-    load = reader.take(table, path, "load_time_s", _within(0.0, LOAD_TIME_S_MAX, "seconds"), 0.0)
-    scaling = reader.take(table, path, "batch_scaling", _within(0.0, 1.0, "the exponent of the batch size"), None)
+    memory = reader.take(table, path, "memory_bytes", _in_range(0.0, MEMORY_BYTES_MAX, unit="bytes"), 0.0)
+    load = reader.take(table, path, "load_time_s", _in_range(0.0, LOAD_TIME_S_MAX, unit="seconds"), 0.0)
+    scaling = reader.take(table, path, "batch_scaling",
+                          _in_range(0.0, 1.0, unit="the exponent of the batch size"), None)
     if mean is None:
         return None
     return ServiceSpec(mean_s=mean, distribution=distribution, cv=cv, memory_bytes=memory, load_time_s=load,
@@ -716,19 +668,6 @@ LOAD_TIME_S_MAX = 1e6
 """Longest load time of a model (seconds)."""
 
 
-def _within(low: float, high: float, unit: str) -> Callable[[Any], float]:
-    """`_in_range(low, high)` whose message also says the unit of the field."""
-    check = _in_range(low, high)
-
-    def read(value: Any) -> float:
-        try:
-            return check(value)
-        except _InvalidError as problem:
-            raise _InvalidError(f"{problem} ({unit})") from None
-
-    return read
-
-
 def _read_profile_binding(reader: _Reader, table: Mapping[str, Any], path: str, name: str,
                           base_dir: Path) -> tuple[ProfileBinding | None, dict[str, ServiceSpec]]:
     """The model's profile (if it names one) and a service spec per device kind the profile measured."""
@@ -746,8 +685,8 @@ def _read_profile_binding(reader: _Reader, table: Mapping[str, Any], path: str, 
         for problem in error.problems:
             reader.error(f"{path}.profile", problem)
         return None, {}
-    memory_override = reader.take(table, path, "memory_bytes", _within(0.0, MEMORY_BYTES_MAX, "bytes"), None)
-    load_override = reader.take(table, path, "load_time_s", _within(0.0, LOAD_TIME_S_MAX, "seconds"), None)
+    memory_override = reader.take(table, path, "memory_bytes", _in_range(0.0, MEMORY_BYTES_MAX, unit="bytes"), None)
+    load_override = reader.take(table, path, "load_time_s", _in_range(0.0, LOAD_TIME_S_MAX, unit="seconds"), None)
     kinds = profile.device_kinds(profile_model, dtype)
     if not kinds:
         listed = sorted({(row.model, row.dtype) for row in profile.rows})
@@ -978,7 +917,7 @@ _PROCESS_FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "deterministic": {"rate_per_s": _ARRIVAL_RATE},
     "mmpp": {"rates_per_s": _list_of(_state_rate), "mean_sojourn_s": _list_of(_ARRIVAL_DURATION_S)},
     "on_off": {"rate_per_s": _ARRIVAL_RATE, "mean_on_s": _ARRIVAL_DURATION_S, "mean_off_s": _ARRIVAL_DURATION_S},
-    "diurnal": {"rate_per_s": _ARRIVAL_RATE, "amplitude": _fraction, "period_s": _ARRIVAL_DURATION_S,
+    "diurnal": {"rate_per_s": _ARRIVAL_RATE, "amplitude": _in_range(0, 1), "period_s": _ARRIVAL_DURATION_S,
                 "phase_s": _ARRIVAL_TIME_S},
     "trace": {"file": _string},
 }
