@@ -50,6 +50,9 @@ class FakeView:
     def capacity(self, node: int) -> float:
         return float(self.slot_counts[node])
 
+    def power_w(self, node: int) -> tuple[float, float]:
+        return 0.0, 0.0
+
     def load(self, node: int) -> int:
         return self.loads[node]
 

@@ -86,15 +86,12 @@ class SolverPolicy(Policy):
             decisions.append(int(node))
         return decisions
 
-    def _slot_power_w(self, slot_node: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _slot_power_w(self, slot_node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(idle, busy) power of each slot in watts: its node's divided by the node's slots, so that the sum
-        over a node's slots follows the simulator's linear power model. (None, None) when the view has no
-        power data (a hand-made view without ``power_w``)."""
-        power_w = getattr(self.view_, "power_w", None)
-        if power_w is None:
-            return None, None
-        per_node = np.array([power_w(node) for node in range(self.view_.n_nodes)], dtype=float).reshape(-1, 2)
-        slots = np.array([self.view_.slots(node) for node in range(self.view_.n_nodes)], dtype=float)
+        over a node's slots follows the simulator's linear power model."""
+        view = self.view_
+        per_node = np.array([view.power_w(node) for node in range(view.n_nodes)], dtype=float).reshape(-1, 2)
+        slots = np.array([view.slots(node) for node in range(view.n_nodes)], dtype=float)
         per_slot = per_node / slots[:, None]
         return per_slot[slot_node, 0], per_slot[slot_node, 1]
 
