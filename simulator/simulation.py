@@ -242,7 +242,7 @@ def explain_undefined(scenario: Scenario, summary: Mapping[str, Any]) -> tuple[d
 def stability_warnings(scenario: Scenario) -> list[str]:
     """Warn when the offered load exceeds the fluid compute capacity: the queue then grows for as long as
     the run lasts, and a mean response time describes the run length rather than the system."""
-    from simulator.runner.capacity import capacity_per_s, mean_rate_per_s
+    from simulator.capacity import capacity_per_s, mean_rate_per_s
 
     if any(arrival.process == "trace" for arrival in scenario.arrivals):
         return []  # a replayed trace is finite: its rate says little about stability

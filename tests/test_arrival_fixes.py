@@ -266,7 +266,7 @@ def test_diurnal_with_segment_bounds_matches_the_sinusoid() -> None:
 
 def test_stream_counts_count_one_stream_per_application_of_a_trace(tmp_path: Path) -> None:
     """`streams(name)` in experiment files: a trace naming two applications is two streams."""
-    from simulator.runner.capacity import stream_counts
+    from simulator.capacity import stream_counts
 
     (tmp_path / "trace.csv").write_text("time_s,application\n0.0,small\n1.0,big\n")
     scenario = parse_scenario(ENDPOINTS_RAW, source=str(tmp_path / "trace.toml"), base_dir=tmp_path)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from runner_support import EXPERIMENT, SCENARIO, write_experiment
 
+from simulator.capacity import capacity_per_s, stream_counts
 from simulator.runner import ExperimentError, expand, load_experiment, replication_seed, run_key
-from simulator.runner.capacity import capacity_per_s, stream_counts
 from simulator.scenario import load_scenario
 
 pytestmark = pytest.mark.unit

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from simulator.capacity import capacity_per_s, stream_counts
 from simulator.errors import ScenarioError
-from simulator.runner.capacity import capacity_per_s, stream_counts
 from simulator.runner.errors import ExperimentError
 from simulator.runner.expressions import ExpressionError
 from simulator.runner.spec import ExperimentSpec, PolicyEntry, _lookup

@@ -1,4 +1,5 @@
-"""Quantities derived from a scenario for experiment files: the compute capacity and the arrival streams.
+"""Quantities derived from a scenario: the compute capacity and the arrival streams (for experiment files and
+the stability warning of a run).
 
 ``capacity_per_s`` lets an experiment set an arrival rate as a fraction of what the nodes can serve
 (``rate_per_s = load * capacity_per_s``). It is the fluid bound of the compute: the largest total job
