@@ -153,6 +153,40 @@ def mutate(document: dict[str, Any], rng: random.Random) -> Mutant:
     return Mutant(data, description)
 
 
+TRACE_MUTATIONS = ("time", "time", "application", "decreasing", "encoding", "header_only", "no_time_column",
+                   "empty", "ragged")
+BAD_TIMES = ("inf", "-inf", "nan", "1e400", "-1", "1e308", "x", "", "5e-324")
+
+
+def mutate_trace(text: str, rng: random.Random) -> Mutant:
+    """One random mutation of a trace CSV (``time_s`` and ``application`` columns)."""
+    header, *rows = text.strip().splitlines()
+    operation = rng.choice(TRACE_MUTATIONS)
+    index = rng.randrange(len(rows)) if rows else 0
+    description = f"trace {operation}"
+    if operation == "time" and rows:
+        value = rng.choice(BAD_TIMES)
+        rows[index] = f"{value},{rows[index].split(',', 1)[1]}"
+        description += f" line {index + 2} = {value!r}"
+    elif operation == "application" and rows:
+        rows[index] = f"{rows[index].split(',', 1)[0]},{UNKNOWN_NAME}"
+    elif operation == "decreasing" and len(rows) > 1:
+        rows[index], rows[-1] = rows[-1], rows[index]
+    elif operation == "header_only":
+        rows = []
+    elif operation == "no_time_column":
+        header = header.replace("time_s", "time")
+    elif operation == "empty":
+        return Mutant(b"", description)
+    elif operation == "ragged" and rows:
+        rows[index] += ",extra,columns"
+    data = "\n".join([header, *rows]).encode("utf-8") + b"\n"
+    if operation == "encoding":
+        position = rng.randrange(len(data) + 1)
+        data = data[:position] + "\u00e9".encode("latin-1") + data[position:]
+    return Mutant(data, description)
+
+
 @dataclass
 class Outcome:
     """How one CLI command ended in its forked process."""
