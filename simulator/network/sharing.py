@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 import simpy
@@ -35,12 +36,14 @@ from simulator.network.topology import Route, Topology
 
 __all__ = [
     "SHARING_MODEL_CLASSES",
+    "FillingResult",
     "MaxMinSharing",
     "RttWeightedSharing",
     "SharingModel",
     "UnsharedSharing",
     "make_sharing_model",
     "max_min_rates",
+    "progressive_filling",
     "rtt_weight",
 ]
 
@@ -112,53 +115,93 @@ def max_min_rates(
         for weight in weights:
             if not (weight > 0.0 and math.isfinite(weight)):
                 raise ValueError(f"weights must be finite and > 0, got {weight}")
-    levels = [math.inf] * n_flows
-    remaining = [float(capacity) for capacity in capacities]
-    for capacity in remaining:
+    remaining: dict[int, float] = {}
+    for resource, capacity in enumerate(capacities):
         if not capacity >= 0.0:
             raise ValueError(f"resource capacities must be >= 0 bytes/s, got {capacity}")
-    n_unfrozen = [0] * len(remaining)
-    weight_unfrozen = [0.0] * len(remaining)
-    flows_through: dict[int, list[int]] = {}
-    infinity = math.inf
+        if capacity != math.inf:  # an infinite resource never constrains: leave it out
+            remaining[resource] = float(capacity)
+    finite_routes = [[resource for resource in route if resource in remaining] for route in flow_routes]
     # The weight of an entry: its flows' weight times their number (exact integers when unweighted).
     entry_weights = [float(weight * multiplicity) for weight, multiplicity in zip(weights, multiplicities, strict=True)]
-    for flow, route in enumerate(flow_routes):
-        entry_weight = entry_weights[flow]
-        for resource in route:
-            if remaining[resource] != infinity:
-                n_unfrozen[resource] += 1
-                weight_unfrozen[resource] += entry_weight
-                members = flows_through.get(resource)
-                if members is None:
-                    flows_through[resource] = [flow]
-                else:
-                    members.append(flow)
+    levels = progressive_filling(finite_routes, entry_weights, remaining).levels
+    return [level * weight for level, weight in zip(levels, weights, strict=True)]
 
-    heap = [(remaining[resource] / weight_unfrozen[resource], resource) for resource in flows_through]
+
+@dataclass
+class FillingResult:
+    """What progressive filling found: per entry its level (fair share per unit of weight; inf when no
+    resource constrains it) and bottleneck resource (-1: none); the resources in the order they froze
+    entries, with the level they froze them at; and the entries crossing each resource."""
+
+    levels: list[float]
+    bottlenecks: list[int]
+    frozen_at: list[tuple[int, float]]
+    through: dict[int, list[int]]
+
+
+def progressive_filling(routes: Sequence[Sequence[int]], weights: Sequence[float],
+                        remaining: dict[int, float]) -> FillingResult:
+    """Weighted progressive filling, the one implementation behind `max_min_rates` and the incremental engine.
+
+    Repeatedly take the resource with the smallest fair share per unit of weight (remaining capacity divided
+    by the weights of its unfrozen entries), freeze its entries at that level and subtract what they use from
+    every resource they cross (Bertsekas & Gallager, section 6.5.2). A lazy min-heap keyed by fair share makes
+    this O(E x L x log R); lazy works because a resource's fair share only grows as entries at or below it are
+    frozen. Ties go to the lowest resource index.
+
+    Args:
+        routes: The resources each entry crosses, each at most once; every one must be in ``remaining``.
+        weights: The weight of each entry (finite, > 0).
+        remaining: Capacity left to the entries on each resource (a negative value counts as 0); updated in
+            place to what is left after the filling.
+    """
+    n_entries = len(routes)
+    levels = [math.inf] * n_entries
+    bottlenecks = [-1] * n_entries
+    weight_unfrozen: dict[int, float] = {}
+    n_unfrozen: dict[int, int] = {}
+    through: dict[int, list[int]] = {}
+    for entry, route in enumerate(routes):
+        weight = weights[entry]
+        for resource in route:
+            entries = through.get(resource)
+            if entries is None:
+                through[resource] = [entry]
+                weight_unfrozen[resource] = weight
+                n_unfrozen[resource] = 1
+            else:
+                entries.append(entry)
+                weight_unfrozen[resource] += weight
+                n_unfrozen[resource] += 1
+    heap = [((remaining[resource] if remaining[resource] > 0.0 else 0.0) / weight_unfrozen[resource], resource)
+            for resource in through]
     heapq.heapify(heap)
     heappop, heappush = heapq.heappop, heapq.heappush
+    frozen_at: list[tuple[int, float]] = []
     while heap:
         share, resource = heappop(heap)
         if n_unfrozen[resource] == 0:
             continue
-        current = max(remaining[resource], 0.0) / weight_unfrozen[resource]
+        left = remaining[resource]
+        current = (left if left > 0.0 else 0.0) / weight_unfrozen[resource]
         if current != share:
-            # Stale entry: flows through this resource were frozen elsewhere since it was pushed.
+            # Stale entry: entries through this resource were frozen elsewhere since it was pushed.
             heappush(heap, (current, resource))
             continue
-        for flow in flows_through[resource]:
-            if levels[flow] != infinity:
+        frozen_at.append((resource, share))
+        for entry in through[resource]:
+            if bottlenecks[entry] >= 0:
                 continue
-            levels[flow] = share
-            entry_weight = entry_weights[flow]
-            used = share * entry_weight
-            for crossed in flow_routes[flow]:
-                # Infinite resources absorb the subtraction and are never in the heap, so no test is needed.
+            bottlenecks[entry] = resource
+            levels[entry] = share
+            weight = weights[entry]
+            used = share * weight
+            for crossed in routes[entry]:
                 remaining[crossed] -= used
-                weight_unfrozen[crossed] -= entry_weight
+                weight_unfrozen[crossed] -= weight
                 n_unfrozen[crossed] -= 1
-    return [level * weight for level, weight in zip(levels, weights, strict=True)]
+    return FillingResult(levels, bottlenecks, frozen_at, through)
 
 
 def rtt_weight(route: Route, zero_latency_s: float | None) -> float:
@@ -508,56 +551,26 @@ class MaxMinSharing:
 
     def _fill(self, members: dict[_RouteGroup, None], remaining: dict[int, float],
               through: dict[int, list[_RouteGroup]], frozen_at: list[tuple[int, float]]) -> None:
-        """Progressive filling over the members (as in `max_min_rates`) with the capacity that the groups
-        outside leave them; fills ``remaining`` (capacity left after), ``through`` (members per resource) and
-        ``frozen_at`` (each resource that froze groups, with their level), and sets the members' new levels
-        and bottlenecks."""
+        """Progressive filling over the members with the capacity that the groups outside leave them; fills
+        ``remaining`` (capacity left after), ``through`` (members per resource) and ``frozen_at`` (each
+        resource that froze groups, with their level), and sets the members' new levels and bottlenecks."""
         capacities = self._capacities
         usage = self._usage_bytes_per_s
-        weight_unfrozen: dict[int, float] = {}
-        n_unfrozen: dict[int, int] = {}
+        groups = list(members)
         # Capacity left to the members by the groups outside: capacity - load + the members' own loads.
-        for group in members:
+        for group in groups:
             load = group.load_bytes_per_s
-            group_weight = group.weight * len(group.finish_levels)
-            group.new_bottleneck = -1
             for resource in group.resources:
-                if resource in remaining:
-                    remaining[resource] += load
-                    weight_unfrozen[resource] += group_weight
-                    n_unfrozen[resource] += 1
-                    through[resource].append(group)
-                else:
-                    remaining[resource] = capacities[resource] - usage[resource] + load
-                    weight_unfrozen[resource] = group_weight
-                    n_unfrozen[resource] = 1
-                    through[resource] = [group]
-        heap = [((left if left > 0.0 else 0.0) / weight_unfrozen[resource], resource)
-                for resource, left in remaining.items()]
-        heapq.heapify(heap)
-        heappop, heappush = heapq.heappop, heapq.heappush
-        while heap:
-            share, resource = heappop(heap)
-            if n_unfrozen[resource] == 0:
-                continue
-            left = remaining[resource]
-            current = (left if left > 0.0 else 0.0) / weight_unfrozen[resource]
-            if current != share:
-                # Stale entry: groups through this resource were frozen elsewhere since it was pushed.
-                heappush(heap, (current, resource))
-                continue
-            frozen_at.append((resource, share))
-            for group in through[resource]:
-                if group.new_bottleneck >= 0:
-                    continue
-                group.new_bottleneck = resource
-                group.new_level_bytes_per_s = share
-                group_weight = group.weight * len(group.finish_levels)
-                used = share * group_weight
-                for crossed in group.resources:
-                    remaining[crossed] -= used
-                    weight_unfrozen[crossed] -= group_weight
-                    n_unfrozen[crossed] -= 1
+                left = remaining.get(resource)
+                remaining[resource] = (capacities[resource] - usage[resource] if left is None else left) + load
+        filled = progressive_filling([group.resources for group in groups],
+                                     [group.weight * len(group.finish_levels) for group in groups], remaining)
+        for group, level, bottleneck in zip(groups, filled.levels, filled.bottlenecks, strict=True):
+            group.new_level_bytes_per_s = level
+            group.new_bottleneck = bottleneck
+        for resource, entries in filled.through.items():
+            through[resource] = [groups[entry] for entry in entries]
+        frozen_at.extend(filled.frozen_at)
 
     def _commit(self, members: dict[_RouteGroup, None], changed: dict[_RouteGroup, None],
                 remaining: dict[int, float]) -> None:
