@@ -1,4 +1,5 @@
-"""Columnar records of tasks and jobs, turned into tidy pandas tables after the run.
+"""Columnar records of tasks and jobs, turned into tidy pandas tables after the run (and the batches of model
+servers into theirs).
 
 Rows are packed into byte buffers (8 bytes a value), not kept as Python objects, so a run of a million jobs
 records its tables in about 150 megabytes.
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from simulator.cluster import ModelServerNode
 from simulator.workload import Job
 
 TASK_STATES = ("finished", "running", "queued", "transferring", "pending")
@@ -108,6 +110,15 @@ class Recorder:
             "response_s": response,
             "deadline_met": response <= deadline,
         })
+
+
+def batch_table(servers: Sequence[ModelServerNode]) -> pd.DataFrame:
+    """One row per finished batch: node, model, start, finish, size and the load time it included."""
+    rows = [(node.name, model, start, finish, size, load)
+            for node in servers for model, start, finish, size, load in node.batches]
+    frame = pd.DataFrame(rows, columns=["node", "model", "start_s", "finish_s", "batch_size", "load_s"])
+    frame["batch_size"] = frame["batch_size"].astype(np.int64)
+    return frame.sort_values(["start_s", "node"], kind="stable").reset_index(drop=True)
 
 
 def _categorical(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical[str]:
