@@ -67,7 +67,7 @@ class RunResult:
     def _repr_html_(self) -> str:
         """The overview as a small two-column table, which Jupyter shows in place of the repr."""
         rows = "".join(f"<tr><th style='text-align:left'>{html.escape(key)}</th>"
-                       f"<td style='text-align:left'>{html.escape(_short(value))}</td></tr>"
+                       f"<td style='text-align:left'>{html.escape(_short(value, quote=False))}</td></tr>"
                        for key, value in self.overview().items())
         return f"<table><caption>RunResult</caption>{rows}</table>"
 
@@ -94,8 +94,11 @@ class RunResult:
         return written
 
 
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else repr(value)
+def _short(value: Any, quote: bool = True) -> str:
+    """A float to four significant digits, anything else as its repr (or, with ``quote=False``, as text)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return repr(value) if quote else str(value)
 
 
 class Simulation:
