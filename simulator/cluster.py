@@ -20,7 +20,6 @@ from typing import Any
 
 import simpy
 
-from simulator.calibration.cost_model import BatchSampler
 from simulator.costs import ServiceTimeModel
 from simulator.engine import NORMAL, event_queue, reusable_event, scheduler
 from simulator.scenario import NodeSpec, Scenario
@@ -325,7 +324,7 @@ def build_nodes(env: simpy.Environment, scenario: Scenario, costs: ServiceTimeMo
                 on_task_done: Callable[[Task], None]) -> list[Node]:
     """The scenario's nodes: a `ModelServerNode` where the node batches or its memory limits residency, a plain
     `Node` otherwise (so nodes that do neither keep the short path)."""
-    batch_samplers: dict[tuple[str, str], BatchSampler] = {}
+    batch_samplers: dict[tuple[str, str], Callable[[int], float]] = {}
     nodes: list[Node] = []
     for index, spec in enumerate(scenario.nodes):
         if spec.max_batch_size > 1 or _memory_limits_residency(spec, scenario):
@@ -343,7 +342,7 @@ def _memory_limits_residency(spec: NodeSpec, scenario: Scenario) -> bool:
 
 
 def _model_serving(spec: NodeSpec, scenario: Scenario, costs: ServiceTimeModel, seed: int,
-                   batch_samplers: dict[tuple[str, str], BatchSampler]) -> dict[str, ModelServing]:
+                   batch_samplers: dict[tuple[str, str], Callable[[int], float]]) -> dict[str, ModelServing]:
     """How the node serves each model it can run; batch samplers are shared per (model, device kind), as
     service-time samplers are."""
     batch_costs: Any = costs  # batch curves are optional: a plain ServiceTimeModel has none

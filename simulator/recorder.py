@@ -8,12 +8,11 @@ records its tables in about 150 megabytes.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from simulator.cluster import ModelServerNode
 from simulator.workload import Job
 
 TASK_STATES = ("finished", "running", "queued", "transferring", "pending")
@@ -112,10 +111,11 @@ class Recorder:
         })
 
 
-def batch_table(servers: Sequence[ModelServerNode]) -> pd.DataFrame:
-    """One row per finished batch: node, model, start, finish, size and the load time it included."""
-    rows = [(node.name, model, start, finish, size, load)
-            for node in servers for model, start, finish, size, load in node.batches]
+def batch_table(batches: Mapping[str, Sequence[tuple[str, float, float, int, float]]]) -> pd.DataFrame:
+    """One row per finished batch, in start order: node, model, start, finish, size and the load time it
+    included; ``batches`` gives, per node name, its batches as (model, start_s, finish_s, size, load_s)."""
+    rows = [(node, model, start, finish, size, load)
+            for node, node_batches in batches.items() for model, start, finish, size, load in node_batches]
     frame = pd.DataFrame(rows, columns=["node", "model", "start_s", "finish_s", "batch_size", "load_s"])
     frame["batch_size"] = frame["batch_size"].astype(np.int64)
     return frame.sort_values(["start_s", "node"], kind="stable").reset_index(drop=True)

@@ -163,7 +163,7 @@ class Simulation:
             scenario=scenario, policy=self.policy.name, policy_params=self.policy.get_params(), seed=self.seed,
             tasks=tasks, jobs=jobs, nodes=nodes, transfers=self.network.transfer_table(),
             links=self.network.link_table(end_s), summary=summary, wall_s=wall_s, config=config,
-            batches=batch_table(servers),
+            batches=batch_table({node.name: node.batches for node in servers}),
         )
 
 
