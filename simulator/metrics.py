@@ -36,9 +36,10 @@ def node_table(tasks: pd.DataFrame, nodes: Sequence[NodeSpec], window_start_s: f
                batch_intervals: Mapping[int, Sequence[tuple[float, float]]] | None = None) -> pd.DataFrame:
     """One row per node: utilization, tasks completed, busy time and energy over the measurement window.
 
-    A node busy serves one task per slot, so its busy time comes from the task table, except for the nodes in
+    A busy slot serves one task, so a node's busy time comes from its task rows, except for the nodes in
     ``batch_intervals`` (node index -> (start_s, finish_s) of each batch, finish NaN while running): a batch
-    of ``b`` tasks holds one slot once, not ``b`` times.
+    of ``b`` tasks holds one slot once, not ``b`` times. Energy is linear in busy slots, from idle to busy
+    power.
     """
     duration = max(window_end_s - window_start_s, 0.0)
     start = tasks["start_s"].to_numpy()
