@@ -5,7 +5,7 @@ completes (tasks are data, not processes), so a task costs one scheduled event a
 
 `ModelServerNode` is a node that serves models as model servers do (dynamic batching, models resident in a
 limited memory). It is used only for nodes that batch or whose memory limits residency, so a plain node's path
-stays as short as above.
+stays as short as above; `build_nodes` makes the right kind for each node of a scenario.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from typing import Any
 
 import simpy
 
+from simulator.costs import ServiceTimeModel
 from simulator.engine import NORMAL, event_queue, reusable_event, scheduler
-from simulator.scenario import NodeSpec
+from simulator.scenario import NodeSpec, Scenario
 from simulator.workload import Task
 
 
@@ -312,12 +313,51 @@ class ModelServerNode(Node):
         for task in tasks:
             self._on_task_done(task)
 
-    def busy_slot_seconds(self, window_start_s: float, window_end_s: float) -> float:
-        """Slot-seconds spent serving batches inside the window (a batch holds one slot; running ones count
-        until the window's end)."""
-        total = 0.0
-        intervals = [(start, finish) for _, start, finish, _, _ in self.batches]
-        intervals += [(start, window_end_s) for _, start, _, _ in self.running.values()]
-        for start, finish in intervals:
-            total += max(0.0, min(finish, window_end_s) - max(start, window_start_s))
-        return total
+    def batch_intervals(self) -> list[tuple[float, float]]:
+        """(start_s, finish_s) of every batch started, finished ones first (finish NaN for those still running):
+        a batch holds one slot once, however many tasks it serves."""
+        return ([(start, finish) for _, start, finish, _, _ in self.batches]
+                + [(start, math.nan) for _, start, _, _ in self.running.values()])
+
+
+def build_nodes(env: simpy.Environment, scenario: Scenario, costs: ServiceTimeModel, seed: int,
+                on_task_done: Callable[[Task], None]) -> list[Node]:
+    """The scenario's nodes: a `ModelServerNode` where the node batches or its memory limits residency, a plain
+    `Node` otherwise (so nodes that do neither keep the short path)."""
+    batch_samplers: dict[tuple[str, str], Callable[[int], float]] = {}
+    nodes: list[Node] = []
+    for index, spec in enumerate(scenario.nodes):
+        if spec.max_batch_size > 1 or _memory_limits_residency(spec, scenario):
+            serving = _model_serving(spec, scenario, costs, seed, batch_samplers)
+            nodes.append(ModelServerNode(env, index, spec, on_task_done, serving))
+        else:
+            nodes.append(Node(env, index, spec, on_task_done))
+    return nodes
+
+
+def _memory_limits_residency(spec: NodeSpec, scenario: Scenario) -> bool:
+    """Whether the node has a finite memory that some model it can run occupies."""
+    return math.isfinite(spec.memory_bytes) and any(
+        model.devices[spec.kind].memory_bytes > 0 for model in scenario.models.values() if spec.kind in model.devices)
+
+
+def _model_serving(spec: NodeSpec, scenario: Scenario, costs: ServiceTimeModel, seed: int,
+                   batch_samplers: dict[tuple[str, str], Callable[[int], float]]) -> dict[str, ModelServing]:
+    """How the node serves each model it can run; batch samplers are shared per (model, device kind), as
+    service-time samplers are."""
+    batch_costs: Any = costs  # batch curves are optional: a plain ServiceTimeModel has none
+    serving = {}
+    for name, model in scenario.models.items():
+        service = model.devices.get(spec.kind)
+        if service is None:
+            continue
+        limit, sampler = 1, None
+        if spec.max_batch_size > 1 and hasattr(batch_costs, "batch_sampler"):
+            limit = min(spec.max_batch_size, batch_costs.max_batch_size(name, spec.kind))
+            if limit > 1:
+                key = (name, spec.kind)
+                if key not in batch_samplers:
+                    batch_samplers[key] = batch_costs.batch_sampler(name, spec.kind, seed)
+                sampler = batch_samplers[key]
+        serving[name] = ModelServing(limit, sampler, service.memory_bytes, service.load_time_s)
+    return serving

@@ -1,14 +1,15 @@
 """Summary metrics of a run, computed from its tidy task and job tables.
 
 Response time is per job, from arrival to the delivery of its last result. Jobs that arrive during the
-warm-up period are left out; utilization and energy are measured over the window from the end of warm-up to
-the end of the run.
+warm-up period are left out; busy time, utilization and energy are measured over the window from the end of
+warm-up to the end of the run, here and nowhere else. A metric that is undefined is NaN, and `explain_undefined`
+says why.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,26 +23,45 @@ def _is(column: pd.Series, value: str) -> np.ndarray:
     return np.asarray(column.cat.codes.to_numpy() == column.cat.categories.get_loc(value))
 
 
-def busy_slot_seconds(tasks: pd.DataFrame, n_nodes: int, window_start_s: float, window_end_s: float) -> np.ndarray:
-    """Per node, the slot-seconds spent serving tasks inside the window (running tasks count until its end)."""
-    start = tasks["start_s"].to_numpy()
-    started = ~np.isnan(start)
-    finish = tasks["finish_s"].to_numpy()[started]
-    start = start[started].clip(window_start_s, window_end_s)
-    finish = np.where(np.isnan(finish), window_end_s, finish).clip(window_start_s, window_end_s)
-    return np.bincount(tasks["node_index"].to_numpy()[started], weights=finish - start, minlength=n_nodes)
+def busy_slot_seconds(node_index: np.ndarray, start_s: np.ndarray, finish_s: np.ndarray, n_nodes: int,
+                      window_start_s: float, window_end_s: float) -> np.ndarray:
+    """Per node, the slot-seconds its service intervals spend inside the window; an interval still open
+    (``finish_s`` NaN) counts until the window's end."""
+    finish = np.where(np.isnan(finish_s), window_end_s, finish_s).clip(window_start_s, window_end_s)
+    start = start_s.clip(window_start_s, window_end_s)
+    return np.bincount(node_index, weights=finish - start, minlength=n_nodes)
 
 
-def node_table(tasks: pd.DataFrame, nodes: Sequence[NodeSpec], window_start_s: float,
-               window_end_s: float) -> pd.DataFrame:
-    """One row per node: utilization, tasks completed, busy time and energy over the measurement window."""
+def node_table(tasks: pd.DataFrame, nodes: Sequence[NodeSpec], window_start_s: float, window_end_s: float,
+               batch_intervals: Mapping[int, Sequence[tuple[float, float]]] | None = None) -> pd.DataFrame:
+    """One row per node: utilization, tasks completed, busy time and energy over the measurement window.
+
+    A busy slot serves one task, so a node's busy time comes from its task rows, except for the nodes in
+    ``batch_intervals`` (node index -> (start_s, finish_s) of each batch, finish NaN while running): a batch
+    of ``b`` tasks holds one slot once, not ``b`` times. Energy is linear in busy slots, from idle to busy
+    power.
+    """
     duration = max(window_end_s - window_start_s, 0.0)
-    busy = busy_slot_seconds(tasks, len(nodes), window_start_s, window_end_s)
+    start = tasks["start_s"].to_numpy()
+    served = ~np.isnan(start)
+    node_index = tasks["node_index"].to_numpy()
+    if batch_intervals:
+        served &= ~np.isin(node_index, list(batch_intervals))
+    interval_nodes = [node_index[served]]
+    interval_starts = [start[served]]
+    interval_finishes = [tasks["finish_s"].to_numpy()[served]]
+    for index, batches in (batch_intervals or {}).items():
+        batch = np.array(batches, dtype=float).reshape(-1, 2)
+        interval_nodes.append(np.full(len(batch), index))
+        interval_starts.append(batch[:, 0])
+        interval_finishes.append(batch[:, 1])
+    busy = busy_slot_seconds(np.concatenate(interval_nodes), np.concatenate(interval_starts),
+                             np.concatenate(interval_finishes), len(nodes), window_start_s, window_end_s)
     slots = np.array([node.slots for node in nodes], dtype=float)
     idle_w = np.array([node.idle_power_w for node in nodes])
     busy_w = np.array([node.busy_power_w for node in nodes])
     finished = _is(tasks["state"], "finished") & (tasks["finish_s"].to_numpy() >= window_start_s)
-    completed = np.bincount(tasks["node_index"].to_numpy()[finished], minlength=len(nodes))
+    completed = np.bincount(node_index[finished], minlength=len(nodes))
     utilization = busy / (slots * duration) if duration > 0 else np.zeros(len(nodes))
     return pd.DataFrame({
         "node": [node.name for node in nodes],
@@ -98,3 +118,34 @@ def summarize(tasks: pd.DataFrame, jobs: pd.DataFrame, nodes: pd.DataFrame, byte
         "duration_s": float(end_s),
         "warmup_s": float(warmup_s),
     }
+
+
+_NO_DEADLINE = "no measured job has a deadline (applications.NAME.deadline_s)"
+_UNDEFINED_BECAUSE = (
+    ("slo_attainment", _NO_DEADLINE),
+    ("load_cv jain_fairness", "no node was busy in the measured window"),
+    ("throughput_per_s", "the measured window (simulation.warmup_s to the end of the run) is empty"),
+)
+
+
+def explain_undefined(summary: Mapping[str, Any], scenario_path: str) -> tuple[dict[str, str], list[str]]:
+    """Why each summary metric that is not a finite number is undefined, so that no NaN goes unexplained.
+
+    Returns:
+        The reason per metric, and warnings (naming ``scenario_path``) for those that signal a problem with the
+        run; a scenario without deadlines has no SLO attainment, which is expected and not warned about.
+    """
+    odd = {key for key, value in summary.items()
+           if isinstance(value, float) and not math.isfinite(value) and key != "wall_s"}
+    nothing_finished = ("no job that arrived after simulation.warmup_s finished within the run"
+                        if summary.get("jobs_completed", 0) == 0 else "too few measured jobs or tasks")
+    reasons: dict[str, str] = {}
+    for keys, reason in _UNDEFINED_BECAUSE:
+        reasons.update((key, reason) for key in keys.split() if key in odd)
+    reasons.update((key, nothing_finished) for key in sorted(odd) if key not in reasons)
+    by_reason: dict[str, list[str]] = {}
+    for key, reason in reasons.items():
+        if reason != _NO_DEADLINE:
+            by_reason.setdefault(reason, []).append(key)
+    warnings = [f"{scenario_path}: {', '.join(keys)} undefined: {reason}" for reason, keys in by_reason.items()]
+    return reasons, warnings

@@ -1,4 +1,5 @@
-"""Columnar records of tasks and jobs, turned into tidy pandas tables after the run.
+"""Columnar records of tasks and jobs, turned into tidy pandas tables after the run (and the batches of model
+servers into theirs).
 
 Rows are packed into byte buffers (8 bytes a value), not kept as Python objects, so a run of a million jobs
 records its tables in about 150 megabytes.
@@ -7,7 +8,7 @@ records its tables in about 150 megabytes.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -108,6 +109,16 @@ class Recorder:
             "response_s": response,
             "deadline_met": response <= deadline,
         })
+
+
+def batch_table(batches: Mapping[str, Sequence[tuple[str, float, float, int, float]]]) -> pd.DataFrame:
+    """One row per finished batch, in start order: node, model, start, finish, size and the load time it
+    included; ``batches`` gives, per node name, its batches as (model, start_s, finish_s, size, load_s)."""
+    rows = [(node, model, start, finish, size, load)
+            for node, node_batches in batches.items() for model, start, finish, size, load in node_batches]
+    frame = pd.DataFrame(rows, columns=["node", "model", "start_s", "finish_s", "batch_size", "load_s"])
+    frame["batch_size"] = frame["batch_size"].astype(np.int64)
+    return frame.sort_values(["start_s", "node"], kind="stable").reset_index(drop=True)
 
 
 def _categorical(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical[str]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import html
 import json
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,65 +13,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.calibration.cost_model import BatchSampler
-from simulator.cluster import ModelServerNode, ModelServing, Node
-from simulator.costs import CostTable, Sampler, ServiceTimeModel
+from simulator.cluster import ModelServerNode, build_nodes
+from simulator.costs import CostTable, ServiceTimeModel
 from simulator.dispatch import Dispatcher
 from simulator.engine import Environment
 from simulator.errors import UserInputError
-from simulator.metrics import node_table, summarize
+from simulator.metrics import explain_undefined, node_table, summarize
 from simulator.network import Network
 from simulator.policies import Policy, make_policy
 from simulator.randomness import stream
-from simulator.recorder import Recorder
-from simulator.scenario import MAX_SEED, NodeSpec, Scenario, eligible_nodes
+from simulator.recorder import Recorder, batch_table
+from simulator.scenario import MAX_SEED, Scenario
 from simulator.user_files import user_output, writable_directory
-from simulator.workload import CompiledApplication, CompiledStage
+from simulator.workload import compile_applications
 
 __all__ = ["RunResult", "Simulation", "run"]
 
-
-def _scaled(sampler: Sampler, factor: float) -> Sampler:
-    if factor == 1.0:
-        return sampler
-    return lambda: sampler() * factor
-
-
-def compile_applications(scenario: Scenario, costs: ServiceTimeModel, seed: int) -> list[CompiledApplication]:
-    """Precompute, per stage, the eligible nodes, scaled mean times and samplers (shared per model and kind)."""
-    samplers: dict[tuple[str, str], Sampler] = {}
-    applications = []
-    for app_index, app in enumerate(scenario.applications.values()):
-        names = [stage.name for stage in app.stages]
-        successors: dict[str, list[int]] = {name: [] for name in names}
-        for index, stage in enumerate(app.stages):
-            for before in stage.after:
-                successors[before].append(index)
-        stages = []
-        for index, stage in enumerate(app.stages):
-            eligible = tuple(eligible_nodes(stage, scenario))
-            means = [math.inf] * len(scenario.nodes)
-            node_samplers: list[Sampler | None] = [None] * len(scenario.nodes)
-            for node_index in eligible:
-                node = scenario.nodes[node_index]
-                key = (stage.model, node.kind)
-                if key not in samplers:
-                    samplers[key] = costs.sampler(stage.model, node.kind, seed)
-                factor = stage.work / node.speed
-                means[node_index] = costs.mean_s(stage.model, node.kind) * factor
-                node_samplers[node_index] = _scaled(samplers[key], factor)
-            stages.append(CompiledStage(
-                index=index, spec=stage, application=app.name,
-                predecessors=tuple(names.index(before) for before in stage.after),
-                successors=tuple(successors[stage.name]), eligible=eligible,
-                exec_mean_s=means, samplers=node_samplers,
-            ))
-        applications.append(CompiledApplication(
-            index=app_index, spec=app, stages=stages,
-            entry=tuple(s.index for s in stages if not s.predecessors),
-            exits=tuple(s.index for s in stages if not s.successors),
-        ))
-    return applications
+_OVERVIEW_METRICS = ("jobs_completed", "jobs_unfinished", "response_time_mean_s", "response_time_p95_s",
+                     "throughput_per_s", "utilization_mean", "slo_attainment", "energy_j")
+"""The summary metrics a `RunResult` shows at a glance (its repr and its notebook table)."""
 
 
 @dataclass
@@ -92,6 +52,24 @@ class RunResult:
     config: dict[str, Any] = field(default_factory=dict)
     batches: pd.DataFrame = field(default_factory=pd.DataFrame)
     """One row per batch served by a batching or memory-limited node (empty when the scenario has none)."""
+
+    def overview(self) -> dict[str, Any]:
+        """What identifies the run (scenario name, policy, seed, horizon) and its key summary metrics."""
+        return {"scenario": self.scenario.name, "policy": self.policy, "seed": self.seed,
+                "horizon_s": self.scenario.simulation.horizon_s,
+                **{key: self.summary[key] for key in _OVERVIEW_METRICS if key in self.summary}}
+
+    def __repr__(self) -> str:
+        """One line: the overview, floats to four significant digits (the tables are too large to print)."""
+        fields = ", ".join(f"{key}={_short(value)}" for key, value in self.overview().items())
+        return f"RunResult({fields})"
+
+    def _repr_html_(self) -> str:
+        """The overview as a small two-column table, which Jupyter shows in place of the repr."""
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(key)}</th>"
+                       f"<td style='text-align:left'>{html.escape(_short(value, quote=False))}</td></tr>"
+                       for key, value in self.overview().items())
+        return f"<table><caption>RunResult</caption>{rows}</table>"
 
     def write(self, out_dir: str | Path, table_format: str = "csv") -> list[Path]:
         """Write the tables (CSV or Parquet), the summary and the resolved config into ``out_dir``."""
@@ -116,6 +94,13 @@ class RunResult:
         return written
 
 
+def _short(value: Any, quote: bool = True) -> str:
+    """A float to four significant digits, anything else as its repr (or, with ``quote=False``, as text)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return repr(value) if quote else str(value)
+
+
 class Simulation:
     """A scenario wired into a SimPy environment for one seed and one policy, ready to ``run()``."""
 
@@ -133,43 +118,18 @@ class Simulation:
         self.recorder = Recorder()
         self.network = Network(self.env, scenario.network, scenario.node_names)
         self.costs = costs or CostTable(scenario.models)
-        self.applications = compile_applications(scenario, self.costs, seed)
+        self.applications = compile_applications(scenario, self.costs, self.seed)
         self.dispatcher = Dispatcher(
             self.env, [], self.network, self.applications, policy, stream(seed, "policy"), self.recorder,
             mode=scenario.policy.mode, batch_interval_s=scenario.policy.batch_interval_s,
             max_jobs=scenario.simulation.max_jobs,
         )
-        batch_samplers: dict[tuple[str, str], BatchSampler] = {}
-        self.nodes = [self._node(index, spec, batch_samplers) for index, spec in enumerate(scenario.nodes)]
+        self.nodes = build_nodes(self.env, scenario, self.costs, self.seed, self.dispatcher.on_task_done)
         self.dispatcher.nodes.extend(self.nodes)
         for arrival in scenario.arrivals:
             source = self.network.vertex_index(arrival.source) if arrival.source else -1
             sink = self.network.vertex_index(arrival.sink) if arrival.sink else -1
             self.dispatcher.add_arrival_stream(arrival, stream(seed, "arrivals", arrival.name), source, sink)
-
-    def _node(self, index: int, spec: NodeSpec, batch_samplers: dict[tuple[str, str], BatchSampler]) -> Node:
-        """A plain `Node`, or a `ModelServerNode` where the node batches or its memory limits residency."""
-        models = self.scenario.models
-        resident = math.isfinite(spec.memory_bytes) and any(
-            model.devices[spec.kind].memory_bytes > 0 for model in models.values() if spec.kind in model.devices)
-        if spec.max_batch_size <= 1 and not resident:
-            return Node(self.env, index, spec, self.dispatcher.on_task_done)
-        serving = {}
-        for name, model in models.items():
-            service = model.devices.get(spec.kind)
-            if service is None:
-                continue
-            limit, sampler = 1, None
-            costs: Any = self.costs  # batch curves are optional: a plain ServiceTimeModel has none
-            if spec.max_batch_size > 1 and hasattr(costs, "batch_sampler"):
-                limit = min(spec.max_batch_size, costs.max_batch_size(name, spec.kind))
-                if limit > 1:
-                    key = (name, spec.kind)
-                    if key not in batch_samplers:
-                        batch_samplers[key] = costs.batch_sampler(name, spec.kind, self.seed)
-                    sampler = batch_samplers[key]
-            serving[name] = ModelServing(limit, sampler, service.memory_bytes, service.load_time_s)
-        return ModelServerNode(self.env, index, spec, self.dispatcher.on_task_done, serving)
 
     def run(self) -> RunResult:
         started = time.perf_counter()
@@ -187,13 +147,12 @@ class Simulation:
         jobs = self.recorder.job_table(app_names, self.network.vertex_names,
                                        [app.spec.deadline_s for app in self.applications])
         warmup = scenario.simulation.warmup_s
-        nodes = node_table(tasks, scenario.nodes, warmup, end_s)
         servers = [node for node in self.nodes if isinstance(node, ModelServerNode)]
-        if servers:
-            _count_batches_once(nodes, servers, warmup, end_s)
+        nodes = node_table(tasks, scenario.nodes, warmup, end_s,
+                           batch_intervals={node.index: node.batch_intervals() for node in servers})
         summary = summarize(tasks, jobs, nodes, self.network.bytes_transferred, warmup, end_s)
         summary["wall_s"] = wall_s
-        undefined, undefined_warnings = explain_undefined(scenario, summary)
+        undefined, undefined_warnings = explain_undefined(summary, scenario.path)
         summary["undefined_metrics"] = undefined
         summary["warnings"] = [*scenario.warnings, *stability_warnings(scenario), *undefined_warnings]
         config = {**scenario.config, "policy": {**scenario.config.get("policy", {}), "name": self.policy.name,
@@ -204,39 +163,8 @@ class Simulation:
             scenario=scenario, policy=self.policy.name, policy_params=self.policy.get_params(), seed=self.seed,
             tasks=tasks, jobs=jobs, nodes=nodes, transfers=self.network.transfer_table(),
             links=self.network.link_table(end_s), summary=summary, wall_s=wall_s, config=config,
-            batches=_batch_table(servers),
+            batches=batch_table({node.name: node.batches for node in servers}),
         )
-
-
-_NO_DEADLINE = "no measured job has a deadline (applications.NAME.deadline_s)"
-_UNDEFINED_BECAUSE = (
-    ("slo_attainment", _NO_DEADLINE),
-    ("load_cv jain_fairness", "no node was busy in the measured window"),
-    ("throughput_per_s", "the measured window (simulation.warmup_s to the end of the run) is empty"),
-)
-
-
-def explain_undefined(scenario: Scenario, summary: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
-    """Why each summary metric that is not a finite number is undefined, so that no NaN goes unexplained.
-
-    Returns:
-        The reason per metric, and warnings (file named) for those that signal a problem with the run; a
-        scenario without deadlines has no SLO attainment, which is expected and not warned about.
-    """
-    odd = {key for key, value in summary.items()
-           if isinstance(value, float) and not math.isfinite(value) and key != "wall_s"}
-    nothing_finished = ("no job that arrived after simulation.warmup_s finished within the run"
-                        if summary.get("jobs_completed", 0) == 0 else "too few measured jobs or tasks")
-    reasons: dict[str, str] = {}
-    for keys, reason in _UNDEFINED_BECAUSE:
-        reasons.update((key, reason) for key in keys.split() if key in odd)
-    reasons.update((key, nothing_finished) for key in sorted(odd) if key not in reasons)
-    by_reason: dict[str, list[str]] = {}
-    for key, reason in reasons.items():
-        if reason != _NO_DEADLINE:
-            by_reason.setdefault(reason, []).append(key)
-    warnings = [f"{scenario.path}: {', '.join(keys)} undefined: {reason}" for reason, keys in by_reason.items()]
-    return reasons, warnings
 
 
 def stability_warnings(scenario: Scenario) -> list[str]:
@@ -253,29 +181,6 @@ def stability_warnings(scenario: Scenario) -> list[str]:
     return [f"{scenario.path}: the offered load ({offered:.4g} jobs/s) exceeds the compute capacity "
             f"({capacity:.4g} jobs/s, utilization {offered / capacity:.3g}): the system is unstable, queues grow "
             "without bound and response times grow with the length of the run"]
-
-
-def _count_batches_once(nodes: pd.DataFrame, servers: list[ModelServerNode], window_start_s: float,
-                        window_end_s: float) -> None:
-    """Busy time, utilization and energy of batching nodes from their batches (the task table would count a
-    batch of ``b`` tasks ``b`` times), in place."""
-    duration = max(window_end_s - window_start_s, 0.0)
-    for node in servers:
-        busy = node.busy_slot_seconds(window_start_s, window_end_s)
-        spec = node.spec
-        nodes.loc[node.index, "busy_slot_s"] = busy
-        nodes.loc[node.index, "utilization"] = busy / (spec.slots * duration) if duration > 0 else 0.0
-        nodes.loc[node.index, "energy_j"] = (spec.idle_power_w * duration
-                                             + (spec.busy_power_w - spec.idle_power_w) * busy / spec.slots)
-
-
-def _batch_table(servers: list[ModelServerNode]) -> pd.DataFrame:
-    """One row per finished batch: node, model, start, finish, size and the load time it included."""
-    rows = [(node.name, model, start, finish, size, load)
-            for node in servers for model, start, finish, size, load in node.batches]
-    frame = pd.DataFrame(rows, columns=["node", "model", "start_s", "finish_s", "batch_size", "load_s"])
-    frame["batch_size"] = frame["batch_size"].astype(np.int64)
-    return frame.sort_values(["start_s", "node"], kind="stable").reset_index(drop=True)
 
 
 def run(scenario: Scenario, policy: str | Policy | None = None, seed: int | None = None,

@@ -1,7 +1,9 @@
 """Jobs and tasks as plain data (not SimPy processes), and applications compiled for fast dispatch.
 
 A job is one arrival of an application; each stage of the application's DAG becomes a task of the job once
-its predecessors have finished.
+its predecessors have finished. `compile_applications` turns a scenario's applications into the compiled form
+once per run, so that the dispatcher looks up eligible nodes, expected times and samplers instead of deriving
+them per task.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.costs import Sampler
+from simulator.costs import Sampler, ServiceTimeModel
 from simulator.policies.base import StageGraph
-from simulator.scenario import ApplicationSpec, StageSpec
+from simulator.scenario import ApplicationSpec, Scenario, StageSpec, eligible_nodes
 
 
 @dataclass(eq=False)
@@ -68,6 +70,49 @@ class CompiledApplication:
     @property
     def name(self) -> str:
         return self.spec.name
+
+
+def _scaled(sampler: Sampler, factor: float) -> Sampler:
+    if factor == 1.0:
+        return sampler
+    return lambda: sampler() * factor
+
+
+def compile_applications(scenario: Scenario, costs: ServiceTimeModel, seed: int) -> list[CompiledApplication]:
+    """Precompute, per stage, the eligible nodes, scaled mean times and samplers (shared per model and kind)."""
+    samplers: dict[tuple[str, str], Sampler] = {}
+    applications = []
+    for app_index, app in enumerate(scenario.applications.values()):
+        names = [stage.name for stage in app.stages]
+        successors: dict[str, list[int]] = {name: [] for name in names}
+        for index, stage in enumerate(app.stages):
+            for before in stage.after:
+                successors[before].append(index)
+        stages = []
+        for index, stage in enumerate(app.stages):
+            eligible = tuple(eligible_nodes(stage, scenario))
+            means = [math.inf] * len(scenario.nodes)
+            node_samplers: list[Sampler | None] = [None] * len(scenario.nodes)
+            for node_index in eligible:
+                node = scenario.nodes[node_index]
+                key = (stage.model, node.kind)
+                if key not in samplers:
+                    samplers[key] = costs.sampler(stage.model, node.kind, seed)
+                factor = stage.work / node.speed
+                means[node_index] = costs.mean_s(stage.model, node.kind) * factor
+                node_samplers[node_index] = _scaled(samplers[key], factor)
+            stages.append(CompiledStage(
+                index=index, spec=stage, application=app.name,
+                predecessors=tuple(names.index(before) for before in stage.after),
+                successors=tuple(successors[stage.name]), eligible=eligible,
+                exec_mean_s=means, samplers=node_samplers,
+            ))
+        applications.append(CompiledApplication(
+            index=app_index, spec=app, stages=stages,
+            entry=tuple(s.index for s in stages if not s.predecessors),
+            exits=tuple(s.index for s in stages if not s.successors),
+        ))
+    return applications
 
 
 NO_TASKS: list[Task | None] = []

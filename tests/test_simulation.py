@@ -199,3 +199,18 @@ def test_finished_jobs_are_freed_without_the_cycle_collector() -> None:
     assert simulation.dispatcher.jobs_created == 400
     total_slots = sum(node.slots for node in scenario.nodes)
     assert alive <= len(simulation.dispatcher.live_jobs) + total_slots
+
+
+def test_run_result_shows_its_run_and_key_metrics_in_one_line_and_in_a_notebook_table() -> None:
+    """The repr names scenario, policy, seed and horizon and gives the key metrics to four digits (the tables
+    are left out); the notebook form holds the same fields as rows of an HTML table, text escaped."""
+    result = run(scenario(PIPELINE, simulation__horizon_s=10.0, scenario__name="edge <cloud>"))
+    text = repr(result)
+    assert text.startswith("RunResult(scenario='edge <cloud>', policy='round_robin', seed=1, horizon_s=10, "
+                           "jobs_completed=3, jobs_unfinished=0, response_time_mean_s=0.67, ")
+    assert "energy_j=" in text and "\n" not in text and len(text) < 400
+    page = result._repr_html_()
+    assert page.startswith("<table>") and page.endswith("</table>")
+    assert "<th style='text-align:left'>scenario</th><td style='text-align:left'>edge &lt;cloud&gt;</td>" in page
+    assert "<th style='text-align:left'>response_time_mean_s</th><td style='text-align:left'>0.67</td>" in page
+    assert page.count("<tr>") == len(result.overview()) == 12
