@@ -227,7 +227,8 @@ def _command_demo(args: argparse.Namespace) -> int:
     print(format_report(results, summary, list(TABLE_TITLES), titles=TABLE_TITLES))
     written = write_report(results, summary)
     written += draw_standard_figures(outcome.results_dir)
-    print(f"\nwrote {', '.join(str(path) for path in written)}")
+    print(f"\nwrote into {outcome.results_dir}/: "
+          f"{', '.join(str(path.relative_to(outcome.results_dir)) for path in written)}")
     return 1 if outcome.failed else 0
 
 

@@ -34,7 +34,6 @@ TABLE_TITLES = {
     "response_time_p95_s": "resp p95 (s)",
     "throughput_per_s": "thru (1/s)",
     "utilization_mean": "util mean",
-    "load_variance": "load var",
     "slo_attainment": "SLO met",
     "energy_j": "energy (J)",
 }

@@ -248,7 +248,7 @@ def _metrics_figure(results: Results, summary: pd.DataFrame, factor: str | None)
             axes[r, 0].set_title(_title(levels), fontsize=8, loc="left")
     if factor is not None:
         handles, labels = axes[0, 0].get_legend_handles_labels()
-        figure.legend(handles, labels, loc="outside upper center", ncol=min(6, len(labels)), fontsize=8)
+        figure.legend(handles, labels, loc="outside lower center", ncol=min(6, len(labels)), fontsize=8)
     figure.suptitle(f"{results.name}: mean and 95% t-interval over replications", fontsize=10)
     return figure
 
