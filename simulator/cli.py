@@ -93,13 +93,18 @@ def _add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a field by dotted path, e.g. --set arrivals.users.rate_per_s=2.5")
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m simulator", description=__doc__)
+def _add_verbosity_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """``-v``/``-q`` set ``log_level``; on a sub-command the default is SUPPRESS, keeping the top level's."""
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-v", "--verbose", dest="log_level", action="store_const", const=logging.DEBUG,
-                           default=logging.INFO, help="also show debugging details on stderr")
+                           default=default, help="also show debugging details on stderr")
     verbosity.add_argument("-q", "--quiet", dest="log_level", action="store_const", const=logging.WARNING,
-                           help="show only warnings and errors on stderr (no progress)")
+                           default=default, help="show only warnings and errors on stderr (no progress)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m simulator", description=__doc__)
+    _add_verbosity_options(parser, logging.INFO)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run_parser = commands.add_parser("run", help="run one scenario and print its summary")
@@ -139,6 +144,8 @@ def _build_parser() -> argparse.ArgumentParser:
     for module_name in EXTENSION_MODULES:
         handlers = importlib.import_module(module_name).register_commands(commands)
         COMMANDS.update(handlers)
+    for command_parser in commands.choices.values():  # -v/-q also after the sub-command's name
+        _add_verbosity_options(command_parser, argparse.SUPPRESS)
     return parser
 
 

@@ -120,7 +120,7 @@ def test_log_lines_go_to_stderr_and_q_silences_them(tiny_sweep, capsys):
     assert main(["sweep", str(experiment), "--out", str(out)]) == 0
     default = capsys.readouterr().err
     assert "experiment tiny: 16 runs into" in default and "tiny: 16/16 runs, 0 failed" in default
-    assert main(["-q", "sweep", str(experiment), "--out", str(out.with_name("quiet"))]) == 0
+    assert main(["sweep", str(experiment), "--out", str(out.with_name("quiet")), "-q"]) == 0  # after the command too
     assert capsys.readouterr().err == ""
 
 
