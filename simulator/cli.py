@@ -229,6 +229,8 @@ def _command_demo(args: argparse.Namespace) -> int:
     writable_directory(args.out)  # fail on a bad output directory before any run starts
     print(f"Demo: {spec.description}; {len(spec.policies)} policies x {spec.replications} replications")
     outcome = run_sweep(spec, executor="serial", out=args.out, progress=args.log_level <= logging.INFO)
+    if outcome.n_reused:
+        print(f"(reused {outcome.n_reused} of {outcome.n_unique} runs already stored in {outcome.results_dir})")
     results = load_results(outcome.results_dir)
     summary = summarize(results)
     print(format_report(results, summary, list(TABLE_TITLES), titles=TABLE_TITLES))
