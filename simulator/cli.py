@@ -1,7 +1,9 @@
-"""Command line: ``python -m simulator run|validate|policies|demo|map``.
+"""Command line: ``python -m simulator [-v|-q] run|validate|policies|demo|map``.
 
 User mistakes (a malformed scenario, an unknown policy, a bad override) print one clear line per problem on
-stderr and exit with status 2, without a traceback.
+stderr and exit with status 2, without a traceback. The package's log messages (``logging`` under the
+``simulator`` logger: progress lines, details) go to stderr: information by default, debugging details with
+``-v``, only warnings with ``-q``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import math
 import os
 import sys
@@ -17,15 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import UserInputError
-from simulator.policies import POLICIES, make_policy
+from simulator.policies import POLICIES
 from simulator.scenario import MAX_SEED, load_scenario
-from simulator.user_files import user_output, writable_directory
+from simulator.user_files import writable_directory
 
 # Modules adding sub-commands: each has ``register_commands(subparsers) -> {name: handler(args) -> exit code}``.
 EXTENSION_MODULES: tuple[str, ...] = ("simulator.runner.cli", "simulator.calibration.cli")
 
 MAX_DEMO_REPLICATIONS = 1000
-DEFAULT_DEMO_POLICIES = ("random", "round_robin", "least_loaded", "power_of_d", "min_completion_time", "heft")
 
 SUMMARY_ORDER = [
     "jobs_completed", "jobs_unfinished", "tasks_completed", "response_time_mean_s", "response_time_p50_s",
@@ -36,6 +38,39 @@ SUMMARY_ORDER = [
 
 class _Parser(argparse.ArgumentParser):
     """argparse exits with status 2 on usage errors already; keep its message short."""
+
+
+class _StderrHandler(logging.Handler):
+    """Writes each record to the current ``sys.stderr`` (test harnesses and notebooks replace it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # logging's rule: a failing handler reports itself and never raises
+            self.handleError(record)
+
+
+class _Formatter(logging.Formatter):
+    """Information as it is; other levels prefixed (``warning: ...``; ``debug: simulator.x: ...``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno == logging.INFO:
+            return text
+        where = f"{record.name}: " if record.levelno == logging.DEBUG else ""
+        return f"{record.levelname.lower()}: {where}{text}"
+
+
+def configure_logging(level: int) -> None:
+    """Send the ``simulator`` loggers' records of ``level`` and above to stderr (once, however often called)."""
+    logger = logging.getLogger("simulator")
+    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+        logger.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(_Formatter())
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 def int_in_range(low: int, high: int) -> Callable[[str], int]:
@@ -58,8 +93,18 @@ def _add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a field by dotted path, e.g. --set arrivals.users.rate_per_s=2.5")
 
 
+def _add_verbosity_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """``-v``/``-q`` set ``log_level``; on a sub-command the default is SUPPRESS, keeping the top level's."""
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", dest="log_level", action="store_const", const=logging.DEBUG,
+                           default=default, help="also show debugging details on stderr")
+    verbosity.add_argument("-q", "--quiet", dest="log_level", action="store_const", const=logging.WARNING,
+                           default=default, help="show only warnings and errors on stderr (no progress)")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m simulator", description=__doc__)
+    _add_verbosity_options(parser, logging.INFO)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run_parser = commands.add_parser("run", help="run one scenario and print its summary")
@@ -77,13 +122,20 @@ def _build_parser() -> argparse.ArgumentParser:
     policies_parser = commands.add_parser("policies", help="list the registered policies and their parameters")
     policies_parser.add_argument("--json", action="store_true")
 
-    demo_parser = commands.add_parser("demo", help="compare policies on a scenario: table and figure")
-    demo_parser.add_argument("scenario", type=Path, nargs="?", default=Path("scenarios/demo_edge_cloud.toml"))
-    demo_parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    demo_parser.add_argument("--policies", default=",".join(DEFAULT_DEMO_POLICIES),
-                             help="comma-separated policy names")
+    from simulator.runner.demo import DEFAULT_POLICIES, DEMO_SCENARIO
+
+    demo_parser = commands.add_parser(
+        "demo", help="compare policies on a scenario: table and figures",
+        description="A built-in experiment: every policy on one scenario, through the same sweep, report and "
+                    "figures as `sweep`, `report` and `figures` (the same command again reuses finished runs).")
+    demo_parser.add_argument("scenario", type=Path, nargs="?", default=Path(DEMO_SCENARIO),
+                             help=f"scenario file or shipped scenario name (default: {DEMO_SCENARIO})")
+    demo_parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                             help="override a scenario field by dotted path")
+    demo_parser.add_argument("--policies", default=",".join(DEFAULT_POLICIES), help="comma-separated policy names")
     demo_parser.add_argument("--replications", type=int_in_range(1, MAX_DEMO_REPLICATIONS), default=3)
-    demo_parser.add_argument("--out", type=Path, default=Path("results/demo"))
+    demo_parser.add_argument("--out", type=Path, default=Path("results/demo"),
+                             help="result directory: store, summary and runs tables, figures/")
 
     map_parser = commands.add_parser("map", help="solve a static mapping problem (ETC matrix)")
     from simulator.map_cli import add_map_arguments
@@ -92,6 +144,8 @@ def _build_parser() -> argparse.ArgumentParser:
     for module_name in EXTENSION_MODULES:
         handlers = importlib.import_module(module_name).register_commands(commands)
         COMMANDS.update(handlers)
+    for command_parser in commands.choices.values():  # -v/-q also after the sub-command's name
+        _add_verbosity_options(command_parser, argparse.SUPPRESS)
     return parser
 
 
@@ -164,26 +218,27 @@ def _command_policies(args: argparse.Namespace) -> int:
 
 
 def _command_demo(args: argparse.Namespace) -> int:
-    from simulator.compare import TABLE_COLUMNS, compare_policies, format_comparison, mean_with_interval
-    from simulator.plots import plot_policy_comparison
+    from simulator.runner.demo import TABLE_TITLES, demo_experiment
+    from simulator.runner.figures import draw_standard_figures
+    from simulator.runner.report import format_report, summarize, write_report
+    from simulator.runner.results import load_results
+    from simulator.runner.sweeps import run_sweep
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
-    if not policies:
-        raise UserInputError([f"--policies must name at least one policy (see `policies`), got {args.policies!r}"])
-    scenario = load_scenario(args.scenario, args.overrides)
-    for name in policies:  # fail on a bad name or output directory before any run starts
-        make_policy(name, dict(scenario.policy.params) if name == scenario.policy.name else {})
-    writable_directory(args.out)
-    print(f"Scenario {scenario.name}: {len(policies)} policies x {args.replications} replications")
-    runs, utilization = compare_policies(scenario, policies, args.replications)
-    summary = mean_with_interval(runs, list(TABLE_COLUMNS))
-    print(format_comparison(summary))
-    with user_output(args.out):
-        runs.to_csv(args.out / "runs.csv", index=False)
-        summary.to_csv(args.out / "summary.csv", index=False)
-        figure = plot_policy_comparison(runs, utilization, args.out / "policies.png", title=scenario.name)
-    print(f"\nwrote {args.out / 'runs.csv'}, {args.out / 'summary.csv'} and {figure}")
-    return 0
+    spec = demo_experiment(args.scenario, args.overrides, policies, args.replications)
+    writable_directory(args.out)  # fail on a bad output directory before any run starts
+    print(f"Demo: {spec.description}; {len(spec.policies)} policies x {spec.replications} replications")
+    outcome = run_sweep(spec, executor="serial", out=args.out, progress=args.log_level <= logging.INFO)
+    if outcome.n_reused:
+        print(f"(reused {outcome.n_reused} of {outcome.n_unique} runs already stored in {outcome.results_dir})")
+    results = load_results(outcome.results_dir)
+    summary = summarize(results)
+    print(format_report(results, summary, list(TABLE_TITLES), titles=TABLE_TITLES))
+    written = write_report(results, summary)
+    written += draw_standard_figures(outcome.results_dir)
+    print(f"\nwrote into {outcome.results_dir}/: "
+          f"{', '.join(str(path.relative_to(outcome.results_dir)) for path in written)}")
+    return 1 if outcome.failed else 0
 
 
 def _command_map(args: argparse.Namespace) -> int:
@@ -204,6 +259,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
+    configure_logging(args.log_level)
     try:
         status = COMMANDS[args.command](args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at interpreter exit

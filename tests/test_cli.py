@@ -9,8 +9,10 @@ import sys
 import pandas as pd
 import pytest
 from conftest import MINIMAL, ROOT
+from runner_support import write_experiment
 
 from simulator.cli import main
+from simulator.runner import load_results
 
 pytestmark = pytest.mark.examples
 
@@ -69,12 +71,61 @@ def test_policies_lists_every_registered_policy(capsys):
     assert least_loaded["params"] == {"tie_break": "random"}
 
 
-def test_demo_prints_table_and_writes_figure(tmp_path, capsys):
+def test_demo_prints_table_and_writes_figures(tmp_path, capsys):
+    """The demo is a sweep of the built-in experiment: its store, report tables and standard figures."""
     demo = ROOT / "scenarios" / "demo_edge_cloud.toml"
     assert main(["demo", str(demo), "--replications", "2", "--set", "simulation.max_jobs=200",
                  "--policies", "random,least_loaded", "--out", str(tmp_path)]) == 0
     output = capsys.readouterr().out
-    assert "least_loaded" in output and "resp mean" in output
-    assert (tmp_path / "policies.png").stat().st_size > 10_000
+    assert "least_loaded" in output and "resp mean" in output and "4 runs (4 ok, 0 failed, 0 missing)" in output
+    figures = tmp_path / "figures"
+    assert sorted(p.name for p in figures.iterdir()) == ["metrics_vs_policy.png", "policy_ranking.png",
+                                                         "response_cdf.png", "utilization_heatmap.png"]
+    assert all(path.stat().st_size > 10_000 for path in figures.iterdir())
     runs = pd.read_csv(tmp_path / "runs.csv")
-    assert len(runs) == 4
+    assert len(runs) == 4 and set(runs["policy"]) == {"random", "least_loaded"}
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert list(summary["policy"]) == ["random", "least_loaded"] and (summary["replications"] == 2).all()
+    assert load_results(tmp_path).name == "demo"
+
+
+def test_demo_by_scenario_name_reuses_finished_runs(tmp_path, monkeypatch, capsys):
+    """A shipped scenario is found by name from any directory; the same command again runs nothing new."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["demo", "demo_edge_cloud", "--replications", "2", "--set", "simulation.max_jobs=100",
+            "--policies", "round_robin", "--out", "out"]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert "round_robin" in first and "reused" not in first
+    assert main(argv) == 0
+    assert "(reused 2 of 2 runs already stored in out)" in capsys.readouterr().out
+
+
+def test_demo_unknown_policy_exits_2_before_running(tmp_path, capsys):
+    assert main(["demo", "--policies", "random,nope", "--out", str(tmp_path / "out")]) == 2
+    assert "--policies: unknown policy 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("logging")
+    return write_experiment(directory), directory / "results"
+
+
+def test_log_lines_go_to_stderr_and_q_silences_them(tiny_sweep, capsys):
+    experiment, out = tiny_sweep
+    assert main(["sweep", str(experiment), "--out", str(out)]) == 0
+    default = capsys.readouterr().err
+    assert "experiment tiny: 16 runs into" in default and "tiny: 16/16 runs, 0 failed" in default
+    assert main(["sweep", str(experiment), "--out", str(out.with_name("quiet")), "-q"]) == 0  # after the command too
+    assert capsys.readouterr().err == ""
+
+
+def test_v_shows_debugging_details(tiny_sweep, tmp_path, capsys):
+    experiment, out = tiny_sweep
+    assert main(["-q", "sweep", str(experiment), "--out", str(out)]) == 0
+    assert main(["-v", "figures", str(out), "--out", str(tmp_path)]) == 0
+    assert f"debug: simulator.runner.figures: wrote {tmp_path / 'response_cdf.png'}" in capsys.readouterr().err
+    assert main(["figures", str(out), "--out", str(tmp_path)]) == 0
+    assert "debug" not in capsys.readouterr().err

@@ -8,21 +8,18 @@ import json
 import os
 import signal
 import time
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from runner_support import EXPERIMENT, SCENARIO, write_experiment
+from runner_support import EXPERIMENT, write_experiment
 
 from simulator.cli import main
-from simulator.compare import compare_policies
 from simulator.errors import UserInputError
-from simulator.runner import run_sweep
+from simulator.runner import demo_experiment, run_sweep
 from simulator.runner.expressions import MAX_INT_BITS, ExpressionError, compile_expression
 from simulator.runner.grid import replication_seed
 from simulator.runner.spec import MAX_LEVELS, MAX_NAME_LENGTH, MAX_REPLICATIONS, MAX_RUNS
-from simulator.scenario import parse_scenario
 
 pytestmark = pytest.mark.unit
 
@@ -271,8 +268,8 @@ def test_replications_option_is_bounded(tmp_path, capsys):
 
 
 def test_demo_and_sweep_use_the_same_seeds(tmp_path):
-    """Replication r of compare_policies (the demo) runs with the same seed as replication r of a sweep with
-    the same root seed, so both give the same numbers for the same scenario."""
+    """Replication r of the demo (seeded from the scenario's simulation.seed) runs with the same seed as
+    replication r of a sweep with that root seed, so both give the same numbers for the same scenario."""
     text = """
 [experiment]
 name = "same"
@@ -285,14 +282,14 @@ name = "least_loaded"
 """
     path = write_experiment(tmp_path, text)
     sweep_runs = run_sweep(path, executor="serial", out=tmp_path / "out", progress=False).runs
-    scenario = parse_scenario(tomllib.loads(SCENARIO), source="scenario.toml", base_dir=tmp_path)
-    demo_runs, _ = compare_policies(scenario, ["least_loaded"], replications=2, base_seed=11)
+    demo = demo_experiment(tmp_path / "scenario.toml", ["simulation.seed=11"], ["least_loaded"], replications=2)
+    demo_runs = run_sweep(demo, executor="serial", out=tmp_path / "demo", progress=False).runs
     for replication in (0, 1):
-        demo = demo_runs[demo_runs["replication"] == replication].iloc[0]
+        demo_run = demo_runs[demo_runs["replication"] == replication].iloc[0]
         swept = sweep_runs[sweep_runs["replication"] == replication].iloc[0]
-        assert demo["seed"] == swept["seed"] == replication_seed(11, replication)
-        assert demo["response_time_mean_s"] == swept["response_time_mean_s"]
-        assert demo["jobs_completed"] == swept["jobs_completed"]
+        assert demo_run["seed"] == swept["seed"] == replication_seed(11, replication)
+        assert demo_run["response_time_mean_s"] == swept["response_time_mean_s"]
+        assert demo_run["jobs_completed"] == swept["jobs_completed"]
 
 
 # -- other runner paths: damaged stores ---------------------------------------------------------------------

@@ -113,21 +113,3 @@ def test_atomic_writes_leave_no_partial_files(tmp_path):
     assert store.keys() == {"abc"} and [p.name for p in store.runs_dir.iterdir()] == ["abc.json"]
     (store.runs_dir / "bad.json").write_text("{not json")
     assert store.read_run("bad") is None  # damaged: treated as missing, so it is run again
-
-
-def test_progress_prints_plain_lines_when_not_a_terminal():
-    import io
-
-    from simulator.runner.progress import Progress
-
-    stream = io.StringIO()
-    progress = Progress(4, "tiny", stream=stream, interval_s=0.0)
-    for failed in (False, True, False, False):
-        progress.update(failed)
-    progress.close()
-    lines = stream.getvalue().splitlines()
-    assert lines[0].startswith("tiny: 1/4 runs, 0 failed") and "left" in lines[0]
-    assert lines[-1].startswith("tiny: 4/4 runs, 1 failed") and "left" not in lines[-1]
-    quiet = io.StringIO()
-    Progress(2, "x", enabled=False, stream=quiet).update()
-    assert quiet.getvalue() == ""

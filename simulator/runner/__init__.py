@@ -6,7 +6,8 @@ Typical use::
     runs = sweep("experiments/load_sweep.toml", executor="processes")   # one row per run
     summary = summarize(load_results("results/load_sweep"))               # mean and t-interval per cell
 
-The command line has the same: ``python -m simulator sweep|report|figures``.
+The command line has the same: ``python -m simulator sweep|report|figures``; ``demo`` is the built-in
+experiment `demo_experiment` through the same path.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from simulator.runner.demo import demo_experiment
     from simulator.runner.errors import ExecutorError, ExperimentError, StoreError
     from simulator.runner.executors import EXECUTORS, DaskExecutor, Executor, ProcessExecutor, SerialExecutor
     from simulator.runner.grid import STORE_FORMAT, RunSpec, expand, replication_seed, run_key
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 # Names are imported on first use, so that `python -m simulator run` does not pay for pandas, scipy and the
 # runner's modules (the command line registers the runner's sub-commands on every start).
 _MODULES = {
+    "demo_experiment": "demo",
     "ExecutorError": "errors", "ExperimentError": "errors", "StoreError": "errors",
     "EXECUTORS": "executors", "DaskExecutor": "executors", "Executor": "executors",
     "ProcessExecutor": "executors", "SerialExecutor": "executors",
@@ -62,6 +65,7 @@ __all__ = [
     "RunSpec",
     "SerialExecutor",
     "StoreError",
+    "demo_experiment",
     "execute_run",
     "expand",
     "format_report",

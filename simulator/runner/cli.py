@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from simulator.runner.spec import MAX_REPLICATIONS
 from simulator.user_files import writable_directory
 
 __all__ = ["register_commands"]
+
+logger = logging.getLogger(__name__)
 
 MAX_WORKERS = 4096
 
@@ -75,10 +78,10 @@ def _command_sweep(args: argparse.Namespace) -> int:
         return 0
     writable_directory(out, "--out")
     started = time.perf_counter()
-    print(f"experiment {spec.name}: {len(runs)} runs into {out}", file=sys.stderr, flush=True)
+    logger.info("experiment %s: %d runs into %s", spec.name, len(runs), out)
     try:
         outcome = run_sweep(spec, executor=executor, out=out, retry_failed=args.retry_failed,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress and args.log_level <= logging.INFO)
     except KeyboardInterrupt:
         print(f"interrupted: finished runs are stored in {out}; run the same command again to resume",
               file=sys.stderr)

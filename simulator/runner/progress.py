@@ -1,12 +1,15 @@
-"""Progress of a sweep: runs done, failures and time left, as a tqdm bar on a terminal or plain lines otherwise."""
+"""Progress of a sweep: runs done, failures and time left, as a tqdm bar on a terminal or log lines otherwise."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any
 
 __all__ = ["Progress"]
+
+logger = logging.getLogger(__name__)
 
 
 def _duration(seconds: float) -> str:
@@ -21,36 +24,34 @@ def _duration(seconds: float) -> str:
 class Progress:
     """Counts finished and failed runs of a sweep and shows them.
 
-    On a terminal (and when tqdm is installed) a progress bar with the time left; otherwise one line at most
-    every ``interval_s`` seconds (and at the end), so logs of batch jobs stay readable.
+    When stderr is a terminal (and tqdm is installed) a progress bar with the time left; otherwise an
+    information record of this module's logger at most every ``interval_s`` seconds (and at the end), so
+    logs of batch jobs and notebooks stay readable (``logging.basicConfig(level=logging.INFO)`` shows them).
 
     Args:
         total: Runs to do in this sweep.
         label: What is shown before the counts (the experiment's name).
         enabled: False shows nothing.
-        stream: Where to write (default: stderr).
-        interval_s: Minimum time between two plain lines.
+        interval_s: Minimum time between two log lines.
     """
 
-    def __init__(self, total: int, label: str, enabled: bool = True, stream: TextIO | None = None,
-                 interval_s: float = 10.0) -> None:
+    def __init__(self, total: int, label: str, enabled: bool = True, interval_s: float = 10.0) -> None:
         self.total = total
         self.label = label
         self.enabled = enabled
-        self.stream = stream if stream is not None else sys.stderr
         self.interval_s = interval_s
         self.done = 0
         self.failed = 0
         self._started = time.monotonic()
         self._last_line = self._started
         self._bar: Any = None
-        if enabled and total and self.stream.isatty():
+        if enabled and total and sys.stderr.isatty():
             try:
                 from tqdm import tqdm
             except ImportError:  # pragma: no cover (tqdm is a dependency)
                 tqdm = None
             if tqdm is not None:
-                self._bar = tqdm(total=total, desc=label, unit="run", file=self.stream, dynamic_ncols=True)
+                self._bar = tqdm(total=total, desc=label, unit="run", file=sys.stderr, dynamic_ncols=True)
 
     def update(self, failed: bool = False) -> None:
         """One more run finished (``failed``: it raised)."""
@@ -66,7 +67,7 @@ class Progress:
         now = time.monotonic()
         if now - self._last_line >= self.interval_s or self.done == self.total:
             self._last_line = now
-            print(self.line(), file=self.stream, flush=True)
+            logger.info("%s", self.line())
 
     def line(self) -> str:
         """``name: 40/100 runs, 2 failed, 12 s elapsed, about 18 s left``."""

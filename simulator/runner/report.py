@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +83,19 @@ def _cell(mean: float, low: float, high: float) -> str:
 
 
 def format_report(results: Results, summary: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
-                  confidence: float = 0.95) -> str:
-    """A plain-text table (mean ± half-width of the interval) and the list of failed and missing runs."""
+                  confidence: float = 0.95, titles: Mapping[str, str] | None = None) -> str:
+    """A plain-text table (mean ± half-width of the interval) and the list of failed and missing runs.
+
+    Args:
+        results: The sweep.
+        summary: `summarize` of it.
+        metrics: The metric columns to show, in order.
+        confidence: The level the summary's intervals were computed at (for the caption).
+        titles: A column title per metric (default: the metric's name).
+    """
     metrics = [m for m in metrics if f"{m}_mean" in summary.columns]
     keys = [*results.factors, "policy"]
-    headers = [*keys, "n", *metrics]
+    headers = [*keys, "n", *((titles or {}).get(m, m) for m in metrics)]
     lines = []
     for _, row in summary.iterrows():
         cells = [str(row[k]) for k in keys] + [str(row["replications"])]
