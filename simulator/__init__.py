@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from simulator.errors import ScenarioError, UnknownPolicyError, UserInputError
 
 if TYPE_CHECKING:
+    from simulator.config import Scenario, load_scenario, parse_scenario
     from simulator.policies import POLICIES, Policy, make_policy, register_policy
-    from simulator.scenario import Scenario, load_scenario, parse_scenario
     from simulator.simulation import RunResult, Simulation, run
 
 # Names are imported on first use, so that `python -m simulator --help` answers without loading the

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from simulator.config import MAX_SEED, load_scenario
 from simulator.errors import UserInputError
 from simulator.policies import POLICIES, make_policy
-from simulator.scenario import MAX_SEED, load_scenario
 from simulator.user_files import user_output, writable_directory
 
 # Modules adding sub-commands: each has ``register_commands(subparsers) -> {name: handler(args) -> exit code}``.

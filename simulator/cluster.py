@@ -20,8 +20,8 @@ from typing import Any
 
 import simpy
 
+from simulator.config import NodeSpec
 from simulator.engine import NORMAL, event_queue, reusable_event, scheduler
-from simulator.scenario import NodeSpec
 from simulator.workload import Task
 
 

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from simulator.config import Scenario
 from simulator.policies import make_policy
 from simulator.runner.grid import replication_seed
-from simulator.scenario import Scenario
 from simulator.simulation import run
 
 TABLE_COLUMNS = {

@@ -15,6 +15,7 @@ import pandas as pd
 
 from simulator.calibration.cost_model import BatchSampler
 from simulator.cluster import ModelServerNode, ModelServing, Node
+from simulator.config import MAX_SEED, NodeSpec, Scenario, eligible_nodes
 from simulator.costs import CostTable, Sampler, ServiceTimeModel
 from simulator.dispatch import Dispatcher
 from simulator.engine import Environment
@@ -24,7 +25,6 @@ from simulator.network import Network
 from simulator.policies import Policy, make_policy
 from simulator.randomness import stream
 from simulator.recorder import Recorder
-from simulator.scenario import MAX_SEED, NodeSpec, Scenario, eligible_nodes
 from simulator.user_files import user_output, writable_directory
 from simulator.workload import CompiledApplication, CompiledStage
 

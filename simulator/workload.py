@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.config import ApplicationSpec, StageSpec
 from simulator.costs import Sampler
 from simulator.policies.base import StageGraph
-from simulator.scenario import ApplicationSpec, StageSpec
 
 
 @dataclass(eq=False)

@@ -17,12 +17,12 @@ from runner_support import EXPERIMENT, SCENARIO, write_experiment
 
 from simulator.cli import main
 from simulator.compare import compare_policies
+from simulator.config import parse_scenario
 from simulator.errors import UserInputError
 from simulator.runner import run_sweep
 from simulator.runner.expressions import MAX_INT_BITS, ExpressionError, compile_expression
 from simulator.runner.grid import replication_seed
 from simulator.runner.spec import MAX_LEVELS, MAX_NAME_LENGTH, MAX_REPLICATIONS, MAX_RUNS
-from simulator.scenario import parse_scenario
 
 pytestmark = pytest.mark.unit
 
