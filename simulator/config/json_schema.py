@@ -10,7 +10,8 @@ from simulator.config.schema import PROCESS_TABLES, ScenarioFile
 
 __all__ = ["scenario_json_schema", "scenario_json_schema_text"]
 
-SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
+"""Draft 7: the newest draft every editor's validator (Taplo's included) handles in full."""
 
 
 def _without_null_defaults(node: Any) -> Any:
@@ -24,7 +25,7 @@ def _without_null_defaults(node: Any) -> Any:
 
 
 def scenario_json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a scenario file, generated from `ScenarioFile`.
+    """The JSON Schema (draft 7) of a scenario file, generated from `ScenarioFile`.
 
     An arrival table is one of the processes' tables, told apart by ``process`` (a constant in each, required
     except for the default, poisson), so an editor offers exactly the fields of the process written.
@@ -39,7 +40,7 @@ def scenario_json_schema() -> dict[str, Any]:
     definitions.pop("UnknownProcessArrivals", None)
     schema["properties"]["arrivals"]["additionalProperties"] = {
         "oneOf": [{"$ref": f"#/$defs/{table.__name__}"} for table in PROCESS_TABLES.values()]}
-    return {"$schema": SCHEMA_DIALECT, "title": "allocsim scenario", **schema}
+    return {"$schema": SCHEMA_DIALECT, **schema, "title": "allocsim scenario file"}
 
 
 def scenario_json_schema_text() -> str:
