@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # simulation, pandas or the optimisers.
 _MODULES = {
     "POLICIES": "policies", "Policy": "policies", "make_policy": "policies", "register_policy": "policies",
-    "Scenario": "scenario", "load_scenario": "scenario", "parse_scenario": "scenario",
+    "Scenario": "config", "load_scenario": "config", "parse_scenario": "config",
     "RunResult": "simulation", "Simulation": "simulation", "run": "simulation",
 }
 
