@@ -30,6 +30,7 @@ import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_JSON = REPO_ROOT / "results" / "perf" / "bench_config.json"
 
 WORKER = r"""
 import json, sys, time
@@ -114,6 +115,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="rounds per interpreter (best is kept)")
     parser.add_argument("--rounds", type=int, default=2, help="interpreters per implementation, alternated")
     parser.add_argument("--levels", type=int, default=25, help="levels of the rate factor (x 12 combinations)")
+    parser.add_argument("--json", nargs="?", const=str(DEFAULT_JSON), default=None, metavar="PATH",
+                        help=f"also write the results as JSON (default path: {DEFAULT_JSON.relative_to(REPO_ROOT)})")
     args = parser.parse_args()
     commit = args.baseline or baseline_commit()
     files = scenario_files()
@@ -130,9 +133,17 @@ def main() -> None:
                     best[label][key] = min(best[label].get(key, float("inf")), value)
     print(f"baseline {commit}; {len(files)} scenario files; grid of {runs} runs; best of "
           f"{args.rounds} x {args.repeats} rounds")
+    ratios = {}
     for key, what in (("scenarios", "load + validate every scenario"), ("grid", "expand + validate the grid")):
         old, new = best["old"][key], best["new"][key]
+        ratios[key] = new / old
         print(f"{what:<32} old {old * 1e3:8.1f} ms   new {new * 1e3:8.1f} ms   ratio new/old {new / old:.2f}")
+    if args.json:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from _perf import machine_description, write_json
+
+        write_json(args.json, {"machine": machine_description(), "baseline": commit, "scenario_files": len(files),
+                               "grid_runs": runs, "best_s": best, "ratio_new_over_old": ratios})
 
 
 if __name__ == "__main__":
