@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.config import Problems, apply_overrides, parse_scenario, read_toml
+from simulator.config.schema import ScenarioFile
 from simulator.errors import ScenarioError, UnknownPolicyError, UserInputError
 from simulator.policies import check_policy_params, policy_class
 from simulator.runner.errors import ExperimentError
@@ -72,7 +73,7 @@ __all__ = [
     "parse_experiment",
 ]
 
-SCENARIO_SECTIONS = ("scenario", "simulation", "policy", "nodes", "network", "models", "applications", "arrivals")
+SCENARIO_SECTIONS = tuple(ScenarioFile.model_fields)
 """Top-level tables of a scenario file: the first part of every factor path."""
 FIXED_SECTIONS = ("scenario", "simulation", "network")
 """Sections whose fields are fixed by the schema: a path may create them when the base scenario lacks them."""
