@@ -1,7 +1,8 @@
 """Benchmark: configuration handling before and after the `simulator.config` package (pydantic schema).
 
-Two workloads, each timed in a fresh interpreter of each implementation (imports excluded), best of
-``--repeats`` rounds, run alternately so a busy machine affects both alike:
+Two workloads, each timed in a fresh interpreter of each implementation (imports excluded) by the process's
+CPU time (steadier than wall time on a shared machine), best of ``--repeats`` rounds in each of ``--rounds``
+interpreters per implementation, run alternately so a busy machine affects both alike:
 
 * ``scenarios``: `load_scenario` of every shipped scenario file and the fuzz corpus (read TOML, validate,
   resolve groups, profiles and traces, semantic checks);
@@ -44,12 +45,12 @@ from simulator.runner.spec import load_experiment
 best = {"scenarios": float("inf"), "grid": float("inf")}
 runs = 0
 for _ in range(repeats):
-    start = time.perf_counter()
+    start = time.process_time()
     for path in files:
         load_scenario(path)
-    middle = time.perf_counter()
+    middle = time.process_time()
     runs = len(expand(load_experiment(experiment)))
-    end = time.perf_counter()
+    end = time.process_time()
     best["scenarios"] = min(best["scenarios"], middle - start)
     best["grid"] = min(best["grid"], end - middle)
 print(json.dumps({**best, "runs": runs}))
@@ -113,7 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", help="git commit of the old implementation (default: found with git)")
     parser.add_argument("--repeats", type=int, default=5, help="rounds per interpreter (best is kept)")
-    parser.add_argument("--rounds", type=int, default=2, help="interpreters per implementation, alternated")
+    parser.add_argument("--rounds", type=int, default=3, help="interpreters per implementation, alternated")
     parser.add_argument("--levels", type=int, default=25, help="levels of the rate factor (x 12 combinations)")
     parser.add_argument("--json", nargs="?", const=str(DEFAULT_JSON), default=None, metavar="PATH",
                         help=f"also write the results as JSON (default path: {DEFAULT_JSON.relative_to(REPO_ROOT)})")
