@@ -59,6 +59,12 @@ def test_a_value_where_a_table_belongs_and_an_unknown_process():
             "sink, start_s, stop_s") in problems
 
 
+def test_a_table_built_in_code_with_a_key_that_is_not_a_string():
+    problems = Problems("s.toml")
+    assert validate_file({"nodes": {1: {}}}, problems) is None
+    assert problems.items == ["s.toml: nodes has a key that is not a string: 1 (int)"]
+
+
 def test_model_fields_are_defaults_of_its_devices_and_a_bare_number_is_a_mean():
     text = MINIMAL.replace("[models.m.devices.cpu]\nmean_s = 0.5",
                            '[models.m]\ndistribution = "gamma"\ncv = 0.5\nmemory_bytes = 10\n'

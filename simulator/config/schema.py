@@ -417,6 +417,8 @@ def validate_file(raw: Mapping[str, Any], problems: Problems) -> ScenarioFile | 
                 allowed = ", ".join(table.model_fields)  # an unknown key is always in a table model
                 path = f"{where}.{loc[-1]}" if where else str(loc[-1])
                 problems.add(path, f"is not a known field; allowed here: {allowed}")
+            elif loc[-1:] == ("[key]",):  # a table's key that is not a string (a table built in code)
+                problems.add(_walk(loc[:-2])[0], f"has a key that is not a string: {describe(loc[-2])}")
             else:
                 problems.add(_walk(loc)[0], _message(item))
         return None
