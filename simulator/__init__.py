@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 from simulator.errors import ScenarioError, UnknownPolicyError, UserInputError
 
 if TYPE_CHECKING:
+    from simulator.config import Scenario, load_scenario, parse_scenario
     from simulator.policies import POLICIES, Policy, make_policy, register_policy
-    from simulator.scenario import Scenario, load_scenario, parse_scenario
     from simulator.simulation import RunResult, Simulation, run
 
 # Names are imported on first use, so that `python -m simulator --help` answers without loading the
 # simulation, pandas or the optimisers.
 _MODULES = {
     "POLICIES": "policies", "Policy": "policies", "make_policy": "policies", "register_policy": "policies",
-    "Scenario": "scenario", "load_scenario": "scenario", "parse_scenario": "scenario",
+    "Scenario": "config", "load_scenario": "config", "parse_scenario": "config",
     "RunResult": "simulation", "Simulation": "simulation", "run": "simulation",
 }
 

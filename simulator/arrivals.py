@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from simulator.config import ArrivalSpec
 from simulator.errors import UserInputError
 from simulator.randomness import buffered_draws
-from simulator.scenario import ArrivalSpec
 
 MAX_CYCLES_WITHOUT_ARRIVAL = 1_000_000
 """An MMPP that goes through its cycle of states this often in a row without an arrival is stopped with an

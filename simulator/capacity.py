@@ -22,7 +22,7 @@ from collections import Counter
 
 import numpy as np
 
-from simulator.scenario import ArrivalSpec, Scenario, eligible_nodes
+from simulator.config import ArrivalSpec, Scenario, eligible_nodes
 
 __all__ = ["application_mix", "capacity_per_s", "mean_rate_per_s", "stream_counts"]
 

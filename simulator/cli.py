@@ -1,4 +1,4 @@
-"""Command line: ``python -m simulator [-v|-q] run|validate|policies|demo|map``.
+"""Command line: ``python -m simulator [-v|-q] run|validate|schema|policies|demo|map``.
 
 User mistakes (a malformed scenario, an unknown policy, a bad override) print one clear line per problem on
 stderr and exit with status 2, without a traceback. The package's log messages (``logging`` under the
@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from simulator.config import MAX_SEED, load_scenario
 from simulator.errors import UserInputError
 from simulator.policies import POLICIES
-from simulator.scenario import MAX_SEED, load_scenario
-from simulator.user_files import writable_directory
+from simulator.user_files import writable_directory, write_atomically
 
 # Modules adding sub-commands: each has ``register_commands(subparsers) -> {name: handler(args) -> exit code}``.
 EXTENSION_MODULES: tuple[str, ...] = ("simulator.runner.cli", "simulator.calibration.cli")
@@ -119,6 +119,9 @@ def _build_parser() -> argparse.ArgumentParser:
     validate_parser = commands.add_parser("validate", help="check a scenario file and explain every problem")
     _add_scenario_arguments(validate_parser)
 
+    schema_parser = commands.add_parser("schema", help="write the JSON Schema of scenario files (for editors)")
+    schema_parser.add_argument("--out", type=Path, help="file to write (default: standard output)")
+
     policies_parser = commands.add_parser("policies", help="list the registered policies and their parameters")
     policies_parser.add_argument("--json", action="store_true")
 
@@ -201,6 +204,18 @@ def _command_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_schema(args: argparse.Namespace) -> int:
+    from simulator.config.json_schema import scenario_json_schema_text
+
+    text = scenario_json_schema_text()
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        write_atomically(args.out, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+        print(f"wrote {args.out}")
+    return 0
+
+
 def _command_policies(args: argparse.Namespace) -> int:
     entries: list[dict[str, Any]] = []
     for name, cls in sorted(POLICIES.items()):
@@ -250,6 +265,7 @@ def _command_map(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": _command_run,
     "validate": _command_validate,
+    "schema": _command_schema,
     "policies": _command_policies,
     "demo": _command_demo,
     "map": _command_map,

@@ -20,9 +20,9 @@ from typing import Any
 
 import simpy
 
+from simulator.config import NodeSpec, Scenario
 from simulator.costs import ServiceTimeModel
 from simulator.engine import NORMAL, event_queue, reusable_event, scheduler
-from simulator.scenario import NodeSpec, Scenario
 from simulator.workload import Task
 
 

@@ -18,8 +18,8 @@ from typing import Protocol
 import numpy as np
 
 from simulator.calibration.cost_model import BatchSampler, ProfileCostModel
+from simulator.config import EMPIRICAL, ModelSpec, ServiceSpec
 from simulator.randomness import buffered_draws, stream
-from simulator.scenario import EMPIRICAL, ModelSpec, ServiceSpec
 
 Sampler = Callable[[], float]
 

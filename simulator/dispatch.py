@@ -20,12 +20,12 @@ import simpy
 
 from simulator.arrivals import arrival_times
 from simulator.cluster import Node
+from simulator.config import ArrivalSpec
 from simulator.engine import NORMAL, event_queue, reusable_event
 from simulator.network import Network
 from simulator.policies import BATCH, Policy, SystemView
 from simulator.policies.base import StageGraph
 from simulator.recorder import Recorder
-from simulator.scenario import ArrivalSpec
 from simulator.workload import NO_TASKS, CompiledApplication, CompiledStage, Job, Task, new_job, new_task
 
 

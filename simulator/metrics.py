@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.scenario import NodeSpec
+from simulator.config import NodeSpec
 
 
 def _is(column: pd.Series, value: str) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.cluster import ModelServerNode, build_nodes
+from simulator.config import MAX_SEED, Scenario
 from simulator.costs import CostTable, ServiceTimeModel
 from simulator.dispatch import Dispatcher
 from simulator.engine import Environment
@@ -23,7 +24,6 @@ from simulator.network import Network
 from simulator.policies import Policy, make_policy
 from simulator.randomness import stream
 from simulator.recorder import Recorder, batch_table
-from simulator.scenario import MAX_SEED, Scenario
 from simulator.user_files import user_output, writable_directory
 from simulator.workload import compile_applications
 

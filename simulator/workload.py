@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.config import ApplicationSpec, Scenario, StageSpec, eligible_nodes
 from simulator.costs import Sampler, ServiceTimeModel
 from simulator.policies.base import StageGraph
-from simulator.scenario import ApplicationSpec, Scenario, StageSpec, eligible_nodes
 
 
 @dataclass(eq=False)

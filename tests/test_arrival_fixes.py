@@ -22,8 +22,8 @@ from simulator import arrivals as arrivals_module
 from simulator import parse_scenario, run
 from simulator.arrivals import arrival_times
 from simulator.cli import main
+from simulator.config import ArrivalSpec
 from simulator.errors import ScenarioError, UserInputError
-from simulator.scenario import ArrivalSpec
 
 pytestmark = pytest.mark.unit
 

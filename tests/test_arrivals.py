@@ -19,7 +19,7 @@ from scipy import stats
 
 from simulator import parse_scenario, run
 from simulator.arrivals import arrival_times
-from simulator.scenario import ArrivalSpec
+from simulator.config import ArrivalSpec
 
 pytestmark = pytest.mark.unit
 

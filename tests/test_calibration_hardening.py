@@ -14,8 +14,8 @@ import pytest
 from simulator.calibration import ProfileError, read_profile, write_profile
 from simulator.calibration.profile import ProfileRow, shipped_profiles
 from simulator.cli import main
+from simulator.config import load_scenario
 from simulator.errors import ScenarioError
-from simulator.scenario import load_scenario
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import MINIMAL, ROOT
 
 from simulator.cli import main
-from simulator.scenario import find_scenario, load_scenario
+from simulator.config import find_scenario, load_scenario
 
 NETWORKED = MINIMAL + """
 [network]

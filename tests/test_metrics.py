@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simulator.config import NodeSpec
 from simulator.metrics import busy_slot_seconds, explain_undefined, node_table
 from simulator.recorder import TASK_STATES
-from simulator.scenario import NodeSpec
 
 pytestmark = pytest.mark.unit
 

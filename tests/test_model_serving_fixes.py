@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 
 from simulator import load_scenario
-from simulator.costs import CostTable
-from simulator.errors import ScenarioError
-from simulator.scenario import (
+from simulator.config import (
     EMPIRICAL,
     ModelSpec,
     NodeSpec,
+    Problems,
     ProfileBinding,
     ServiceSpec,
-    _check_batch_rules,
-    _Reader,
 )
+from simulator.config.checks import check_batch_rules
+from simulator.costs import CostTable
+from simulator.errors import ScenarioError
 from simulator.simulation import run
 
 pytestmark = pytest.mark.unit
@@ -166,9 +166,9 @@ def test_batch_scaling_beside_a_profile_alone_is_refused(tmp_path: Path) -> None
 
 
 def _batch_problems(nodes: list[NodeSpec], models: dict[str, ModelSpec]) -> list[str]:
-    reader = _Reader("s.toml")
-    _check_batch_rules(reader, nodes, models)
-    return reader.problems
+    problems = Problems("s.toml")
+    check_batch_rules(problems, nodes, models)
+    return problems.items
 
 
 def test_a_batching_node_without_any_batch_rule_is_refused(tmp_path: Path) -> None:

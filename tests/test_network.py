@@ -10,8 +10,8 @@ import pytest
 import simpy
 from hypothesis import HealthCheck, example, given, settings
 
+from simulator.config.network_spec import LinkSpec, NetworkSpec
 from simulator.network import Network, max_min_rates
-from simulator.network_spec import LinkSpec, NetworkSpec
 
 MEGABYTE = 1e6
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import networkx as nx
 import pytest
 
+from simulator.config.network_spec import LinkSpec, NetworkSpec
 from simulator.network import Topology
-from simulator.network_spec import LinkSpec, NetworkSpec
 
 RouteKey = tuple[tuple[int, ...], tuple[int, ...], float]
 """A route as (vertex path, link path, latency in seconds)."""

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import simpy
 
+from simulator.config.network_spec import LinkSpec, NetworkSpec
 from simulator.network import Network, max_min_rates
 from simulator.network.records import Flow
 from simulator.network.sharing import _RELATIVE_DONE_TOLERANCE, MaxMinSharing, RttWeightedSharing, rtt_weight
 from simulator.network.topology import Route
-from simulator.network_spec import LinkSpec, NetworkSpec
 
 
 class RecordingRecords:

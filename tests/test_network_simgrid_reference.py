@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import simpy
 
+from simulator.config.network_spec import SHARING_MODELS, LinkSpec, NetworkSpec
 from simulator.network import Network
-from simulator.network_spec import SHARING_MODELS, LinkSpec, NetworkSpec
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference" / "network" / "simgrid_cm02_reference.json"
 RELATIVE_TOLERANCE = 1e-6

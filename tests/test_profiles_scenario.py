@@ -11,8 +11,8 @@ from conftest import SCENARIOS
 
 from simulator import ScenarioError, load_scenario, run
 from simulator.cli import main
+from simulator.config import EMPIRICAL
 from simulator.costs import CostTable
-from simulator.scenario import EMPIRICAL
 
 pytestmark = pytest.mark.unit
 

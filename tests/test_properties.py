@@ -28,9 +28,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import POLICIES, ScenarioError, parse_scenario, run
-from simulator.network_spec import SHARING_MODELS
+from simulator.config import Scenario, eligible_nodes
+from simulator.config.network_spec import SHARING_MODELS
 from simulator.policies import policy_class
-from simulator.scenario import Scenario, eligible_nodes
 from simulator.simulation import RunResult
 
 pytestmark = pytest.mark.property

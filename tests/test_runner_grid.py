@@ -7,8 +7,8 @@ import pytest
 from runner_support import EXPERIMENT, SCENARIO, write_experiment
 
 from simulator.capacity import capacity_per_s, stream_counts
+from simulator.config import load_scenario
 from simulator.runner import ExperimentError, expand, load_experiment, replication_seed, run_key
-from simulator.scenario import load_scenario
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ import math
 import pytest
 from conftest import MINIMAL, SCENARIOS
 
+from simulator.config import apply_overrides, load_scenario, parse_override
 from simulator.errors import ScenarioError
-from simulator.scenario import apply_overrides, load_scenario, parse_override
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from simulator.scenario import parse_scenario
+from simulator.config import parse_scenario
 from simulator.simulation import run
 
 pytestmark = pytest.mark.unit

@@ -7,8 +7,8 @@ import tomllib
 
 import pytest
 
+from simulator.config import parse_scenario
 from simulator.costs import CostTable
-from simulator.scenario import parse_scenario
 from simulator.workload import compile_applications
 
 pytestmark = pytest.mark.unit

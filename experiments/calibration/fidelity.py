@@ -53,7 +53,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from simulator.calibration.profile import ProfileRow, load_profile, resolve_profile, write_profile  # noqa: E402
 from simulator.calibration.timing import TimingPlan, WallTimer, latency_stats, measure  # noqa: E402
-from simulator.scenario import parse_scenario  # noqa: E402
+from simulator.config import parse_scenario  # noqa: E402
 from simulator.simulation import run  # noqa: E402
 
 OUT_DIR = REPO_ROOT / "results" / "calibration"

@@ -49,7 +49,7 @@ if str(REPO_ROOT) not in sys.path:
 from _perf import machine_description, write_json  # noqa: E402
 
 from simulator import load_scenario, run  # noqa: E402
-from simulator.scenario import Scenario  # noqa: E402
+from simulator.config import Scenario  # noqa: E402
 
 SCENARIO = REPO_ROOT / "scenarios" / "validation" / "mmc.toml"
 DEFAULT_JSON = REPO_ROOT / "results" / "perf" / "bench_mmc.json"

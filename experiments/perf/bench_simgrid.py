@@ -43,8 +43,8 @@ if str(REPO_ROOT) not in sys.path:
 
 from _perf import machine_description, write_json  # noqa: E402
 
+from simulator.config.network_spec import LinkSpec, NetworkSpec  # noqa: E402
 from simulator.network import Network, Topology  # noqa: E402
-from simulator.network_spec import LinkSpec, NetworkSpec  # noqa: E402
 
 SIMGRID_PYTHON = "/usr/bin/python3"
 SIMGRID_RUNNER = REPO_ROOT / "experiments" / "validation" / "simgrid_network_reference.py"

@@ -17,10 +17,10 @@ import networkx as nx
 import pandas as pd
 import simpy
 
+from simulator.config.network_spec import NetworkSpec
 from simulator.network.records import Flow, TransferRecords
 from simulator.network.sharing import make_sharing_model
 from simulator.network.topology import Route, Topology
-from simulator.network_spec import NetworkSpec
 
 __all__ = ["Network"]
 

@@ -680,7 +680,7 @@ SHARING_MODEL_CLASSES: dict[str, type[MaxMinSharing] | type[UnsharedSharing]] = 
     "rtt-weighted": RttWeightedSharing,
     "none": UnsharedSharing,
 }
-"""The sharing model of each name of `simulator.network_spec.SHARING_MODELS`."""
+"""The sharing model of each name of `simulator.config.network_spec.SHARING_MODELS`."""
 
 
 def make_sharing_model(name: str, env: simpy.Environment, topology: Topology,

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
-from simulator.network_spec import LinkSpec, NetworkSpec, network_problems
+from simulator.config.network_spec import LinkSpec, NetworkSpec, network_problems
 
 __all__ = ["Route", "Topology"]
 
@@ -75,7 +75,7 @@ class Topology:
         vertices: Names of the compute nodes in index order.
 
     Raises:
-        ValueError: If the spec is impossible (`simulator.network_spec.network_problems`: the same checks a
+        ValueError: If the spec is impossible (`simulator.config.network_spec.network_problems`: the same checks a
             scenario file gets).
     """
 

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from simulator.config import find_scenario, load_scenario, parse_override
 from simulator.errors import UnknownPolicyError, UserInputError
 from simulator.policies import policy_class
 from simulator.runner.spec import ExperimentSpec, parse_experiment
-from simulator.scenario import find_scenario, load_scenario, parse_override
 
 __all__ = ["DEFAULT_POLICIES", "DEMO_SCENARIO", "TABLE_TITLES", "demo_experiment"]
 

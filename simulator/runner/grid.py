@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from simulator.capacity import capacity_per_s, stream_counts
+from simulator.config import Scenario, apply_overrides, lookup, parse_scenario
 from simulator.errors import ScenarioError
 from simulator.runner.errors import ExperimentError
 from simulator.runner.expressions import ExpressionError
-from simulator.runner.spec import ExperimentSpec, PolicyEntry, _lookup
-from simulator.scenario import Scenario, apply_overrides, parse_scenario
+from simulator.runner.spec import ExperimentSpec, PolicyEntry
 
 __all__ = ["STORE_FORMAT", "RunSpec", "canonical_json", "expand", "replication_seed", "run_key"]
 
@@ -146,7 +146,7 @@ class _Point:
         if not isinstance(path, str) or not path:
             raise ExpressionError(f"get() needs a dotted path string such as \"nodes.server.slots\", got {path!r}")
         try:
-            return _lookup(self.config, path)
+            return lookup(self.config, path)
         except KeyError as error:
             raise ExpressionError(f"cannot read {path!r}: {error.args[0]}") from None
 

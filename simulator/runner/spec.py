@@ -49,12 +49,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from simulator.config import Problems, apply_overrides, parse_scenario, read_toml
+from simulator.config.schema import ScenarioFile
 from simulator.errors import ScenarioError, UnknownPolicyError, UserInputError
 from simulator.policies import check_policy_params, policy_class
 from simulator.runner.errors import ExperimentError
 from simulator.runner.expressions import Expression, ExpressionError, compile_expression
-from simulator.scenario import apply_overrides, parse_scenario
-from simulator.user_files import read_user_toml
 
 __all__ = [
     "MAX_LEVELS",
@@ -73,7 +73,7 @@ __all__ = [
     "parse_experiment",
 ]
 
-SCENARIO_SECTIONS = ("scenario", "simulation", "policy", "nodes", "network", "models", "applications", "arrivals")
+SCENARIO_SECTIONS = tuple(ScenarioFile.model_fields)
 """Top-level tables of a scenario file: the first part of every factor path."""
 FIXED_SECTIONS = ("scenario", "simulation", "network")
 """Sections whose fields are fixed by the schema: a path may create them when the base scenario lacks them."""
@@ -217,20 +217,6 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _lookup(config: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path of a raw configuration; KeyError naming the missing part."""
-    value: Any = config
-    walked: list[str] = []
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            where = ".".join(walked) or "the scenario"
-            known = ", ".join(map(str, value)) if isinstance(value, Mapping) else "(not a table)"
-            raise KeyError(f"{where} has no field {part!r} (it has: {known or 'nothing'})")
-        value = value[part]
-        walked.append(part)
-    return value
-
-
 def _non_finite(value: Any) -> str | None:
     """The first NaN or infinite float in ``value`` (nested lists and tables included), as text; else None."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -245,15 +231,6 @@ def _non_finite(value: Any) -> str | None:
     return None
 
 
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
-    """`read_user_toml`, and an `OSError` it lets through (in Python 3.11 ``Path.is_dir`` raises for a name that
-    is too long) also becomes a `UserInputError` naming the file."""
-    try:
-        return read_user_toml(path, what)
-    except OSError as error:
-        raise UserInputError([f"{path}: cannot read {what}: {error.strerror or error}"]) from None
-
-
 def _name_problem(name: Any) -> str | None:
     """Why ``name`` cannot be an experiment name (it becomes the directory ``results/NAME``), or None."""
     if not isinstance(name, str) or not name:
@@ -266,20 +243,7 @@ def _name_problem(name: Any) -> str | None:
     return None
 
 
-class _Problems:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.items: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.items.append(f"{self.source}: {where} {message}" if where else f"{self.source}: {message}")
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ExperimentError(list(dict.fromkeys(self.items)))
-
-
-def _check_path(problems: _Problems, where: str, path: str, base: Mapping[str, Any], scenario_file: str) -> bool:
+def _check_path(problems: Problems, where: str, path: str, base: Mapping[str, Any], scenario_file: str) -> bool:
     """Whether ``path`` can name a field of the base scenario: a known section and existing tables on the way.
 
     The last part is checked by the scenario's own validation (`_check_leaf`)."""
@@ -315,7 +279,7 @@ def _check_path(problems: _Problems, where: str, path: str, base: Mapping[str, A
     return True
 
 
-def _check_leaf(problems: _Problems, where: str, path: str, value: Any, base: Mapping[str, Any],
+def _check_leaf(problems: Problems, where: str, path: str, value: Any, base: Mapping[str, Any],
                 scenario_file: str, base_dir: Path) -> None:
     """Report a path whose last part the scenario schema does not know (e.g. a typo in a field name)."""
     try:
@@ -328,7 +292,7 @@ def _check_leaf(problems: _Problems, where: str, path: str, value: Any, base: Ma
                              f"allowed there: {allowed}")
 
 
-def _read_policies(problems: _Problems, raw: Any, base: Mapping[str, Any]) -> list[PolicyEntry]:
+def _read_policies(problems: Problems, raw: Any, base: Mapping[str, Any]) -> list[PolicyEntry]:
     if raw is None:
         table = base.get("policy", {}) if isinstance(base.get("policy", {}), Mapping) else {}
         raw = [{"name": table.get("name", "least_loaded"), "params": dict(table.get("params", {}))}]
@@ -396,7 +360,7 @@ def _read_policies(problems: _Problems, raw: Any, base: Mapping[str, Any]) -> li
     return entries
 
 
-def _read_expressions(problems: _Problems, where: str, texts: Iterable[Any], allowed: set[str]
+def _read_expressions(problems: Problems, where: str, texts: Iterable[Any], allowed: set[str]
                       ) -> list[Expression]:
     expressions = []
     for index, text in enumerate(texts):
@@ -426,7 +390,7 @@ def parse_experiment(raw: Mapping[str, Any], source: str, base_dir: str | Path =
     Raises:
         ExperimentError: Listing every problem found, each naming the file and the field.
     """
-    problems = _Problems(source)
+    problems = Problems(source)
     base_dir = Path(base_dir)
     for key in raw:
         if key not in _TOP_KEYS:
@@ -456,22 +420,22 @@ def parse_experiment(raw: Mapping[str, Any], source: str, base_dir: str | Path =
     scenario_name = meta.get("scenario")
     if not isinstance(scenario_name, str) or not scenario_name:
         problems.add("experiment.scenario", "is required: the base scenario file, relative to the experiment file")
-        raise ExperimentError(problems.items)
+        raise problems.exception(ExperimentError)
     if "\x00" in scenario_name:
         problems.add("experiment.scenario", f"is not a file name (it contains a NUL character): {scenario_name!r}")
-        raise ExperimentError(problems.items)
+        raise problems.exception(ExperimentError)
     try:
         scenario_path = (base_dir / scenario_name).resolve()
     except (OSError, RuntimeError) as error:  # Python < 3.13 raises RuntimeError for a symbolic link loop
         problems.add("experiment.scenario", f"cannot read {base_dir / scenario_name}: {error}")
-        raise ExperimentError(problems.items) from None
+        raise problems.exception(ExperimentError) from None
     try:
-        base = _read_toml(scenario_path, "scenario file")
+        base = read_toml(scenario_path, "scenario file")
     except UserInputError as error:
         for problem in error.problems:
             detail = problem.removeprefix(f"{scenario_path}: ")
             problems.add("experiment.scenario", f"{detail} ({scenario_path})")
-        raise ExperimentError(problems.items) from None
+        raise problems.exception(ExperimentError) from None
     scenario_file = str(scenario_name)
     scenario_dir = scenario_path.parent
 
@@ -489,18 +453,18 @@ def parse_experiment(raw: Mapping[str, Any], source: str, base_dir: str | Path =
             problems.add(f'set."{path}"', f"must be a finite number, got {_non_finite(value)}")
     for path in fixed:
         _check_path(problems, f'set."{path}"', path, base, scenario_file)
-    problems.raise_if_any()
+    problems.raise_if_any(ExperimentError)
     try:
         base_config = apply_overrides(base, fixed, source=source)
     except ScenarioError as error:
         problems.items.extend(error.problems)
-        problems.raise_if_any()
+        problems.raise_if_any(ExperimentError)
     try:
         parse_scenario(base_config, source=scenario_file, base_dir=scenario_dir)
     except ScenarioError as error:
         for problem in error.problems:
             problems.add("experiment.scenario", f"the base scenario (with [set]) is not valid: {problem}")
-        problems.raise_if_any()
+        problems.raise_if_any(ExperimentError)
 
     factors: list[Factor] = []
     for path, levels in sections["factors"].items():
@@ -588,7 +552,7 @@ def parse_experiment(raw: Mapping[str, Any], source: str, base_dir: str | Path =
         problems.add("factors", f"the grid has {n_runs} runs ({n_combinations} factor combinations x "
                      f"{len(policies)} policies x {replications} replications); the limit is {MAX_RUNS}: "
                      "use fewer levels, policies or replications, or split the experiment")
-    problems.raise_if_any()
+    problems.raise_if_any(ExperimentError)
     return ExperimentSpec(
         name=str(name), source=source, description=description, scenario_path=scenario_path,
         base_config=copy.deepcopy(base_config), factors=tuple(factors), derived=tuple(derived),
@@ -606,5 +570,5 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
             is not valid TOML.
     """
     path = Path(path)
-    raw = _read_toml(path, "experiment file")
+    raw = read_toml(path, "experiment file")
     return parse_experiment(raw, source=str(path), base_dir=path.parent)

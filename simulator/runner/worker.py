@@ -40,7 +40,7 @@ def simulate_config(config: Mapping[str, Any], base_dir: str, policy: str, param
         ``summary`` (scalar metrics, without the wall-clock time), ``utilization_by_node`` and
         ``response_quantiles_s`` (the job response time at each probability of `QUANTILES`).
     """
-    from simulator.scenario import parse_scenario
+    from simulator.config import parse_scenario
     from simulator.simulation import run
 
     scenario = parse_scenario(config, source=source, base_dir=base_dir)

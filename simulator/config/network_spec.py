@@ -1,6 +1,6 @@
 """Typed, frozen description of a network: links between vertices and the bandwidth-sharing model.
 
-These are plain data. `simulator.scenario` validates user input and builds them; `simulator.network.Network`
+These are plain data. `simulator.config` validates user input and builds them; `simulator.network.Network`
 turns them into a running model. Keeping them in their own small module lets the network be built and tested
 without loading the whole scenario schema.
 """

@@ -1,0 +1,123 @@
+"""Semantic checks of a resolved scenario: things no single table shows wrong, found by looking at the whole
+(every stage can run somewhere and reach its data, a batching node has something to batch, the run ends)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from simulator.calibration.profile import ProfileError, load_profile
+from simulator.config.network_spec import NetworkSpec
+from simulator.config.problems import Problems
+from simulator.config.schema import EMPIRICAL
+from simulator.config.specs import (
+    ApplicationSpec,
+    ArrivalSpec,
+    ModelSpec,
+    NodeSpec,
+    SimulationSpec,
+    eligible_node_names,
+)
+
+__all__ = ["check_batch_rules", "check_placement_and_routes", "check_run_ends"]
+
+
+def check_placement_and_routes(problems: Problems, nodes: Sequence[NodeSpec], network: NetworkSpec,
+                               models: Mapping[str, ModelSpec], applications: Mapping[str, ApplicationSpec],
+                               arrivals: Sequence[ArrivalSpec]) -> None:
+    """Every stage names known placement targets and can run on some node, and the vertices an application
+    moves data between (its eligible nodes, its streams' sources and sinks) are connected by links."""
+    import networkx as nx  # imported where used: the CLI answers --help without it
+
+    graph = nx.Graph()
+    graph.add_nodes_from(node.name for node in nodes)
+    graph.add_nodes_from(network.switches)
+    graph.add_edges_from(link.endpoints for link in network.links)
+    vertices = set(graph.nodes)
+    component_of: dict[str, int] = {}  # vertex -> index of its connected component, computed on first need
+    known_targets = {label for n in nodes for label in (n.name, n.group, n.kind)}
+    for application in applications.values():
+        involved: set[str] = set()
+        for stage in application.stages:
+            path = f"applications.{application.name}.stages.{stage.name}"
+            for target in stage.placement:
+                if target not in known_targets:
+                    problems.add(f"{path}.placement", f"names {target!r}, which is no node, group or device kind; "
+                                 f"known: {', '.join(sorted(known_targets))}")
+            eligible = eligible_node_names(stage, nodes, models)
+            if not eligible and stage.model in models:
+                kinds = ", ".join(map(repr, models[stage.model].devices)) or "(none)"
+                node_kinds = ", ".join(sorted({repr(node.kind) for node in nodes}))
+                where = f" and placement {list(stage.placement)}" if stage.placement else ""
+                services = models[stage.model].devices
+                too_small = [f"{node.name} ({node.memory_bytes:.4g} < {services[node.kind].memory_bytes:.4g} bytes)"
+                             for node in nodes
+                             if node.kind in services and services[node.kind].memory_bytes > node.memory_bytes]
+                memory = f"; too little memory_bytes for the model on: {', '.join(too_small)}" if too_small else ""
+                problems.add(path, f"can run on no node: model {stage.model!r} has costs for device kinds {kinds}"
+                             f"{where}, but the nodes are of kinds {node_kinds}{memory}")
+            involved.update(eligible)
+        needs_network = len(application.stages) > 1
+        for arrival in arrivals:
+            if arrival.application == application.name:
+                for vertex in (arrival.source, arrival.sink):
+                    if vertex is not None:
+                        involved.add(vertex)
+                        needs_network = True
+        involved &= vertices
+        if needs_network and len(involved) > 1:
+            if not component_of:
+                component_of = {vertex: index for index, component in enumerate(nx.connected_components(graph))
+                                for vertex in component}
+            touched: dict[int, list[str]] = {}
+            for vertex in sorted(involved):
+                touched.setdefault(component_of[vertex], []).append(vertex)
+            if len(touched) > 1:
+                parts = "; ".join(sorted(", ".join(members) for members in touched.values()))
+                problems.add(f"applications.{application.name}",
+                             f"needs data transfers between vertices that no links connect: {parts}")
+
+
+def _has_batch_rule(model: ModelSpec, kind: str) -> bool:
+    """Whether batches of ``model`` on ``kind`` have a cost: ``batch_scaling``, or a profile measured at a batch
+    size above 1."""
+    service = model.devices.get(kind)
+    if service is None:
+        return False
+    if service.batch_scaling is not None:
+        return True
+    if service.distribution != EMPIRICAL or model.profile is None:
+        return False
+    binding = model.profile
+    try:
+        return load_profile(binding.path).curve(binding.model, kind, binding.dtype).max_batch_size > 1
+    except ProfileError:
+        return False
+
+
+def check_batch_rules(problems: Problems, nodes: Sequence[NodeSpec], models: Mapping[str, ModelSpec]) -> None:
+    """A node that batches (``max_batch_size`` > 1) needs at least one model it can run with a batch rule;
+    otherwise every batch would hold one task and the setting would silently do nothing."""
+    reported: set[str] = set()
+    for node in nodes:
+        if node.max_batch_size <= 1 or node.group in reported:
+            continue
+        runnable = [name for name, model in models.items() if node.kind in model.devices]
+        if not runnable or any(_has_batch_rule(models[name], node.kind) for name in runnable):
+            continue
+        reported.add(node.group)
+        problems.add(f"nodes.{node.group}.max_batch_size",
+                     f"is {node.max_batch_size}, but no model that runs on device kind {node.kind!r} "
+                     f"({', '.join(runnable)}) has a batch rule, so every batch would hold one task: give a model "
+                     f"batch_scaling (e.g. [models.{runnable[0]}] batch_scaling = 0.5: a batch of b tasks takes "
+                     "the time of one x b**0.5), or a profile measured at batch sizes above 1, or set "
+                     "max_batch_size = 1")
+
+
+def check_run_ends(problems: Problems, simulation: SimulationSpec, arrivals: Sequence[ArrivalSpec]) -> None:
+    """A run needs an end: a job limit, a horizon, or streams that all stop (a trace stops by itself)."""
+    if simulation.max_jobs is None and simulation.horizon_s is None and any(
+        a.process != "trace" and math.isinf(a.stop_s) for a in arrivals
+    ):
+        problems.add("simulation", "needs max_jobs or horizon_s (or every arrival stream needs stop_s), "
+                     "otherwise the run never ends")

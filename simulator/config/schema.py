@@ -1,0 +1,424 @@
+"""The scenario FILE format as pydantic models: what each table may hold and the sane range of every field.
+
+Each field's check is a `simulator.config.values` checker, so pydantic reports every problem at once with the
+project's own messages, and the JSON Schema editors use (`python -m simulator schema`) comes from the same
+definitions. `validate_file` turns pydantic's errors into ``FILE: dotted.field ...`` problems. Values that
+depend on other fields (a default taken from another field, references between tables, trace files,
+profiles) are the business of `simulator.config.resolve`.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    Tag,
+    ValidationError,
+)
+from pydantic_core import core_schema
+
+from simulator.calibration.profile import DTYPES
+from simulator.config.network_spec import DUPLEX_MODES, SHARING_MODELS
+from simulator.config.problems import Problems
+from simulator.config.values import (
+    Choice,
+    InRange,
+    IntInRange,
+    ListOf,
+    NameList,
+    NonEmptyString,
+    StateRate,
+    Table,
+    describe,
+)
+from simulator.policies import MODES
+
+__all__ = [
+    "ARRIVAL_PROCESSES",
+    "DISTRIBUTIONS",
+    "EMPIRICAL",
+    "MAX_SEED",
+    "PROCESS_TABLES",
+    "QUEUE_DISCIPLINES",
+    "ApplicationTable",
+    "ArrivalTable",
+    "DeviceCostTable",
+    "LinkTable",
+    "ModelTable",
+    "NodeGroupTable",
+    "ScenarioFile",
+    "validate_file",
+]
+
+DISTRIBUTIONS = ("deterministic", "exponential", "lognormal", "gamma")
+EMPIRICAL = "empirical"
+"""The distribution of a service time read from a calibrated profile (the measured samples, bootstrapped)."""
+QUEUE_DISCIPLINES = ("fifo", "priority")
+ARRIVAL_PROCESSES = ("poisson", "deterministic", "mmpp", "on_off", "diurnal", "trace")
+
+# Sane ranges of numeric fields (also in the README's scenario section). They keep every derived quantity
+# (a rate times a horizon, bytes over a bandwidth, energy summed over a run) finite and every size tractable.
+MAX_TIME_S = 1e9
+"""Longest time any field may give, in seconds (about 32 years)."""
+MIN_TIME_STEP_S = 1e-6
+"""Shortest period the simulator advances by on its own (a batch interval), in seconds."""
+MAX_BYTES = 1e15
+"""Largest size of data or memory, in bytes (a petabyte)."""
+BANDWIDTH_RANGE_BYTES_PER_S = (1.0, 1e15)
+SPEED_RANGE = (1e-6, 1e6)
+MAX_POWER_W = 1e7
+MAX_SLOTS = 100_000
+MAX_NODES = 100_000
+"""Largest number of nodes a scenario may define in total (a group's ``count`` included)."""
+MAX_TOTAL_SLOTS = 1_000_000
+"""Largest number of slots of all nodes together (each slot holds one reusable event)."""
+MAX_JOBS = 100_000_000
+MAX_BATCH_SIZE = 4096
+MAX_SEED = 2**64 - 1
+MEAN_S_RANGE = (1e-9, 1e6)
+"""Sane range of a hand-given mean service time (seconds: a nanosecond to about 11.6 days), so that sums over a
+run, rates and ratios stay finite."""
+CV_MIN, CV_MAX = 1e-6, 10.0
+"""Range of the coefficient of variation of a lognormal or gamma service time (so their parameters, e.g. the gamma
+shape 1 / cv**2, stay finite and well-conditioned)."""
+MEMORY_BYTES_MAX = 1e15
+"""Largest memory footprint of a model (bytes: 1 PB)."""
+LOAD_TIME_S_MAX = 1e6
+"""Longest load time of a model (seconds)."""
+ARRIVAL_RATE_RANGE_PER_S = (1e-6, 1e6)
+"""Rates of arrival processes, per second (an MMPP state may also have rate 0)."""
+MIN_ARRIVALS_PER_CYCLE = 1e-3
+"""An MMPP or on/off stream must expect at least this many arrivals per cycle of its states (the sum of rate x
+mean sojourn over the states), or it would spend nearly all its work switching states without arrivals."""
+MAX_MMPP_STATES = 1000
+
+LIMIT_S = InRange(0, MAX_TIME_S, low_open=True, inf_allowed=True)
+"""A time limit in seconds (a horizon, a deadline): inf means none."""
+CAPACITY_BYTES = InRange(0, MAX_BYTES, low_open=True, inf_allowed=True)
+"""A memory size in bytes: inf means unlimited."""
+ARRIVAL_RATE = InRange(*ARRIVAL_RATE_RANGE_PER_S)
+ARRIVAL_DURATION_S = InRange(MIN_TIME_STEP_S, MAX_TIME_S)
+"""A mean sojourn, on or off time, or a diurnal period: at least the simulator's smallest step, so that time
+advances."""
+ARRIVAL_TIME_S = InRange(0, MAX_TIME_S)
+"""A point in time (start_s, a diurnal phase_s, a trace's time_s)."""
+CV = InRange(0.0, CV_MAX, unit="a coefficient of variation")
+MEAN_S = InRange(*MEAN_S_RANGE, unit="seconds")
+MODEL_MEMORY_BYTES = InRange(0.0, MEMORY_BYTES_MAX, unit="bytes")
+LOAD_TIME_S = InRange(0.0, LOAD_TIME_S_MAX, unit="seconds")
+BATCH_SCALING = InRange(0.0, 1.0, unit="the exponent of the batch size")
+NAME = NonEmptyString()
+NAMES = NameList()
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Field metadata: validate with a `simulator.config.values` checker (its message is the problem) and
+    describe the field by the checker's JSON Schema."""
+
+    check: Callable[[Any], Any]
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.check)
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return dict(self.check.json_schema())  # type: ignore[attr-defined]
+
+
+class _Table(BaseModel):
+    """A table of a scenario file: unknown keys are errors (a typo never silently becomes a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScenarioMeta(_Table):
+    """``[scenario]``: the scenario's name (default: the file name) and a free description."""
+
+    name: Annotated[str | None, Checked(NAME)] = None
+    description: str = ""
+
+
+class SimulationTable(_Table):
+    """``[simulation]``: when a run stops and what it measures."""
+
+    max_jobs: Annotated[int | None, Checked(IntInRange(1, MAX_JOBS))] = None
+    horizon_s: Annotated[float | None, Checked(LIMIT_S)] = None
+    warmup_s: Annotated[float, Checked(InRange(0, MAX_TIME_S))] = 0.0
+    seed: Annotated[int, Checked(IntInRange(0, MAX_SEED))] = 0
+
+
+class PolicyTable(_Table):
+    """``[policy]``: the allocation policy, its parameters (checked by the policy) and its mode."""
+
+    name: Annotated[str, Checked(NAME)] = "least_loaded"
+    params: Annotated[dict[str, Any], Checked(Table())] = Field(default_factory=dict)
+    mode: Annotated[str, Checked(Choice(MODES))] = "immediate"
+    batch_interval_s: Annotated[float, Checked(InRange(MIN_TIME_STEP_S, MAX_TIME_S))] = 1.0
+
+
+class NodeGroupTable(_Table):
+    """``[nodes.NAME]``: one node, or with ``count`` a group of identical nodes."""
+
+    kind: Annotated[str, Checked(NAME)] = "node"
+    slots: Annotated[int, Checked(IntInRange(1, MAX_SLOTS))] = 1
+    count: Annotated[int, Checked(IntInRange(1, MAX_NODES))] = 1
+    speed: Annotated[float, Checked(InRange(*SPEED_RANGE))] = 1.0
+    queue: Annotated[str, Checked(Choice(QUEUE_DISCIPLINES))] = "fifo"
+    memory_bytes: Annotated[float | None, Checked(CAPACITY_BYTES)] = None
+    idle_power_w: Annotated[float, Checked(InRange(0, MAX_POWER_W))] = 0.0
+    busy_power_w: Annotated[float | None, Checked(InRange(0, MAX_POWER_W))] = None
+    max_batch_size: Annotated[int, Checked(IntInRange(1, MAX_BATCH_SIZE))] = 1
+    max_batch_wait_s: Annotated[float, Checked(InRange(0, MAX_TIME_S))] = 0.0
+
+
+class LinkTable(_Table):
+    """``[network.links.NAME]``: a link between two vertices (an endpoint may be a group: a link per member)."""
+
+    endpoints: Annotated[tuple[str, ...], Checked(NAMES)]
+    latency_s: Annotated[float, Checked(InRange(0, MAX_TIME_S))] = 0.0
+    bandwidth_bytes_per_s: Annotated[float, Checked(InRange(*BANDWIDTH_RANGE_BYTES_PER_S, inf_allowed=True))]
+    duplex: Annotated[str, Checked(Choice(DUPLEX_MODES))] = "full"
+
+
+class NetworkTable(_Table):
+    """``[network]``: the sharing model, switch vertices and links."""
+
+    sharing: Annotated[str, Checked(Choice(SHARING_MODELS))] = "max-min"
+    switches: Annotated[tuple[str, ...], Checked(NAMES)] = ()
+    links: dict[str, LinkTable] = Field(default_factory=dict)
+
+
+class DeviceCostTable(_Table):
+    """``[models.NAME.devices.KIND]``: the service time on one device kind; fields not given are the model's."""
+
+    mean_s: Annotated[float, Checked(MEAN_S)]
+    distribution: Annotated[str | None, Checked(Choice(DISTRIBUTIONS))] = None
+    cv: Annotated[float | None, Checked(CV)] = None
+    memory_bytes: Annotated[float | None, Checked(MODEL_MEMORY_BYTES)] = None
+    load_time_s: Annotated[float | None, Checked(LOAD_TIME_S)] = None
+    batch_scaling: Annotated[float | None, Checked(BATCH_SCALING)] = None
+
+
+def _bare_mean(value: Any) -> Any:
+    """``KIND = 0.05`` is short for ``KIND = { mean_s = 0.05 }``."""
+    return {"mean_s": value} if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+DeviceCost = Annotated[DeviceCostTable, BeforeValidator(_bare_mean, json_schema_input_type=float | DeviceCostTable)]
+
+
+class ModelTable(_Table):
+    """``[models.NAME]``: a model's costs, by hand per device kind or from a calibrated profile; the fields
+    shared with a device's table are defaults for every device kind."""
+
+    distribution: Annotated[str, Checked(Choice(DISTRIBUTIONS))] = "exponential"
+    cv: Annotated[float | None, Checked(CV)] = None
+    devices: dict[str, DeviceCost] = Field(default_factory=dict)
+    profile: Annotated[str | None, Checked(NAME)] = None
+    profile_model: Annotated[str | None, Checked(NAME)] = None
+    dtype: Annotated[str | None, Checked(Choice(DTYPES))] = None
+    memory_bytes: Annotated[float | None, Checked(MODEL_MEMORY_BYTES)] = None
+    load_time_s: Annotated[float | None, Checked(LOAD_TIME_S)] = None
+    batch_scaling: Annotated[float | None, Checked(BATCH_SCALING)] = None
+
+
+class StageTable(_Table):
+    """``[applications.APP.stages.NAME]``: one stage of an application's DAG."""
+
+    model: Annotated[str, Checked(NAME)]
+    work: Annotated[float, Checked(InRange(*SPEED_RANGE))] = 1.0
+    output_bytes: Annotated[float, Checked(InRange(0, MAX_BYTES))] = 0.0
+    after: Annotated[tuple[str, ...], Checked(NAMES)] = ()
+    placement: Annotated[tuple[str, ...], Checked(NAMES)] = ()
+    input_bytes: Annotated[float | None, Checked(InRange(0, MAX_BYTES))] = None
+
+
+class ApplicationTable(_Table):
+    """``[applications.NAME]``: a DAG of stages, where its input comes from and its result goes."""
+
+    source: Annotated[str | None, Checked(NAME)] = None
+    sink: Annotated[str | None, Checked(NAME)] = None
+    input_bytes: Annotated[float, Checked(InRange(0, MAX_BYTES))] = 0.0
+    deadline_s: Annotated[float | None, Checked(LIMIT_S)] = None
+    priority: Annotated[float, Checked(InRange(-1e9, 1e9))] = 0.0
+    stages: dict[str, StageTable] = Field(default_factory=dict)
+
+
+class _ArrivalTable(_Table):
+    """``[arrivals.NAME]``: the fields every arrival process has; each process adds its parameters."""
+
+    application: Annotated[str | None, Checked(NAME)] = None
+    process: Annotated[str, Checked(Choice(ARRIVAL_PROCESSES))] = "poisson"
+    source: Annotated[str | None, Checked(NAME)] = None
+    sink: Annotated[str | None, Checked(NAME)] = None
+    start_s: Annotated[float, Checked(ARRIVAL_TIME_S)] = 0.0
+    stop_s: Annotated[float | None, Checked(LIMIT_S)] = None
+
+    def process_params(self) -> dict[str, Any]:
+        """The process's own parameters (the fields beyond the common ones)."""
+        return {key: getattr(self, key) for key in type(self).model_fields if key not in _ArrivalTable.model_fields}
+
+
+class _NamedApplication(_ArrivalTable):
+    application: Annotated[str, Checked(NAME)]
+
+
+class PoissonArrivals(_NamedApplication):
+    rate_per_s: Annotated[float, Checked(ARRIVAL_RATE)]
+
+
+class DeterministicArrivals(_NamedApplication):
+    rate_per_s: Annotated[float, Checked(ARRIVAL_RATE)]
+
+
+class MmppArrivals(_NamedApplication):
+    rates_per_s: Annotated[tuple[float, ...], Checked(ListOf(StateRate(ARRIVAL_RATE), MAX_MMPP_STATES))]
+    mean_sojourn_s: Annotated[tuple[float, ...], Checked(ListOf(ARRIVAL_DURATION_S, MAX_MMPP_STATES))]
+
+
+class OnOffArrivals(_NamedApplication):
+    rate_per_s: Annotated[float, Checked(ARRIVAL_RATE)]
+    mean_on_s: Annotated[float, Checked(ARRIVAL_DURATION_S)]
+    mean_off_s: Annotated[float, Checked(ARRIVAL_DURATION_S)]
+
+
+class DiurnalArrivals(_NamedApplication):
+    rate_per_s: Annotated[float, Checked(ARRIVAL_RATE)]
+    amplitude: Annotated[float, Checked(InRange(0, 1))]
+    period_s: Annotated[float, Checked(ARRIVAL_DURATION_S)]
+    phase_s: Annotated[float, Checked(ARRIVAL_TIME_S)] = 0.0
+
+
+class TraceArrivals(_ArrivalTable):
+    """A trace replays a CSV file; its rows may name the application, so ``application`` is optional."""
+
+    file: Annotated[str, Checked(NAME)]
+
+
+class UnknownProcessArrivals(_ArrivalTable):
+    """A table whose ``process`` is no known one: only the common fields are checked (``process`` fails)."""
+
+
+PROCESS_TABLES: dict[str, type[_ArrivalTable]] = {
+    "poisson": PoissonArrivals,
+    "deterministic": DeterministicArrivals,
+    "mmpp": MmppArrivals,
+    "on_off": OnOffArrivals,
+    "diurnal": DiurnalArrivals,
+    "trace": TraceArrivals,
+}
+"""The table model of each arrival process."""
+_UNKNOWN_PROCESS = "?"
+
+
+def _process_of(value: Any) -> str:
+    """Which table model reads an arrival table: its ``process`` (default poisson)."""
+    if not isinstance(value, Mapping):
+        return "poisson"  # reported as not a table
+    process = value.get("process", "poisson")
+    return process if isinstance(process, str) and process in PROCESS_TABLES else _UNKNOWN_PROCESS
+
+
+ArrivalTable = Annotated[
+    Annotated[PoissonArrivals, Tag("poisson")]
+    | Annotated[DeterministicArrivals, Tag("deterministic")]
+    | Annotated[MmppArrivals, Tag("mmpp")]
+    | Annotated[OnOffArrivals, Tag("on_off")]
+    | Annotated[DiurnalArrivals, Tag("diurnal")]
+    | Annotated[TraceArrivals, Tag("trace")]
+    | Annotated[UnknownProcessArrivals, Tag(_UNKNOWN_PROCESS)],
+    Discriminator(_process_of),
+]
+
+
+class ScenarioFile(_Table):
+    """A whole scenario file (see the README's scenario section)."""
+
+    scenario: ScenarioMeta = Field(default_factory=ScenarioMeta)
+    simulation: SimulationTable = Field(default_factory=SimulationTable)
+    policy: PolicyTable = Field(default_factory=PolicyTable)
+    nodes: dict[str, NodeGroupTable] = Field(default_factory=dict)
+    network: NetworkTable = Field(default_factory=NetworkTable)
+    models: dict[str, ModelTable] = Field(default_factory=dict)
+    applications: dict[str, ApplicationTable] = Field(default_factory=dict)
+    arrivals: dict[str, ArrivalTable] = Field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# pydantic's errors as the project's problems
+
+
+def _unwrap(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _walk(loc: tuple[int | str, ...]) -> tuple[str, Any]:
+    """The dotted field path of a pydantic error location (the tags of arrival processes left out), and the
+    type found there."""
+    parts: list[str] = []
+    current: Any = ScenarioFile
+    for item in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(item))
+            current = field.annotation if field else None
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        elif typing.get_origin(current) in (typing.Union, types.UnionType):
+            tagged = {meta.tag: typing.get_args(option)[0] for option in typing.get_args(current)
+                      if typing.get_origin(option) is Annotated
+                      for meta in typing.get_args(option)[1:] if isinstance(meta, Tag)}
+            if item in tagged:
+                current = tagged[item]
+                continue
+            current = None
+        else:
+            current = None
+        parts.append(str(item) if isinstance(item, str) else f"[{item}]")
+    return ".".join(parts).replace(".[", "["), _unwrap(current)
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    if kind == "missing":
+        return "is required"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a table, got {describe(error['input'])}"
+    if kind == "string_type":
+        return f"must be a string, got {describe(error['input'])}"
+    return f"{error['msg']}, got {describe(error['input'])}"
+
+
+def validate_file(raw: Mapping[str, Any], problems: Problems) -> ScenarioFile | None:
+    """The file's content as a `ScenarioFile`, or None with every problem added to `problems`."""
+    try:
+        return ScenarioFile.model_validate(raw)
+    except ValidationError as error:
+        for item in error.errors(include_url=False):
+            loc = tuple(item["loc"])
+            if item["type"] == "extra_forbidden":
+                where, table = _walk(loc[:-1])
+                allowed = ", ".join(table.model_fields)  # an unknown key is always in a table model
+                path = f"{where}.{loc[-1]}" if where else str(loc[-1])
+                problems.add(path, f"is not a known field; allowed here: {allowed}")
+            elif loc[-1:] == ("[key]",):  # a table's key that is not a string (a table built in code)
+                problems.add(_walk(loc[:-2])[0], f"has a key that is not a string: {describe(loc[-2])}")
+            else:
+                problems.add(_walk(loc)[0], _message(item))
+        return None
