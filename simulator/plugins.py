@@ -266,7 +266,8 @@ class Registry(Generic[PluginType]):
             if source is not None:
                 self._sources[str(Path(source).resolve())] = found
             return found
-        what = f"class {value.__qualname__}" if inspect.isclass(value) else f"{type(value).__name__} {value!r}"
+        what = f"{'class' if inspect.isclass(value) else type(value).__name__} "
+        what += getattr(value, "__qualname__", repr(value))
         raise self._fail(name, f"{origin} gives {what}, which is not a subclass of "
                                f"{self.base.__module__}.{self.base.__qualname__}")
 
