@@ -174,8 +174,8 @@ def _command_policies(args: argparse.Namespace) -> int:
         print(json.dumps(entries, indent=2, default=repr))
         return 0
     for entry in entries:
-        params = ", ".join(f"{k}={v!r}" for k, v in entry["params"].items()) or "(no parameters)"
-        print(f"{entry['name']:<24} modes: {'/'.join(entry['modes']):<16} params: {params}")
+        listed = ", ".join(f"{k}={v!r}" for k, v in entry["params"].items()) or "(no parameters)"
+        print(f"{entry['name']:<24} modes: {'/'.join(entry['modes']):<16} params: {listed}")
         print(f"{'':<24} {entry['description']}")
         if entry["origin"] != "built-in":
             print(f"{'':<24} ({entry['origin']})")
