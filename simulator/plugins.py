@@ -140,17 +140,21 @@ class Registry(Generic[PluginType]):
         unknown_error: The exception raised, with a list of problems, for a name that finds nothing.
         adapt: Turns a class of another family into one of this family (a solver into a batch policy), or
             returns None when it cannot.
+        adapted_groups: Entry-point groups of other families whose plug-ins are also names here, adapted
+            (every solver is a batch policy).
     """
 
     def __init__(self, kind: str, plural: str, base: type[PluginType], group: str,
                  unknown_error: type[UserInputError],
-                 adapt: Callable[[type], type[PluginType] | None] | None = None) -> None:
+                 adapt: Callable[[type], type[PluginType] | None] | None = None,
+                 adapted_groups: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self.plural = plural
         self.base = base
         self.group = group
         self.unknown_error = unknown_error
         self.adapt = adapt
+        self.adapted_groups = adapted_groups
         self.registered: dict[str, type[PluginType]] = {}
         """The classes registered with `register`, by name (the built-ins, filled at import)."""
         self._found: dict[str, type[PluginType]] = {}  # entry points and import paths already loaded
@@ -181,8 +185,12 @@ class Registry(Generic[PluginType]):
         self.registered[name] = cls
 
     def entry_points(self) -> dict[str, importlib.metadata.EntryPoint]:
-        """The entry points of this family's group in the installed distributions, by name (not loaded)."""
-        return {entry.name: entry for entry in importlib.metadata.entry_points(group=self.group)}
+        """The entry points of this family's group (and adapted groups) in the installed distributions, by
+        name, not loaded; the family's own group wins a name both declare."""
+        found: dict[str, importlib.metadata.EntryPoint] = {}
+        for group in (*reversed(self.adapted_groups), self.group):
+            found.update((entry.name, entry) for entry in importlib.metadata.entry_points(group=group))
+        return found
 
     def names(self) -> list[str]:
         """Every name `lookup` knows without an import path: registered ones and entry points, sorted."""
@@ -217,7 +225,8 @@ class Registry(Generic[PluginType]):
                                                       module_part))
 
     def _remember(self, name: str, cls: type[PluginType]) -> type[PluginType]:
-        cls.name = name
+        if cls not in self.registered.values() and cls not in self._found.values():  # first name found stays
+            cls.name = name
         self._found[name] = cls
         return cls
 
@@ -225,7 +234,7 @@ class Registry(Generic[PluginType]):
         return self.unknown_error([f"{self.kind} {name!r}: {problem}"])
 
     def _load_entry_point(self, entry: importlib.metadata.EntryPoint) -> type[PluginType]:
-        origin = f"entry point {entry.name} = {entry.value} (group {self.group})"
+        origin = f"entry point {entry.name} = {entry.value} (group {entry.group})"
         try:
             loaded = entry.load()
         except Exception as error:
@@ -263,7 +272,7 @@ class Registry(Generic[PluginType]):
             found = self.adapt(value)
         if found is not None:
             source = inspect.getsourcefile(value)
-            if source is not None:
+            if source is not None and _PACKAGE not in Path(source).resolve().parents:
                 self._sources[str(Path(source).resolve())] = found
             return found
         what = f"{'class' if inspect.isclass(value) else type(value).__name__} "
@@ -321,6 +330,10 @@ class Registry(Generic[PluginType]):
                 return PluginRunError([f"{self.kind} {cls.name!r} raised {type(error).__name__}: {error} "
                                        f"({frame.filename}, line {frame.lineno}, in {frame.name})"])
         return None
+
+
+_PACKAGE = Path(__file__).resolve().parent
+"""The simulator package: an exception raised in its code is a bug of ours, not a plug-in's failure."""
 
 
 def _is_path(module_part: str) -> bool:

@@ -192,6 +192,8 @@ def test_entry_points_add_policies_and_solvers(tmp_path: Path, monkeypatch: pyte
     entries = {entry["name"]: entry for entry in summary_of(capsys, ["policies", "--json"])}
     assert entries["stubborn"]["params"] == {"position": 0}
     assert entries["stubborn"]["origin"] == "entry point stubborn_plugins:Stubborn"
+    assert entries["last_machine"]["modes"] == ["batch"]  # a solver is also the batch policy mapping with it
+    assert make_policy("last_machine").get_params() == {"time_limit_s": None}
     scenario = tmp_path / "scenario.toml"
     scenario.write_text(scenario_with_policy("stubborn"))
     assert summary_of(capsys, ["run", str(scenario), "--json"])["jain_fairness"] == pytest.approx(ONE_NODE_JAIN)
@@ -277,3 +279,14 @@ def test_a_failing_user_policy_is_a_failed_run_in_a_sweep(plugin_dir: Path) -> N
 def test_numpy_integers_pass_integer_parameters(plugin_dir: Path) -> None:
     """One validation style: the shared check accepts numpy integers where an integer is asked for."""
     assert make_policy("my_policies.py:Stubborn", {"position": np.int64(1)}).get_params() == {"position": 1}
+
+
+def test_the_readme_plugin_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's `my_policies.py` is a working plug-in (STYLE.md: every README snippet runs)."""
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("```python\n# my_policies.py\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "my_policies.py").write_text(example)
+    (tmp_path / "scenario.toml").write_text(scenario_with_policy("my_policies.py:Stubborn"))
+    monkeypatch.chdir(tmp_path)
+    assert summary_of(capsys, ["run", "scenario.toml", "--json"])["jain_fairness"] == pytest.approx(ONE_NODE_JAIN)

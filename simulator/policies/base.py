@@ -124,8 +124,9 @@ def _solver_as_batch_policy(cls: type) -> type[Policy] | None:
 
 
 POLICY_REGISTRY: Registry[Policy] = Registry("policy", "policies", Policy, "allocsim.policies", UnknownPolicyError,
-                                             adapt=_solver_as_batch_policy)
-"""Every policy: the built-ins, entry points of group ``allocsim.policies``, ``module:Class``, ``file.py:Class``."""
+                                             adapt=_solver_as_batch_policy, adapted_groups=("allocsim.solvers",))
+"""Every policy: the built-ins, entry points of group ``allocsim.policies``, ``module:Class``, ``file.py:Class``;
+a solver (entry points of ``allocsim.solvers`` too) becomes the batch policy that maps with it."""
 
 POLICIES = POLICY_REGISTRY.registered
 """The built-in policies by name (`policy_names` adds those installed packages declare)."""
