@@ -10,8 +10,9 @@ A `Registry` finds a plug-in class by, in this order:
 * a name registered with its decorator (the built-ins);
 * the name of an entry point in the family's group (``allocsim.policies``, ``allocsim.solvers``), as pytest
   finds its plugins: an installed package declares ``[project.entry-points."allocsim.policies"]``;
-* ``module:Class`` (an importable module), or ``path/to/file.py:Class`` (a file, relative to ``base_dir``:
-  the directory of the scenario or experiment file that names it; the working directory by default).
+* a name with a colon: ``module:Class`` (an importable module), or ``path/to/file.py:Class`` (a file,
+  relative to ``base_dir``: the directory of the scenario or experiment file that names it; the working
+  directory by default).
 
 A class found from a file is named by its absolute path (``/home/me/my_policies.py:Stubborn``): that string
 alone finds it again in any process (a ``spawn`` worker, a Dask worker), so a run's configuration is all a
@@ -206,11 +207,12 @@ class Registry(Generic[PluginType]):
             return self.registered[name]
         if name in self._found:
             return self._found[name]
-        entry = self.entry_points().get(name)
-        if entry is not None:
-            return self._remember(name, self._load_entry_point(entry))
         module_part, colon, attribute = name.rpartition(":")
-        if not colon or not module_part or not attribute:
+        if not colon:  # a plain name: an entry point (the scan of installed packages is left for these)
+            entry = self.entry_points().get(name)
+            if entry is not None:
+                return self._remember(name, self._load_entry_point(entry))
+        if not module_part or not attribute:
             known = ", ".join(self.names())
             raise self.unknown_error([f"unknown {self.kind} {name!r}; known {self.plural}: {known}; or name your "
                                       "own class as module:Class or path/to/file.py:Class"])
@@ -245,7 +247,7 @@ class Registry(Generic[PluginType]):
         try:
             return importlib.import_module(module_name)
         except ModuleNotFoundError as error:
-            if error.name is not None and module_name.startswith(error.name):
+            if error.name is not None and (module_name + ".").startswith(error.name + "."):
                 raise self._fail(name, f"no module named {error.name!r} (is its directory on PYTHONPATH?)") from None
             raise self._fail(name, f"importing {module_name} failed: {_describe(error)}") from None
         except Exception as error:
