@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import UserInputError
+from simulator.errors import UnknownPolicyError, UserInputError
 from simulator.policies import POLICIES, POLICY_REGISTRY, make_policy, policy_class, policy_names
 from simulator.scenario import MAX_SEED, load_scenario
 from simulator.user_files import user_output, writable_directory
@@ -118,7 +118,13 @@ def format_summary(summary: dict[str, Any]) -> str:
 def _command_run(args: argparse.Namespace) -> int:
     from simulator.simulation import run
 
-    scenario = load_scenario(args.scenario, args.overrides, policy=args.policy)
+    policy = None
+    if args.policy is not None:  # a file named here is relative to the working directory, not to the scenario
+        try:
+            policy = policy_class(args.policy).name
+        except UnknownPolicyError as error:
+            raise UnknownPolicyError([f"--policy: {problem}" for problem in error.problems]) from None
+    scenario = load_scenario(args.scenario, args.overrides, policy=policy)
     if args.out:
         writable_directory(args.out)
     try:

@@ -290,3 +290,10 @@ def test_the_readme_plugin_example_runs(tmp_path: Path, monkeypatch: pytest.Monk
     (tmp_path / "scenario.toml").write_text(scenario_with_policy("my_policies.py:Stubborn"))
     monkeypatch.chdir(tmp_path)
     assert summary_of(capsys, ["run", "scenario.toml", "--json"])["jain_fairness"] == pytest.approx(ONE_NODE_JAIN)
+
+
+def test_a_bad_policy_option_names_the_option(plugin_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (plugin_dir / "scenario.toml").write_text(SCENARIO)
+    assert main(["run", "scenario.toml", "--policy", "missing.py:Stubborn"]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: --policy: policy 'missing.py:Stubborn': "
+                                               f"{plugin_dir / 'missing.py'}: no such file")

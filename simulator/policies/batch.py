@@ -133,6 +133,11 @@ def _unpickle_solver_policy(solver: type[Solver]) -> SolverPolicy:
     return policy_class.__new__(policy_class)
 
 
-for _name, _solver_class in sorted(SOLVERS.items()):  # one batch policy per built-in solver, named like it
-    if _name not in _COVERED_BY_GREEDY:
-        register_policy(_name)(solver_policy(_solver_class))
+def _register_built_in_solver_policies() -> None:
+    """One batch policy per built-in solver, named like it."""
+    for name, solver in sorted(SOLVERS.items()):
+        if name not in _COVERED_BY_GREEDY:
+            register_policy(name)(solver_policy(solver))
+
+
+_register_built_in_solver_policies()
