@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import logging
 import math
@@ -20,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.config import MAX_SEED, load_scenario
-from simulator.errors import UserInputError
-from simulator.policies import POLICIES
+from simulator.errors import UnknownPolicyError, UserInputError
+from simulator.policies import POLICIES, POLICY_REGISTRY, policy_class, policy_names
 from simulator.user_files import writable_directory, write_atomically
 
 # Modules adding sub-commands: each has ``register_commands(subparsers) -> {name: handler(args) -> exit code}``.
@@ -109,7 +110,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     run_parser = commands.add_parser("run", help="run one scenario and print its summary")
     _add_scenario_arguments(run_parser)
-    run_parser.add_argument("--policy", help="policy name (see `policies`); default: the scenario's")
+    run_parser.add_argument("--policy", help="policy name (see `policies`), module:Class or path/to/file.py:Class "
+                            "(relative to the working directory); default: the scenario's")
     run_parser.add_argument("--seed", type=int_in_range(0, MAX_SEED),
                             help="run seed; default: simulation.seed of the scenario")
     run_parser.add_argument("--out", type=Path, help="directory for the task/job/node/transfer tables")
@@ -173,10 +175,22 @@ def format_summary(summary: dict[str, Any]) -> str:
 def _command_run(args: argparse.Namespace) -> int:
     from simulator.simulation import run
 
-    scenario = load_scenario(args.scenario, args.overrides, policy=args.policy)
+    policy = None
+    if args.policy is not None:  # a file named here is relative to the working directory, not to the scenario
+        try:
+            policy = policy_class(args.policy).name
+        except UnknownPolicyError as error:
+            raise UnknownPolicyError([f"--policy: {problem}" for problem in error.problems]) from None
+    scenario = load_scenario(args.scenario, args.overrides, policy=policy)
     if args.out:
         writable_directory(args.out)
-    result = run(scenario, seed=args.seed)
+    try:
+        result = run(scenario, seed=args.seed)
+    except Exception as error:  # the user's own policy failing is their mistake to fix: say where, no traceback
+        failure = POLICY_REGISTRY.failure(error)
+        if failure is None:
+            raise
+        raise failure from None
     for warning in result.summary["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     if args.out:
@@ -218,17 +232,29 @@ def _command_schema(args: argparse.Namespace) -> int:
 
 def _command_policies(args: argparse.Namespace) -> int:
     entries: list[dict[str, Any]] = []
-    for name, cls in sorted(POLICIES.items()):
+    entry_points = POLICY_REGISTRY.entry_points()
+    for name in policy_names():
+        try:
+            cls = policy_class(name)
+        except UserInputError as error:  # a broken plug-in must not hide the others
+            print(f"warning: {error}", file=sys.stderr)
+            continue
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        origin = "built-in" if name in POLICIES else f"entry point {entry_points[name].value}"
+        params = {key: "(required)" if value is inspect.Parameter.empty else value
+                  for key, value in cls.default_params().items()}
         entries.append({"name": name, "modes": list(cls.modes), "stochastic": cls.stochastic,
-                        "params": cls.default_params(), "description": doc})
+                        "params": params, "description": doc, "origin": origin})
     if args.json:
-        print(json.dumps(entries, indent=2))
+        print(json.dumps(entries, indent=2, default=repr))
         return 0
     for entry in entries:
-        params = ", ".join(f"{k}={v!r}" for k, v in entry["params"].items()) or "(no parameters)"
-        print(f"{entry['name']:<24} modes: {'/'.join(entry['modes']):<16} params: {params}")
+        listed = ", ".join(f"{k}={v!r}" for k, v in entry["params"].items()) or "(no parameters)"
+        print(f"{entry['name']:<24} modes: {'/'.join(entry['modes']):<16} params: {listed}")
         print(f"{'':<24} {entry['description']}")
+        if entry["origin"] != "built-in":
+            print(f"{'':<24} ({entry['origin']})")
+    print("\nYour own policy: name it as module:Class or path/to/file.py:Class (see the README, Plug-ins).")
     return 0
 
 

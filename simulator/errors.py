@@ -18,7 +18,7 @@ class ScenarioError(UserInputError):
 
 
 class UnknownPolicyError(UserInputError, KeyError):
-    """A policy name or policy parameter that no registered policy knows."""
+    """A policy name that finds no policy (unknown, or a plug-in that cannot be loaded)."""
 
     def __str__(self) -> str:
         return "\n".join(self.problems)

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from simulator.mapping import MappingInputError, load_etc
-from simulator.solvers import SolverParameterError, UnknownSolverError, get_solver, solver_names
+from simulator.plugins import ParameterError
+from simulator.solvers import SOLVER_REGISTRY, UnknownSolverError, get_solver, solver_names
 
 __all__ = ["add_map_arguments", "parse_param", "run_map"]
 
@@ -41,7 +42,8 @@ def add_map_arguments(parser: argparse.ArgumentParser) -> None:
         "--algorithm",
         required=True,
         metavar="NAME",
-        help=f"solver name, one of: {', '.join(solver_names())}",
+        help=f"solver name, one of: {', '.join(solver_names())}; or your own as module:Class or "
+        "path/to/file.py:Class",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the solver's random stream (default 0)")
     parser.add_argument(
@@ -117,10 +119,8 @@ def run_map(args: argparse.Namespace) -> int:
         return _fail(str(error))
     try:
         solver = get_solver(args.algorithm, **params)
-    except (UnknownSolverError, SolverParameterError) as error:
+    except (UnknownSolverError, ParameterError) as error:
         return _fail(str(error))
-    except TypeError as error:  # a parameter of the wrong type that the solver could not store
-        return _fail(f"algorithm {args.algorithm!r}: {error}")
     n_tasks, n_machines = args.shape if args.shape is not None else (None, None)
     try:
         problem = load_etc(args.etc_file, n_tasks=n_tasks, n_machines=n_machines)
@@ -129,8 +129,13 @@ def run_map(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(np.random.SeedSequence(args.seed))
     try:
         result = solver.solve(problem, rng, time_limit_s=args.time_limit)
-    except SolverParameterError as error:
+    except ParameterError as error:
         return _fail(str(error))
+    except Exception as error:
+        failure = SOLVER_REGISTRY.failure(error)
+        if failure is None:
+            raise
+        return _fail(str(failure))
 
     if args.out is not None:
         try:
@@ -146,7 +151,7 @@ def run_map(args: argparse.Namespace) -> int:
         "instance": problem.name,
         "n_tasks": problem.n_tasks,
         "n_machines": problem.n_machines,
-        "algorithm": args.algorithm,
+        "algorithm": solver.name,
         "params": result.params,
         "seed": args.seed,
         "time_limit_s": args.time_limit,
@@ -157,7 +162,7 @@ def run_map(args: argparse.Namespace) -> int:
         print(json.dumps(report))
     else:
         print(f"instance          {problem.name} ({problem.n_tasks} tasks x {problem.n_machines} machines)")
-        print(f"algorithm         {args.algorithm} (seed {args.seed})")
+        print(f"algorithm         {solver.name} (seed {args.seed})")
         print(f"makespan_s        {result.objectives['makespan_s']:.6f}")
         print(f"flowtime_s        {result.objectives['flowtime_s']:.6f}")
         print(f"load_variance_s2  {result.objectives['load_variance_s2']:.6f}")

@@ -68,8 +68,8 @@ def test_shape_option_reads_a_file_without_header_or_manifest(
 @pytest.mark.parametrize(
     ("extra", "content", "patterns"),
     [
-        (["--algorithm", "anneal"], None, ["unknown algorithm 'anneal'", "min_min"]),
-        (["--algorithm", "ga", "--param", "pop=3"], None, ["unknown parameter(s) pop", "population_size"]),
+        (["--algorithm", "anneal"], None, ["unknown solver 'anneal'", "min_min"]),
+        (["--algorithm", "ga", "--param", "pop=3"], None, ["unknown parameter 'pop'", "population_size"]),
         (["--algorithm", "ga", "--param", "population_size"], None, ["KEY=VALUE"]),
         (["--algorithm", "ga", "--param", "population_size=-1"], None, ["population_size", ">= 2"]),
         (["--algorithm", "ga", "--time-limit", "0"], None, ["--time-limit", "positive"]),

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from simulator.errors import UnknownPolicyError
+from simulator.plugins import ParameterError
 from simulator.policies import POLICIES, make_policy
 from simulator.policies.base import StageGraph
 
@@ -168,9 +169,9 @@ def test_policy_contract(name):
 def test_unknown_policy_and_parameter_messages():
     with pytest.raises(UnknownPolicyError, match="unknown policy 'nope'; known policies: .*least_loaded"):
         make_policy("nope")
-    with pytest.raises(UnknownPolicyError, match="unknown parameter 'd' for policy 'random'"):
+    with pytest.raises(ParameterError, match="unknown parameter 'd' for policy 'random'"):
         make_policy("random", {"d": 2})
-    with pytest.raises(UnknownPolicyError, match="tie_break must be one of"):
+    with pytest.raises(ParameterError, match="tie_break must be one of"):
         make_policy("least_loaded", {"tie_break": "coin"})
 
 

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from simulator.mapping import MappingProblem, evaluate, load_etc, makespan
+from simulator.plugins import ParameterError
 from simulator.solvers import (
     SOLVERS,
     SolveResult,
-    SolverParameterError,
     UnknownSolverError,
     get_solver,
     lp_lower_bound,
@@ -145,7 +145,7 @@ def test_get_params_round_trips(name: str) -> None:
     """Reference: scikit-learn's estimator rule (get_params read off the signature, constructor round trip)."""
     solver = fast_solver(name)
     params = solver.get_params()
-    assert list(params) == type(solver).parameter_names()
+    assert list(params) == type(solver).param_names()
     assert type(solver)(**params).get_params() == params
     assert get_solver(name, **params).get_params() == params
     assert repr(solver).startswith(type(solver).__name__ + "(")
@@ -157,10 +157,10 @@ def test_unknown_names_and_parameters_list_the_allowed_ones() -> None:
     with pytest.raises(UnknownSolverError) as unknown:
         get_solver("simulated_annealing")
     assert "min_min" in str(unknown.value) and "ga" in str(unknown.value)
-    with pytest.raises(SolverParameterError) as parameter:
+    with pytest.raises(ParameterError) as parameter:
         get_solver("ga", populaton_size=10)
     assert "populaton_size" in str(parameter.value) and "population_size" in str(parameter.value)
-    with pytest.raises(SolverParameterError, match="allowed: none"):
+    with pytest.raises(ParameterError, match="allowed: none"):
         get_solver("min_min", anything=1)
 
 
@@ -181,7 +181,7 @@ def test_unknown_names_and_parameters_list_the_allowed_ones() -> None:
 )
 def test_invalid_parameter_values_are_rejected_when_built(name: str, params: dict[str, Any], message: str) -> None:
     """Reference: each solver's check_params; errors name the parameter and what is allowed."""
-    with pytest.raises(SolverParameterError, match=message):
+    with pytest.raises(ParameterError, match=message):
         get_solver(name, **params)
 
 
@@ -189,7 +189,7 @@ def test_invalid_parameter_values_are_rejected_when_built(name: str, params: dic
 @pytest.mark.parametrize("name", ALL_SOLVERS)
 def test_non_positive_time_limits_are_rejected(name: str) -> None:
     """Reference: Solver.solve's documented time-limit rule."""
-    with pytest.raises(SolverParameterError, match="time_limit_s"):
+    with pytest.raises(ParameterError, match="time_limit_s"):
         fast_solver(name).solve(small_problem(), np.random.default_rng(0), time_limit_s=0.0)
 
 
@@ -199,7 +199,7 @@ def test_iterative_solvers_need_a_stop_and_respect_the_time_limit(name: str) -> 
     """Reference: the brief (stop on generations/iterations or time limit)."""
     unlimited = {"ga": "max_generations", "pso": "max_iterations", "nsga2": "max_generations"}[name]
     solver = fast_solver(name, **{unlimited: None})
-    with pytest.raises(SolverParameterError, match="never stop"):
+    with pytest.raises(ParameterError, match="never stop"):
         solver.solve(small_problem(), np.random.default_rng(0))
     start = time.perf_counter()
     result = solver.solve(small_problem(), np.random.default_rng(0), time_limit_s=0.3)
@@ -315,7 +315,7 @@ def test_nsga2_front_is_mutually_non_dominated() -> None:
 def test_nsga2_energy_objective_needs_a_power_model() -> None:
     """Reference: NSGA2's documented third_objective rule and simulator.mapping.energy_j."""
     problem = small_problem()
-    with pytest.raises(SolverParameterError, match="energy"):
+    with pytest.raises(ParameterError, match="energy"):
         NSGA2(population_size=8, max_generations=1, third_objective="energy").solve_front(
             problem, np.random.default_rng(0)
         )

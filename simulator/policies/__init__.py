@@ -1,4 +1,4 @@
-"""Allocation policies: importing this package registers every built-in policy."""
+"""Allocation policies: importing this package registers every built-in policy (plug-ins: `simulator.plugins`)."""
 
 from simulator.policies import batch, dag, greedy
 from simulator.policies.base import (
@@ -6,12 +6,14 @@ from simulator.policies.base import (
     IMMEDIATE,
     MODES,
     POLICIES,
+    POLICY_REGISTRY,
     Policy,
     SystemView,
     TaskView,
     check_policy_params,
     make_policy,
     policy_class,
+    policy_names,
     register_policy,
 )
 
@@ -20,6 +22,7 @@ __all__ = [
     "IMMEDIATE",
     "MODES",
     "POLICIES",
+    "POLICY_REGISTRY",
     "Policy",
     "SystemView",
     "TaskView",
@@ -29,5 +32,6 @@ __all__ = [
     "greedy",
     "make_policy",
     "policy_class",
+    "policy_names",
     "register_policy",
 ]

@@ -1,21 +1,23 @@
 """The policy interface, the read-only view policies decide from, and the registry of policies by name.
 
-A policy is a plug-in in the scikit-learn style: ``__init__`` stores keyword parameters and nothing else, so
-``get_params()`` can be read off the signature and every result records a policy's exact hyperparameters.
+A policy is a plug-in in the scikit-learn style (`simulator.plugins`): ``__init__`` stores keyword parameters
+and nothing else, so ``get_params()`` can be read off the signature and every result records a policy's exact
+hyperparameters; ``check_params()`` validates them.
 ``bind(view, rng)`` attaches the run's context; ``assign`` places one ready task (immediate mode) and
 ``assign_batch`` places all pending tasks at once (batch mode).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, TypeVar
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from simulator.errors import UnknownPolicyError
+from simulator.plugins import Plugin, Registry
 
 IMMEDIATE = "immediate"
 BATCH = "batch"
@@ -85,33 +87,19 @@ class SystemView(Protocol):
     def input_estimate_s(self, task: TaskView, stage_index: int, node: int) -> float: ...
 
 
-class Policy:
+class Policy(Plugin):
     """Base class of allocation policies.
 
     Subclasses set ``modes`` (which dispatch modes they support) and ``stochastic`` (whether their
-    decisions depend on the random stream), implement ``assign`` and, for batch mode, ``assign_batch``.
+    decisions depend on the random stream), implement ``assign`` and, for batch mode, ``assign_batch``;
+    ``check_params`` validates parameter values (see `simulator.plugins`).
     """
 
-    name: ClassVar[str] = ""
     modes: ClassVar[tuple[str, ...]] = (IMMEDIATE,)
     stochastic: ClassVar[bool] = False
 
     view_: SystemView
     rng_: np.random.Generator
-
-    @classmethod
-    def param_names(cls) -> list[str]:
-        """Names of the keyword parameters of ``__init__``, which are the policy's hyperparameters."""
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind is p.KEYWORD_ONLY]
-
-    @classmethod
-    def default_params(cls) -> dict[str, Any]:
-        signature = inspect.signature(cls.__init__)
-        return {name: signature.parameters[name].default for name in cls.param_names()}
-
-    def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.param_names()}
 
     def bind(self, view: SystemView, rng: np.random.Generator) -> None:
         """Attach the run's view and this policy's own random stream; resets any state of a previous run."""
@@ -126,61 +114,55 @@ class Policy:
         """Return a node index per pending task (batch mode); default: place them one by one, in order."""
         return [self.assign(task) for task in tasks]
 
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
+
+def _solver_as_batch_policy(cls: type) -> type[Policy] | None:
+    """A static solver named where a policy is expected becomes the batch policy that maps with it."""
+    from simulator.policies.batch import solver_policy
+    from simulator.solvers import Solver
+
+    return solver_policy(cls) if issubclass(cls, Solver) else None
 
 
-PolicyClass = TypeVar("PolicyClass", bound=type[Policy])
+POLICY_REGISTRY: Registry[Policy] = Registry("policy", "policies", Policy, "allocsim.policies", UnknownPolicyError,
+                                             adapt=_solver_as_batch_policy, adapted_groups=("allocsim.solvers",))
+"""Every policy: the built-ins, entry points of group ``allocsim.policies``, ``module:Class``, ``file.py:Class``;
+a solver (entry points of ``allocsim.solvers`` too) becomes the batch policy that maps with it."""
 
-POLICIES: dict[str, type[Policy]] = {}
+POLICIES = POLICY_REGISTRY.registered
+"""The built-in policies by name (`policy_names` adds those installed packages declare)."""
 
-
-def register_policy(name: str) -> Callable[[PolicyClass], PolicyClass]:
-    """Class decorator adding a policy to the registry under the name scenario files use."""
-
-    def decorate(cls: PolicyClass) -> PolicyClass:
-        if name in POLICIES:
-            raise ValueError(f"policy name {name!r} registered twice")
-        cls.name = name
-        POLICIES[name] = cls
-        return cls
-
-    return decorate
+register_policy = POLICY_REGISTRY.register
 
 
-def policy_class(name: str) -> type[Policy]:
-    try:
-        return POLICIES[name]
-    except KeyError:
-        known = ", ".join(sorted(POLICIES))
-        raise UnknownPolicyError([f"unknown policy {name!r}; known policies: {known}"]) from None
+def policy_names() -> list[str]:
+    """Names of the built-in policies and of those installed packages declare by entry point, sorted."""
+    return POLICY_REGISTRY.names()
 
 
-def check_policy_params(name: str, params: dict[str, Any]) -> list[str]:
-    """Problems with ``params`` for policy ``name`` (unknown names, values the constructor rejects)."""
-    cls = policy_class(name)
-    allowed = cls.param_names()
-    problems = [
-        f"unknown parameter {key!r} for policy {name!r}; allowed: {', '.join(allowed) or '(none)'}"
-        for key in params
-        if key not in allowed
-    ]
-    if not problems:
-        try:
-            cls(**params)
-        except (TypeError, ValueError) as error:
-            problems.append(f"policy {name!r}: {error}")
-    return problems
+def policy_class(name: str, *, base_dir: str | Path | None = None) -> type[Policy]:
+    """The policy class ``name`` stands for; ``base_dir`` anchors a relative ``path/file.py:Class``.
+
+    The class's ``name`` is what finds it again from any directory and process (an absolute path for a file).
+
+    Raises:
+        UnknownPolicyError: Listing the known names, or saying why a ``module:Class`` name cannot be loaded.
+    """
+    return POLICY_REGISTRY.lookup(name, base_dir=base_dir)
 
 
-def make_policy(name: str, params: dict[str, Any] | None = None) -> Policy:
-    """Instantiate a registered policy, with a clear error for unknown names or parameters."""
-    params = dict(params or {})
-    problems = check_policy_params(name, params)
-    if problems:
-        raise UnknownPolicyError(problems)
-    return policy_class(name)(**params)
+def check_policy_params(name: str, params: dict[str, Any], *, base_dir: str | Path | None = None) -> list[str]:
+    """Problems with ``params`` for policy ``name`` (unknown names, values the policy rejects)."""
+    return POLICY_REGISTRY.problems(name, params, base_dir=base_dir)
+
+
+def make_policy(name: str, params: dict[str, Any] | None = None, *, base_dir: str | Path | None = None) -> Policy:
+    """Instantiate a policy by name, with a clear error for unknown names or parameters.
+
+    Raises:
+        UnknownPolicyError: If ``name`` finds no policy.
+        ParameterError: If a parameter is unknown or its value is rejected.
+    """
+    return POLICY_REGISTRY.create(name, params, base_dir=base_dir)
 
 
 def pick_min(
@@ -197,7 +179,3 @@ def pick_min(
 
 TIE_BREAKS = ("lowest_index", "random")
 
-
-def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")

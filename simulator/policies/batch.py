@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from simulator.mapping import MappingProblem
-from simulator.policies.base import BATCH, POLICIES, Policy, TaskView, register_policy
-from simulator.solvers import SOLVERS, get_solver
+from simulator.plugins import check_number
+from simulator.policies.base import BATCH, Policy, TaskView, register_policy
+from simulator.solvers import SOLVERS, Solver
 
 # Solvers whose one-task-at-a-time definitions are already registered policies usable in batch mode
 # (olb, min_execution_time, min_completion_time), so a second name would only confuse.
@@ -29,37 +30,37 @@ _COVERED_BY_GREEDY = {"olb", "met", "mct"}
 
 
 class SolverPolicy(Policy):
-    """Maps all pending tasks of a batch with the static solver ``solver_name`` (see the module docstring).
+    """Maps all pending tasks of a batch with the static solver ``solver_class`` (see the module docstring).
 
     Parameters are the solver's own plus ``time_limit_s`` (None: stop on the solver's iteration limits only,
-    which keeps runs reproducible; a wall-clock limit makes decisions depend on machine speed).
+    which keeps runs reproducible; a wall-clock limit makes decisions depend on machine speed). Each solver
+    gets its own subclass (`solver_policy`), whose ``__init__`` signature lists them, so parameters are read
+    off the signature as for every plug-in.
     """
 
     modes = (BATCH,)
-    solver_name: ClassVar[str] = ""
+    solver_class: ClassVar[type[Solver]] = Solver
     time_limit_s: float | None
 
     def __init__(self, **params: Any) -> None:
-        allowed = self.param_names()
-        unknown = sorted(set(params) - set(allowed))
+        defaults = self.default_params()
+        unknown = sorted(set(params) - set(defaults))
         if unknown:
-            raise TypeError(f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
-        for name, value in {**self.default_params(), **params}.items():
+            raise TypeError(f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(defaults)}")
+        for name, value in {**defaults, **params}.items():
             setattr(self, name, value)
-        get_solver(self.solver_name, **self._solver_params())  # validate values now, not at the first tick
 
-    @classmethod
-    def param_names(cls) -> list[str]:
-        return [*SOLVERS[cls.solver_name].parameter_names(), "time_limit_s"]
+    def check_params(self) -> None:
+        check_number(self, "time_limit_s", minimum=0, exclusive_minimum=True, allow_none=True)
+        self._solver().check_params()  # values are checked now, not at the first batch tick
 
-    @classmethod
-    def default_params(cls) -> dict[str, Any]:
-        signature = inspect.signature(SOLVERS[cls.solver_name].__init__)
-        defaults = {name: signature.parameters[name].default for name in SOLVERS[cls.solver_name].parameter_names()}
-        return {**defaults, "time_limit_s": None}
+    def _solver(self) -> Solver:
+        return self.solver_class(**{name: getattr(self, name) for name in self.solver_class.param_names()})
 
-    def _solver_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in SOLVERS[self.solver_name].parameter_names()}
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by the solver class, which pickles by reference, and the state (the subclass is made at run
+        time, so it is not importable by name)."""
+        return _unpickle_solver_policy, (self.solver_class,), self.__dict__
 
     def assign_batch(self, tasks: Sequence[TaskView]) -> list[int]:
         view = self.view_
@@ -74,7 +75,7 @@ class SolverPolicy(Policy):
         prohibitive = 1e6 * (float(finite.max()) + float(ready.max()) + 1.0)
         etc = np.where(np.isfinite(cost_by_node), np.maximum(cost_by_node, 1e-12), prohibitive)[:, slot_node]
         idle_w, busy_w = self._slot_power_w(slot_node)
-        solver = get_solver(self.solver_name, **self._solver_params())
+        solver = self._solver()
         problem = MappingProblem(etc_s=etc, ready_time_s=ready, busy_power_w=busy_w, idle_power_w=idle_w)
         result = solver.solve(problem, self.rng_, self.time_limit_s)
         nodes = slot_node[result.assignment]
@@ -96,20 +97,47 @@ class SolverPolicy(Policy):
         return per_slot[slot_node, 0], per_slot[slot_node, 1]
 
 
-def _register_solver_policies() -> None:
-    """One batch policy per registered solver, named like the solver (one mechanism for all of them)."""
+_SOLVER_POLICIES: dict[type[Solver], type[SolverPolicy]] = {}
+
+
+def solver_policy(solver: type[Solver]) -> type[SolverPolicy]:
+    """The batch policy mapping with ``solver`` (one class per solver, so the same one every time)."""
+    if solver not in _SOLVER_POLICIES:
+        _SOLVER_POLICIES[solver] = _make_solver_policy(solver)
+    return _SOLVER_POLICIES[solver]
+
+
+def _make_solver_policy(solver: type[Solver]) -> type[SolverPolicy]:
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    parameters += [inspect.Parameter(name, keyword, default=default)
+                   for name, default in solver.default_params().items()]
+    parameters.append(inspect.Parameter("time_limit_s", keyword, default=None, annotation="float | None"))
+
+    def initialize(self: SolverPolicy, **params: Any) -> None:
+        SolverPolicy.__init__(self, **params)
+
+    initialize.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    summary = (solver.__doc__ or solver.__name__).strip().splitlines()[0]
+    return type(f"{solver.__name__}Policy", (SolverPolicy,), {
+        "__init__": initialize,
+        "solver_class": solver,
+        "stochastic": solver.stochastic,
+        "__doc__": f"Batch mode: {summary}",
+        "__module__": __name__,
+    })
+
+
+def _unpickle_solver_policy(solver: type[Solver]) -> SolverPolicy:
+    policy_class = solver_policy(solver)
+    return policy_class.__new__(policy_class)
+
+
+def _register_built_in_solver_policies() -> None:
+    """One batch policy per built-in solver, named like it."""
     for name, solver in sorted(SOLVERS.items()):
-        if name in _COVERED_BY_GREEDY or name in POLICIES:
-            continue
-        doc = (solver.__doc__ or "").strip().splitlines()[0] if solver.__doc__ else name
-        policy = type(f"{solver.__name__}Policy", (SolverPolicy,), {
-            "solver_name": name,
-            "stochastic": solver.stochastic,
-            "__doc__": f"Batch mode: {doc}",
-            "__module__": __name__,
-        })
-        globals()[policy.__name__] = policy  # so instances pickle by reference
-        register_policy(name)(policy)
+        if name not in _COVERED_BY_GREEDY:
+            register_policy(name)(solver_policy(solver))
 
 
-_register_solver_policies()
+_register_built_in_solver_policies()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.plugins import check_choice, check_number
 from simulator.policies.base import (
     BATCH,
     IMMEDIATE,
@@ -12,7 +13,6 @@ from simulator.policies.base import (
     Policy,
     SystemView,
     TaskView,
-    check_choice,
     pick_min,
     register_policy,
 )
@@ -65,8 +65,10 @@ class LeastLoadedPolicy(Policy):
     stochastic = True
 
     def __init__(self, *, tie_break: str = "random") -> None:
-        check_choice("tie_break", tie_break, TIE_BREAKS)
         self.tie_break = tie_break
+
+    def check_params(self) -> None:
+        check_choice(self, "tie_break", TIE_BREAKS)
 
     def assign(self, task: TaskView) -> int:
         view = self.view_
@@ -86,8 +88,10 @@ class MinCompletionTimePolicy(Policy):
     modes = (IMMEDIATE, BATCH)
 
     def __init__(self, *, tie_break: str = "lowest_index") -> None:
-        check_choice("tie_break", tie_break, TIE_BREAKS)
         self.tie_break = tie_break
+
+    def check_params(self) -> None:
+        check_choice(self, "tie_break", TIE_BREAKS)
 
     def assign(self, task: TaskView) -> int:
         view = self.view_
@@ -112,9 +116,10 @@ class PowerOfDPolicy(Policy):
     stochastic = True
 
     def __init__(self, *, d: int = 2) -> None:
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise ValueError(f"d must be a positive integer, got {d!r}")
         self.d = d
+
+    def check_params(self) -> None:
+        check_number(self, "d", minimum=1, integer=True)
 
     def assign(self, task: TaskView) -> int:
         view = self.view_
@@ -199,9 +204,10 @@ class WeightedBalancePolicy(Policy):
     modes = (IMMEDIATE, BATCH)
 
     def __init__(self, *, load_weight: float = 0.8) -> None:
-        if isinstance(load_weight, bool) or not isinstance(load_weight, int | float) or not 0 <= load_weight <= 1:
-            raise ValueError(f"load_weight must be a number in [0, 1], got {load_weight!r}")
         self.load_weight = load_weight
+
+    def check_params(self) -> None:
+        check_number(self, "load_weight", minimum=0, maximum=1)
 
     def assign(self, task: TaskView) -> int:
         view = self.view_

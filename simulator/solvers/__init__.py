@@ -1,6 +1,7 @@
 """Static mapping solvers: list heuristics, metaheuristics and the LP lower bound.
 
-Importing this package registers every solver, so :func:`get_solver` knows all names. The metaheuristic
+Importing this package registers every built-in solver, so :func:`get_solver` knows all names (and finds
+plug-ins by entry point, ``module:Class`` and ``path/to/file.py:Class``, see `simulator.plugins`). The metaheuristic
 modules import DEAP at import time but pyswarms only inside ``solve`` (pyswarms configures logging when
 imported).
 """
@@ -11,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.solvers import ga, list_heuristics, nsga, pso
 from simulator.solvers.base import (
+    SOLVER_REGISTRY,
     SOLVERS,
     Solver,
     SolveResult,
-    SolverParameterError,
     UnknownSolverError,
     get_solver,
     register_solver,
@@ -36,10 +37,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "SOLVERS",
+    "SOLVER_REGISTRY",
     "LowerBound",
     "SolveResult",
     "Solver",
-    "SolverParameterError",
     "UnknownSolverError",
     "ga",
     "get_solver",

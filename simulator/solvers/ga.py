@@ -33,13 +33,8 @@ from deap import base  # deap.tools (slow to import) is imported where the GA ru
 from numpy.typing import NDArray
 
 from simulator.mapping import MappingProblem, makespan
-from simulator.solvers.base import (
-    Solver,
-    SolverParameterError,
-    check_choice,
-    check_number,
-    register_solver,
-)
+from simulator.plugins import ParameterError, check_choice, check_number
+from simulator.solvers.base import Solver, register_solver
 from simulator.solvers.list_heuristics import min_min
 
 __all__ = [
@@ -441,7 +436,7 @@ class GeneticAlgorithm(Solver):
         start_s: float,
     ) -> tuple[NDArray[np.intp], list[tuple[float, float]] | None, dict[str, Any]]:
         if self.max_generations is None and time_limit_s is None:
-            raise SolverParameterError("ga: give max_generations or a time limit, or it would never stop")
+            raise ParameterError("ga: give max_generations or a time limit, or it would never stop")
         # DEAP's operators draw from the global `random` module: reseed it from our own stream.
         random.seed(int(rng.integers(2**63)))
         deadline = np.inf if time_limit_s is None else start_s + time_limit_s

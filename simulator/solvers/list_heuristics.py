@@ -24,7 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.mapping import MappingProblem, makespan
-from simulator.solvers.base import Solver, check_choice, register_solver
+from simulator.plugins import check_choice
+from simulator.solvers.base import Solver, register_solver
 
 __all__ = [
     "MCT",

@@ -27,13 +27,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from simulator.mapping import MappingProblem, as_assignment, energy_j, flowtime, load_variance, makespan
-from simulator.solvers.base import (
-    Solver,
-    SolverParameterError,
-    check_choice,
-    check_number,
-    register_solver,
-)
+from simulator.plugins import ParameterError, check_choice, check_number
+from simulator.solvers.base import Solver, register_solver
 from simulator.solvers.ga import Chromosome, clone, critical_descent, evaluate_pending, mutate_move_swap
 from simulator.solvers.list_heuristics import mct, min_min, shortest_task_first, sufferage
 
@@ -174,7 +169,7 @@ class NSGA2(Solver):
     def check_params(self) -> None:
         check_number(self, "population_size", minimum=4, integer=True)
         if self.population_size % 4:
-            raise SolverParameterError(f"nsga2: population_size must be a multiple of 4, got {self.population_size}")
+            raise ParameterError(f"population_size must be a multiple of 4, got {self.population_size}")
         check_number(self, "max_generations", minimum=0, integer=True, allow_none=True)
         check_choice(self, "third_objective", tuple(_THIRD_OBJECTIVES))
         for name in ("crossover_probability", "move_probability", "swap_probability"):
@@ -208,16 +203,16 @@ class NSGA2(Solver):
             time_limit_s: Wall-clock budget in seconds, or None.
 
         Raises:
-            SolverParameterError: If a parameter or the time limit is invalid, neither a generation nor a
+            ParameterError: If a parameter or the time limit is invalid, neither a generation nor a
                 time limit is given, or energy is asked for without a power model.
         """
         self.check_params()
         if time_limit_s is not None and not time_limit_s > 0:
-            raise SolverParameterError(f"time_limit_s must be a positive number of seconds, got {time_limit_s}")
+            raise ParameterError(f"time_limit_s must be a positive number of seconds, got {time_limit_s}")
         if self.max_generations is None and time_limit_s is None:
-            raise SolverParameterError("nsga2: give max_generations or a time limit, or it would never stop")
+            raise ParameterError("nsga2: give max_generations or a time limit, or it would never stop")
         if self.third_objective == "energy" and not problem.has_energy:
-            raise SolverParameterError(
+            raise ParameterError(
                 "nsga2: third_objective 'energy' needs busy_power_w and idle_power_w in the problem"
             )
         start_s = time.perf_counter()

@@ -44,7 +44,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator.mapping import MappingProblem, makespan
-from simulator.solvers.base import Solver, SolverParameterError, check_choice, check_number, register_solver
+from simulator.plugins import ParameterError, check_choice, check_number
+from simulator.solvers.base import Solver, register_solver
 from simulator.solvers.list_heuristics import min_min
 
 __all__ = ["ParticleSwarm", "decode_positions"]
@@ -145,7 +146,7 @@ class ParticleSwarm(Solver):
         start_s: float,
     ) -> tuple[NDArray[np.intp], list[tuple[float, float]] | None, dict[str, Any]]:
         if self.max_iterations is None and time_limit_s is None:
-            raise SolverParameterError("pso: give max_iterations or a time limit, or it would never stop")
+            raise ParameterError("pso: give max_iterations or a time limit, or it would never stop")
         # pyswarms draws from numpy's global generator: reseed it from our own stream.
         np.random.seed(int(rng.integers(2**32)))
         deadline = np.inf if time_limit_s is None else start_s + time_limit_s
