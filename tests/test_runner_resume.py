@@ -66,8 +66,9 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path):
     keys = stored_keys(killed_dir)
     assert len(keys) == 24 and set(keys) >= stored_before  # nothing lost, nothing twice
     with contextlib.closing(sqlite3.connect(killed_dir / "store.sqlite")) as database:
-        per_run = database.execute("SELECT count(*), count(DISTINCT run_id) FROM response_quantiles").fetchone()
-    assert per_run == (24 * 101, 24)  # no half-written run: every one has all its quantiles
+        rows = [database.execute(f"SELECT count(*), count(DISTINCT run_id) FROM {table}").fetchone()
+                for table in ("metrics", "node_utilization", "response_quantiles")]
+    assert rows == [(24, 24), (48, 24), (24, 24)]  # no half-written run: every one has all its rows
 
     clean = run_sweep(path, out=tmp_path / "clean", progress=False)
     killed_runs = load_results(killed_dir).runs

@@ -38,7 +38,8 @@ def test_sweep_returns_tidy_rows_and_a_database_readable_without_allocsim(tmp_pa
     # a configuration is stored once: the 2 replications of a (factors, policy) cell share it
     assert query(out, "SELECT count(*), count(DISTINCT config_hash) FROM runs") == [(16, 8)]
     assert query(out, "SELECT count(*) FROM configs") == [(8,)]
-    assert query(out, "SELECT DISTINCT count(*) FROM response_quantiles GROUP BY run_id") == [(101,)]
+    assert query(out, "SELECT count(*) FROM response_quantiles WHERE response_s_p000 <= response_s_p050 "
+                      "AND response_s_p050 <= response_s_p100") == [(16,)]
     assert query(out, "SELECT value FROM store_info WHERE name = 'store_format'") == [(str(STORE_FORMAT),)]
     per_policy = dict(query(out, "SELECT g.policy, avg(m.response_time_mean_s) FROM grid g JOIN runs r USING (key) "
                                  "JOIN metrics m USING (run_id) GROUP BY g.policy"))
@@ -51,6 +52,16 @@ def test_sweep_returns_tidy_rows_and_a_database_readable_without_allocsim(tmp_pa
                   "utilization_by_node", "response_quantiles_s"):
         assert field in record
     assert len(record["response_quantiles_s"]) == 101
+    # the long tables: every node and every probability of every run, with the run's grid columns
+    results = load_results(out)
+    quantiles = results.response_quantiles
+    assert len(quantiles) == 16 * 101 and quantiles.groupby("key")["probability"].agg(["min", "max"]).eq(
+        [0.0, 1.0]).all().all()
+    assert quantiles[quantiles["key"] == key]["response_s"].tolist() == record["response_quantiles_s"]
+    nodes = results.node_utilization
+    assert len(nodes) == 16 * 2 and {"key", "load", "policy", "seed", "node", "utilization"} <= set(nodes.columns)
+    assert dict(zip(nodes.loc[nodes["key"] == key, "node"], nodes.loc[nodes["key"] == key, "utilization"],
+                    strict=True)) == record["utilization_by_node"]
     # the stored configuration, with its seed put back, is the one the key was computed from
     assert run_key(record["config"], record["policy_name"], record["policy_params"], record["seed"]) == key
 
@@ -88,6 +99,9 @@ def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch, ca
     assert "boom in the policy" in captured.err
     results = load_results(out)
     assert len(results.failed) == 4 and (results.failed["policy"] == "random").all()
+    assert repr(results) == (f"Results('tiny' in {out}: 16 runs (12 ok, 4 failed, 0 missing); factors: "
+                             "nodes.server.slots, load; policies: random, least_loaded)")
+    assert "12 ok, 4 failed" in results._repr_html_() and "<table" in results._repr_html_()
     with ResultStore.open(out) as store:
         record = store.read_run(results.failed["key"].iloc[0])
     assert record["status"] == "failed" and record["error"]["type"] == "RuntimeError"
@@ -101,7 +115,8 @@ def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch, ca
     retried = run_sweep(path, out=out, progress=False, retry_failed=True)
     assert retried.n_executed == 4 and (retried.runs["status"] == "ok").all()
     # a retried run replaces the failed one in every table
-    assert query(out, "SELECT count(*), count(DISTINCT run_id) FROM response_quantiles") == [(16 * 101, 16)]
+    assert query(out, "SELECT count(*), count(DISTINCT run_id) FROM node_utilization") == [(16 * 2, 16)]
+    assert query(out, "SELECT count(*) FROM response_quantiles") == [(16,)]
     assert query(out, "SELECT count(*) FROM runs WHERE status = 'failed'") == [(0,)]
 
 
@@ -136,12 +151,12 @@ def test_a_write_that_fails_midway_leaves_nothing(tmp_path):
     """One transaction per run: a record that fails while its rows are written leaves no row anywhere."""
     with ResultStore.create(tmp_path / "s", "x") as store:
         good = {"key": "a", "format": STORE_FORMAT, "status": "ok", "config": {}, "summary": {"m_s": 1.5},
-                "utilization_by_node": {"n": 0.5}, "response_quantiles_s": [1.0, 2.0]}
+                "utilization_by_node": {"n": 0.5}, "response_quantiles_s": [float(i) for i in range(101)]}
         store.write_run(good)
         with pytest.raises(sqlite3.Error):  # an object SQLite cannot store, after the run's row is inserted
             store.write_run({**good, "key": "b", "summary": {"m_s": 2.0}, "utilization_by_node": {"n": object()}})
         assert store.run_keys() == {"a"}
-        assert store.read_run("a")["response_quantiles_s"] == [1.0, 2.0]
+        assert store.read_run("a")["response_quantiles_s"] == [float(i) for i in range(101)]
     assert query(tmp_path / "s", "SELECT count(*) FROM metrics") == [(1,)]
     assert query(tmp_path / "s", "SELECT count(*) FROM node_utilization") == [(1,)]
 

@@ -7,10 +7,11 @@ from per-run dictionaries; the two long tables are read on first use, since a re
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from simulator.runner.errors import StoreError
-from simulator.runner.store import ResultStore, quote
+from simulator.runner.store import QUANTILE_COLUMNS, ResultStore, quote
+from simulator.runner.worker import QUANTILES
 
 __all__ = ["PROVENANCE_COLUMNS", "Results", "load_results", "read_runs"]
 
@@ -89,30 +91,39 @@ class Results:
 
     @functools.cached_property
     def node_utilization(self) -> pd.DataFrame:
-        return self._per_run_table(
-            "SELECT g.position, u.node, u.utilization FROM grid g JOIN runs r ON r.key = g.key "
-            "JOIN node_utilization u ON u.run_id = r.run_id ORDER BY g.position, u.rowid",
-            ["node", "utilization"], [object, np.float64])
+        with self._store() as store:
+            position, node, utilization = store.columns(
+                "SELECT g.position, u.node, u.utilization FROM grid g JOIN runs r ON r.key = g.key "
+                "JOIN node_utilization u ON u.run_id = r.run_id ORDER BY g.position, u.rowid",
+                [np.int64, object, np.float64])
+        return self._per_run_table(position, {"node": node, "utilization": utilization})
 
     @functools.cached_property
     def response_quantiles(self) -> pd.DataFrame:
-        return self._per_run_table(
-            "SELECT g.position, q.probability, q.response_s FROM grid g JOIN runs r ON r.key = g.key "
-            "JOIN response_quantiles q ON q.run_id = r.run_id ORDER BY g.position, q.probability",
-            ["probability", "response_s"], [np.float64, np.float64])
+        with self._store() as store:
+            rows = store.matrix(f"SELECT g.position, {', '.join('q.' + c for c in QUANTILE_COLUMNS)} FROM grid g "
+                                "JOIN runs r ON r.key = g.key JOIN response_quantiles q ON q.run_id = r.run_id "
+                                "ORDER BY g.position")
+        probabilities = np.round(np.asarray(QUANTILES, dtype=np.float64), 6)
+        return self._per_run_table(np.repeat(rows[:, 0].astype(np.int64), len(probabilities)), {
+            "probability": np.tile(probabilities, len(rows)), "response_s": rows[:, 1:].ravel()})
 
-    def _per_run_table(self, sql: str, names: Sequence[str], dtypes: Sequence[Any]) -> pd.DataFrame:
-        """A long table: the grid columns of each run (without experiment, status, point) repeated for each of
-        its rows in the store."""
+    @contextlib.contextmanager
+    def _store(self) -> Iterator[ResultStore]:
+        """The store, checked to hold the grid these results were read with."""
         with ResultStore.open(self.root) as store:
             (keys,) = store.columns("SELECT key FROM grid ORDER BY position", [object])
             if not np.array_equal(keys, self.runs["key"].to_numpy(dtype=object)):
                 raise StoreError([f"{store.path}: another sweep has changed the grid since these results were read; "
                                   "call load_results again"])
-            position, *values = store.columns(sql, [np.int64, *dtypes])
+            yield store
+
+    def _per_run_table(self, position: np.ndarray, values: Mapping[str, np.ndarray]) -> pd.DataFrame:
+        """A long table: the grid columns of each run (without experiment, status, point) repeated for each of
+        its rows, then ``values``."""
         grid = [c for c in self.id_columns if c not in ("experiment", "status", "point")]
         table = self.runs[grid].take(position).reset_index(drop=True)
-        for name, value in zip(names, values, strict=True):
+        for name, value in values.items():
             table[name] = value
         return table
 
