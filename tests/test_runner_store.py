@@ -126,6 +126,8 @@ def test_incompatible_or_foreign_stores_are_refused(tmp_path, capsys):
     (old / "runs").mkdir(parents=True)
     with pytest.raises(StoreError, match=f"older JSON format .*python -m simulator migrate {old}"):
         sweep(path, out=old)
+    assert main(["sweep", str(path), "--out", str(old), "--dry-run"]) == 2
+    assert f"python -m simulator migrate {old}" in capsys.readouterr().err
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "store.sqlite").write_bytes(b"not a database at all" * 100)

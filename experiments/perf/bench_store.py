@@ -5,8 +5,9 @@
    ``experiments/load_sweep.toml`` (its configuration, 21 summary metrics, 11 nodes, 101 quantiles), with
    random metric values: 10 loads x 5 sizes x 4 policies = 200 cells x ``runs / 200`` replications.
 2. Times, each in a fresh subprocess so that peaks do not carry over: the imports alone (``baseline``),
-   ``load_results``, the ``report`` command (load, summarize, print, write CSV and Parquet), and the long
-   tables of ``load_results`` (node utilization, response quantiles: read on first use; ``report`` does not).
+   ``load_results``, the ``report`` command (load, summarize, print, write CSV and Parquet) and its parts one
+   by one, and the long tables of ``load_results`` (node utilization, response quantiles: read on first use;
+   ``report`` does not).
    Memory is the peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) of that subprocess.
 3. With ``--json-runs N`` (default 20,000; 0 skips it): the same ``report`` and ``load_results`` on an older
    JSON store (``store.json``, ``manifest.json``, ``runs/<key>.json``) of N of the same runs, read by the
@@ -155,6 +156,20 @@ def child(mode: str, root: Path, out: Path) -> dict[str, Any]:
     elif mode == "report":
         with contextlib.redirect_stdout(io.StringIO()):
             result["exit"] = cli_main(["report", str(root), "--out", str(out)])
+    elif mode == "report_parts":
+        from simulator.runner.report import format_report, summarize, write_report
+
+        marks = [("imports", time.perf_counter())]
+        results = load_results(root)
+        marks.append(("load_results", time.perf_counter()))
+        summary = summarize(results)
+        marks.append(("summarize", time.perf_counter()))
+        format_report(results, summary, list(results.metrics), 0.95)
+        marks.append(("format_report", time.perf_counter()))
+        write_report(results, summary, out)
+        marks.append(("write_report", time.perf_counter()))
+        result["parts_s"] = {name: now - before for (_, before), (name, now) in
+                             zip([("start", started), *marks], marks, strict=False)}
     elif mode == "long_tables":
         results = load_results(root)
         result["load_s"] = time.perf_counter() - started
@@ -208,7 +223,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", type=Path, help="build the stores in this directory and keep them")
     parser.add_argument("--json", nargs="?", const=str(DEFAULT_JSON), default=None, metavar="PATH",
                         help="also write the results as JSON (default path: results/perf/bench_store.json)")
-    parser.add_argument("--child", choices=("baseline", "load", "report", "long_tables"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("baseline", "load", "report", "report_parts", "long_tables"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--child-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -245,6 +261,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
                             ("long_tables", "load_results + node_utilization + quantiles")):
             results[mode] = measure(mode, database)
             show(label, results[mode], baseline)
+        results["report_parts"] = measure("report_parts", database)
+        print("    report's parts: " + ", ".join(f"{name} {seconds:.2f} s"
+                                               for name, seconds in results["report_parts"]["parts_s"].items()))
         long_tables = results["long_tables"]
         print(f"    ({long_tables['node_rows']:,} utilization rows, {long_tables['quantile_rows']:,} quantile rows)")
         report = results["report"]

@@ -75,8 +75,8 @@ def _command_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         keys = {run.key for run in runs}
         stored = set()
-        if ResultStore.exists(out):
-            with ResultStore.open(out) as store:
+        if (store := ResultStore.open_if_present(out)) is not None:
+            with store:
                 stored = store.run_keys()
         factors = ", ".join(f"{f.name} ({len(f.levels)} levels)" for f in spec.factors) or "(none)"
         print(f"experiment {spec.name}: factors {factors}; {len(spec.policies)} policies; "

@@ -39,9 +39,9 @@ class Results:
             policies, replications, seed, ...).
         runs: One row per run of the grid (``status``: ok, failed, or missing when it never finished).
         node_utilization: One row per (run, node): the grid columns plus ``node`` and ``utilization``
-            (read from the store on first use).
+            (read from the store on first use; text columns categorical).
         response_quantiles: One row per (run, probability): ``probability`` and ``response_s`` (read from the
-            store on first use).
+            store on first use; text columns categorical).
     """
 
     root: Path
@@ -120,11 +120,13 @@ class Results:
 
     def _per_run_table(self, position: np.ndarray, values: Mapping[str, np.ndarray]) -> pd.DataFrame:
         """A long table: the grid columns of each run (without experiment, status, point) repeated for each of
-        its rows, then ``values``."""
-        grid = [c for c in self.id_columns if c not in ("experiment", "status", "point")]
-        table = self.runs[grid].take(position).reset_index(drop=True)
+        its rows, then ``values``. Text columns are categorical: 10 million rows of a 100,000-run store then
+        take about a quarter of the memory (and time) that repeated strings would."""
+        grid = self.runs[[c for c in self.id_columns if c not in ("experiment", "status", "point")]]
+        grid = grid.astype({c: "category" for c in grid.columns if not pd.api.types.is_numeric_dtype(grid[c])})
+        table = grid.take(position).reset_index(drop=True)
         for name, value in values.items():
-            table[name] = value
+            table[name] = pd.Categorical(value) if value.dtype == object else value
         return table
 
     def _counts(self) -> str:

@@ -144,10 +144,13 @@ class ResultStore:
 
     # -- opening -------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def exists(root: str | Path) -> bool:
-        """Whether ``root`` holds a result database (of any version)."""
-        return (Path(root) / DATABASE_FILE).is_file()
+    @classmethod
+    def open_if_present(cls, root: str | Path) -> ResultStore | None:
+        """The store at ``root``, or None where there is none yet (an older JSON store is refused as by `open`)."""
+        if not (Path(root) / DATABASE_FILE).is_file():
+            _refuse_json_store(Path(root))
+            return None
+        return cls.open(root)
 
     @classmethod
     def open(cls, root: str | Path) -> ResultStore:
@@ -487,7 +490,7 @@ def migrate_json_store(root: str | Path) -> tuple[int, int]:
         StoreError: No JSON store there, a database already there, or a JSON store of another format.
     """
     root = Path(root)
-    if ResultStore.exists(root):
+    if (root / DATABASE_FILE).exists():
         raise StoreError([f"{root}: already holds {DATABASE_FILE}; nothing to migrate"])
     marker = root / "store.json"
     try:
