@@ -149,6 +149,17 @@ def test_incompatible_or_foreign_stores_are_refused(tmp_path, capsys):
         load_results(foreign)
 
 
+def test_a_store_killed_while_it_was_created_is_created_again(tmp_path):
+    """A sweep killed between creating the database file and committing its tables leaves an empty database:
+    the next sweep creates the tables in it instead of refusing it."""
+    path = write_experiment(tmp_path)
+    out = tmp_path / "r"
+    out.mkdir()
+    with contextlib.closing(sqlite3.connect(out / "store.sqlite")) as database:
+        database.execute("PRAGMA journal_mode = WAL")
+    assert run_sweep(path, out=out, progress=False).n_executed == 16
+
+
 def test_a_write_that_fails_midway_leaves_nothing(tmp_path):
     """One transaction per run: a record that fails while its rows are written leaves no row anywhere."""
     with ResultStore.create(tmp_path / "s", "x") as store:

@@ -197,25 +197,31 @@ class ResultStore:
     def create(cls, root: str | Path, experiment: str) -> ResultStore:
         """Open the store at ``root``, creating it if the directory has none (an incompatible one is refused)."""
         root = Path(root)
-        if (root / DATABASE_FILE).exists():
-            return cls.open(root)
-        _refuse_json_store(root)
+        if not (root / DATABASE_FILE).exists():
+            _refuse_json_store(root)
         return cls._initialize(root, root / DATABASE_FILE, experiment)
 
     @classmethod
     def _initialize(cls, root: Path, path: Path, experiment: str) -> ResultStore:
+        """Open the database at ``path``, creating its tables when it has none: also a file left empty by a
+        sweep killed while it created them."""
         from simulator import __version__
 
         root.mkdir(parents=True, exist_ok=True)
-        connection = _connect(path)
-        store = cls(root, connection)
-        with store._guard(), store._transaction():
-            for statement in _SCHEMA.split(";"):
-                connection.execute(statement)
-            connection.executemany("INSERT OR IGNORE INTO store_info (name, value) VALUES (?, ?)", [
-                ("schema_version", str(SCHEMA_VERSION)), ("store_format", str(STORE_FORMAT)),
-                ("package", "allocsim"), ("package_version", __version__), ("experiment", experiment),
-                ("created_at", _now())])
+        store = cls(root, _connect(path))
+        try:
+            with store._guard(), store._transaction():
+                if store._connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                    for statement in _SCHEMA.split(";"):
+                        store._connection.execute(statement)
+                    store._connection.executemany("INSERT INTO store_info (name, value) VALUES (?, ?)", [
+                        ("schema_version", str(SCHEMA_VERSION)), ("store_format", str(STORE_FORMAT)),
+                        ("package", "allocsim"), ("package_version", __version__), ("experiment", experiment),
+                        ("created_at", _now())])
+            store._check()
+        except StoreError:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
@@ -244,7 +250,8 @@ class ResultStore:
         try:
             yield
         except BaseException:
-            self._connection.execute("ROLLBACK")
+            if self._connection.in_transaction:  # SQLite has not rolled it back itself (a full disk)
+                self._connection.execute("ROLLBACK")
             raise
         self._connection.execute("COMMIT")
 
