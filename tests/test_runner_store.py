@@ -5,6 +5,7 @@ older JSON stores migrated."""
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 
 import pandas as pd
@@ -181,10 +182,12 @@ def test_migrate_converts_a_json_store_and_keeps_its_keys(tmp_path, capsys):
     old = tmp_path / "old"
     write_json_store(path, old)
     (old / "runs" / "broken.json").write_text("{half")
+    (old / "runs" / "short.json").write_text(json.dumps({"format": STORE_FORMAT, "key": "short", "status": "ok",
+                                                          "summary": {}, "response_quantiles_s": [1.0]}))
     assert main(["report", str(old)]) == 2
     assert f"python -m simulator migrate {old}" in capsys.readouterr().err
     assert main(["migrate", str(old)]) == 0
-    assert "16 runs converted into store.sqlite, 1 damaged run files skipped" in capsys.readouterr().out
+    assert "16 runs converted into store.sqlite, 2 damaged run files skipped" in capsys.readouterr().out
     assert sorted(p.name for p in old.iterdir()) == ["json_store_backup", "store.sqlite"]
     assert sorted(p.name for p in (old / "json_store_backup").iterdir()) == ["manifest.json", "runs", "store.json"]
     clean = run_sweep(path, out=tmp_path / "clean", progress=False)

@@ -13,7 +13,7 @@ from simulator.cli import int_in_range
 from simulator.runner.errors import ExecutorError
 from simulator.runner.executors import EXECUTORS
 from simulator.runner.spec import MAX_REPLICATIONS
-from simulator.user_files import writable_directory
+from simulator.user_files import user_output, writable_directory
 
 __all__ = ["register_commands"]
 
@@ -138,7 +138,8 @@ def _command_figures(args: argparse.Namespace) -> int:
 def _command_migrate(args: argparse.Namespace) -> int:
     from simulator.runner.store import JSON_BACKUP_DIR, migrate_json_store
 
-    converted, damaged = migrate_json_store(args.results)
+    with user_output(args.results, "migrate"):
+        converted, damaged = migrate_json_store(args.results)
     print(f"{args.results}: {converted} runs converted into store.sqlite"
           + (f", {damaged} damaged run files skipped (the next sweep runs them again)" if damaged else "")
           + f"; the JSON files are in {args.results / JSON_BACKUP_DIR}")

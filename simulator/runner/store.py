@@ -514,29 +514,16 @@ def migrate_json_store(root: str | Path) -> tuple[int, int]:
     if manifest is not None and not _valid_json_grid(manifest):
         raise StoreError([f"{root / 'manifest.json'}: damaged (its list of runs is missing or malformed); delete it "
                           "and migrate again (the next sweep records its grid)"])
-    records, damaged = [], 0
     runs_dir = root / "runs"
-    for path in sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []:
-        if path.name.startswith("."):
-            continue  # a temporary file of a writer that was killed
-        try:
-            record = _read_json_object(path)
-        except StoreError:
-            damaged += 1
-            continue
-        if record.get("format") != STORE_FORMAT:
-            raise StoreError([f"{path}: run record format {record.get('format')!r}, this version converts format "
-                              f"{STORE_FORMAT}: the store mixes versions; move it away and sweep again"])
-        if not isinstance(record.get("key"), str) or record.get("status") not in ("ok", "failed") or not isinstance(
-                record.get("summary"), dict) or not isinstance(record.get("error") or {}, dict):
-            damaged += 1
-            continue
-        records.append(record)
-    temporary = root / f".{DATABASE_FILE}.migrating"
+    paths = sorted(runs_dir.glob("[!.]*.json")) if runs_dir.is_dir() else []  # .*.tmp: a killed writer's
+    converted = 0
+    temporary = root / f".{DATABASE_FILE}.migrating"  # renamed once complete: a killed migration leaves no store
     temporary.unlink(missing_ok=True)
-    store = ResultStore._initialize(root, temporary, str(info.get("experiment", root.name)))
-    with store:
-        store.write_runs(records)
+    with ResultStore._initialize(root, temporary, str(info.get("experiment", root.name))) as store:
+        for start in range(0, len(paths), _MIGRATION_BATCH):
+            records = [record for path in paths[start:start + _MIGRATION_BATCH]
+                       if (record := _json_record(path)) is not None]
+            converted += store.write_runs(records)
         if manifest is not None:
             store.write_manifest(manifest)
     os.replace(temporary, root / DATABASE_FILE)
@@ -545,7 +532,7 @@ def migrate_json_store(root: str | Path) -> tuple[int, int]:
     for name in JSON_STORE_FILES:
         if (root / name).exists():
             shutil.move(root / name, backup / name)
-    return len(records), damaged
+    return converted, len(paths) - converted
 
 
 _JSON_GRID_FIELDS: dict[str, type] = {
@@ -559,6 +546,33 @@ def _valid_json_grid(manifest: Mapping[str, Any]) -> bool:
     return isinstance(runs, list) and all(
         isinstance(entry, dict) and all(isinstance(entry.get(name), kind) for name, kind in _JSON_GRID_FIELDS.items())
         for entry in runs)
+
+
+_MIGRATION_BATCH = 2000
+
+
+def _json_record(path: Path) -> dict[str, Any] | None:
+    """A run record of the JSON store, or None when its file is damaged (the next sweep runs it again).
+
+    Raises:
+        StoreError: A record of another format.
+    """
+    try:
+        record = _read_json_object(path)
+    except StoreError:
+        return None
+    if record is None:
+        return None
+    if record.get("format") != STORE_FORMAT:
+        raise StoreError([f"{path}: run record format {record.get('format')!r}, this version converts format "
+                          f"{STORE_FORMAT}: the store mixes versions; move it away and sweep again"])
+    quantiles = record.get("response_quantiles_s") or []
+    valid = (isinstance(record.get("key"), str) and record.get("status") in ("ok", "failed")
+             and isinstance(record.get("summary"), dict) and isinstance(record.get("error") or {}, dict)
+             and isinstance(record.get("config", {}), dict)
+             and isinstance(record.get("utilization_by_node") or {}, dict)
+             and isinstance(quantiles, list) and len(quantiles) in (0, len(QUANTILES)))
+    return record if valid else None
 
 
 def _read_json_object(path: Path) -> Any:
