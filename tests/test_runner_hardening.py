@@ -318,6 +318,7 @@ def truncate(path: Path, size: int) -> None:
     lambda root: execute(root, "UPDATE manifest SET value_json = '{half' WHERE name = 'factors'"),
     lambda root: execute(root, "UPDATE manifest SET value_json = '[1]' WHERE name = 'factors'"),
     lambda root: execute(root, "UPDATE grid_points SET factors_json = '{half'"),
+    lambda root: execute(root, "UPDATE grid_policies SET policy_params_json = '[1]'"),
     lambda root: execute(root, "DELETE FROM grid_policies"),
 ])
 @pytest.mark.parametrize("command", ["report", "figures"])

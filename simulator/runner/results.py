@@ -151,13 +151,17 @@ _RUN_COLUMNS = ("status", "runtime_s", "sim_wall_s", "package_version", "host", 
                 "error_message")
 
 
-def _decoded(store: ResultStore, table: str, key: str, columns: Sequence[str]) -> dict[Any, list[Any]]:
+def _decoded(store: ResultStore, table: str, key: str, columns: Sequence[str]) -> dict[Any, list[dict[str, Any]]]:
+    """The JSON objects in ``columns`` of a grid table, by ``key``."""
     try:
-        return {row[0]: [json.loads(value) if value is not None else {} for value in row[1:]]
-                for row in store.query(f"SELECT {key}, {', '.join(columns)} FROM {table}")}
+        decoded = {row[0]: [json.loads(value) if value is not None else {} for value in row[1:]]
+                   for row in store.query(f"SELECT {key}, {', '.join(columns)} FROM {table}")}
     except ValueError:
-        raise StoreError([f"{store.path}: damaged {table} table (a value is not JSON); run the sweep again to "
-                          "rewrite it"]) from None
+        decoded = {None: [None]}
+    if not all(isinstance(value, dict) for values in decoded.values() for value in values):
+        raise StoreError([f"{store.path}: damaged {table} table (a value is not a JSON object); run the sweep again "
+                          "to rewrite it"])
+    return decoded
 
 
 def read_runs(store: ResultStore, experiment: str) -> pd.DataFrame:
