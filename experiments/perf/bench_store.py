@@ -220,6 +220,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="runs in the JSON store for the old-vs-new ratio (default 20,000; 0: skip)")
     parser.add_argument("--json-commit", default=JSON_STORE_COMMIT,
                         help="commit whose code reads the JSON store (default %(default)s)")
+    parser.add_argument("--json-code", type=Path,
+                        help="a directory holding the JSON store's `simulator` package, instead of --json-commit")
     parser.add_argument("--keep", type=Path, help="build the stores in this directory and keep them")
     parser.add_argument("--json", nargs="?", const=str(DEFAULT_JSON), default=None, metavar="PATH",
                         help="also write the results as JSON (default path: results/perf/bench_store.json)")
@@ -271,9 +273,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         print(f"  target for {args.runs:,} runs: report <= 5 s and <= 1024 MB: {'met' if met else 'NOT met'}")
 
         if args.json_runs:
-            code = json_store_code(args.json_commit, Path(stack.enter_context(tempfile.TemporaryDirectory())))
-            print(f"\n{args.json_runs:,} runs: JSON store read by the code of {args.json_commit} against the SQLite "
-                  "store with this code")
+            code = args.json_code or json_store_code(args.json_commit,
+                                                     Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            print(f"\n{args.json_runs:,} runs: JSON store read by the code of {args.json_code or args.json_commit} "
+                  "against the SQLite store with this code")
             if code is None:
                 print("  (no JSON-store code: as measured in the issue, not here: 20,000 runs, report 25.5 s, "
                       "2.1 GB)")
