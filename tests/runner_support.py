@@ -65,3 +65,21 @@ def write_experiment(directory: Path, experiment: str = EXPERIMENT, scenario: st
     path = directory / name
     path.write_text(experiment)
     return path
+
+
+def write_json_store(experiment: Path, root: Path) -> None:
+    """Run an experiment serially into the older JSON store layout (``store.json``, ``manifest.json``,
+    ``runs/<key>.json``, as allocsim wrote it before the SQLite store), for the migration tests."""
+    import json
+
+    from simulator import __version__
+    from simulator.runner import STORE_FORMAT, execute_run, plan
+    from simulator.runner.sweeps import manifest_for
+
+    spec, runs = plan(experiment)
+    (root / "runs").mkdir(parents=True)
+    (root / "store.json").write_text(json.dumps({"format": STORE_FORMAT, "package": "allocsim",
+                                                 "package_version": __version__, "experiment": spec.name}))
+    (root / "manifest.json").write_text(json.dumps(manifest_for(spec, runs), default=str))
+    for run in {run.key: run for run in runs}.values():
+        (root / "runs" / f"{run.key}.json").write_text(json.dumps(execute_run(run), indent=1, default=str))

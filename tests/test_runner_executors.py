@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pandas as pd
@@ -12,6 +11,7 @@ from runner_support import EXPERIMENT, write_experiment
 from simulator.runner import run_sweep
 from simulator.runner.executors import ProcessExecutor, SerialExecutor, make_executor
 from simulator.runner.results import PROVENANCE_COLUMNS
+from simulator.runner.store import ResultStore
 from simulator.runner.worker import RESULT_FIELDS
 
 pytestmark = pytest.mark.unit
@@ -21,11 +21,9 @@ SMALL = EXPERIMENT.replace("replications = 2", "replications = 1")  # 8 runs
 
 def result_fields(directory):
     """The part of every stored record that depends on the run's inputs only, by key."""
-    records = {}
-    for path in (directory / "runs").glob("*.json"):
-        record = json.loads(path.read_text())
-        records[path.stem] = {field: record[field] for field in RESULT_FIELDS}
-    return records
+    with ResultStore.open(directory) as store:
+        return {key: {field: record[field] for field in RESULT_FIELDS}
+                for key in store.run_keys() if (record := store.read_run(key)) is not None}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +37,7 @@ def serial_sweep(tmp_path_factory):
 
 def assert_same_results(serial, other_dir, other_runs):
     _, serial_dir, serial_runs = serial
-    assert result_fields(other_dir) == result_fields(serial_dir)  # JSON floats round-trip exactly
+    assert result_fields(other_dir) == result_fields(serial_dir)  # SQLite REAL is the same 64-bit float
     pd.testing.assert_frame_equal(serial_runs.drop(columns=PROVENANCE_COLUMNS),
                                   other_runs.drop(columns=PROVENANCE_COLUMNS), check_exact=True)
 
@@ -48,7 +46,8 @@ def test_process_pool_equals_serial_bit_for_bit(serial_sweep, tmp_path):
     out = tmp_path / "processes"
     outcome = run_sweep(serial_sweep[0], executor=ProcessExecutor(workers=2), out=out, progress=False)
     assert outcome.n_executed == 8
-    assert os.getpid() not in {json.loads(p.read_text())["pid"] for p in (out / "runs").glob("*.json")}
+    with ResultStore.open(out) as store:
+        assert os.getpid() not in {store.read_run(key)["pid"] for key in store.run_keys()}
     assert_same_results(serial_sweep, out, outcome.runs)
 
 

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -295,41 +296,53 @@ name = "least_loaded"
 # -- other runner paths: damaged stores ---------------------------------------------------------------------
 
 
+def execute(root: Path, statement: str) -> None:
+    """Edit a store's database by hand, as a user with the sqlite3 shell could."""
+    with contextlib.closing(sqlite3.connect(root / "store.sqlite")) as database, database:
+        database.execute(statement)
+
+
+def truncate(path: Path, size: int) -> None:
+    path.write_bytes(path.read_bytes()[:size])
+
+
 @pytest.mark.parametrize("damage", [
-    lambda root: (root / "store.json").write_bytes(b"\xff\xfe not json"),
-    lambda root: (root / "store.json").write_text("[1, 2]"),
-    lambda root: (root / "manifest.json").write_text('{"format": 1, "runs": [{"key": 3}]}'),
-    lambda root: (root / "manifest.json").write_text('{"format": 1}'),
-    lambda root: (root / "manifest.json").write_bytes(b"\xff"),
-    lambda root: (root / "manifest.json").write_text("[]"),
+    lambda root: (root / "store.sqlite").write_bytes(b"\xff\xfe not a database" * 300),
+    lambda root: truncate(root / "store.sqlite", 6000),
+    lambda root: execute(root, "UPDATE store_info SET value = 'other' WHERE name = 'package'"),
+    lambda root: execute(root, "DROP TABLE grid"),
+    lambda root: execute(root, "DELETE FROM manifest"),
+    lambda root: execute(root, "UPDATE manifest SET value_json = '{half' WHERE name = 'factors'"),
+    lambda root: execute(root, "UPDATE manifest SET value_json = '[1]' WHERE name = 'factors'"),
+    lambda root: execute(root, "UPDATE grid_points SET factors_json = '{half'"),
+    lambda root: execute(root, "UPDATE grid_policies SET policy_params_json = '[1]'"),
+    lambda root: execute(root, "DELETE FROM grid_policies"),
 ])
 @pytest.mark.parametrize("command", ["report", "figures"])
 def test_damaged_store_is_a_user_error(stored_sweep, tmp_path, capsys, damage, command):
-    """A result directory whose store.json or manifest.json is damaged: exit 2 naming the file."""
+    """A result directory whose database is damaged, foreign or edited into nonsense: exit 2 naming it."""
     import shutil
 
     root = tmp_path / "copy"
     shutil.copytree(stored_sweep, root)
     damage(root)
     error = user_error(capsys, [command, str(root), "--out", str(tmp_path / "o")], seconds=60)
-    assert str(root) in error
+    assert str(root / "store.sqlite") in error
 
 
-def test_damaged_run_files_count_as_missing(stored_sweep, tmp_path, capsys):
-    """Run files that are not UTF-8, not JSON objects, or lack their fields are reported as missing runs
-    (the next sweep runs them again), not a traceback."""
+def test_runs_deleted_by_hand_count_as_missing(stored_sweep, tmp_path, capsys):
+    """Runs deleted from the database are reported as missing (not a traceback), and the next sweep runs
+    exactly those again."""
     import shutil
 
     root = tmp_path / "copy"
     shutil.copytree(stored_sweep, root)
-    runs = sorted((root / "runs").glob("*.json"))
-    runs[0].write_bytes(b"\xff\xfe")
-    runs[1].write_text("[1]")
-    runs[2].write_text('{"format": 1, "key": "x", "status": "ok", "summary": 3}')
-    runs[3].write_text('{"format": 1, "key": "x", "status": "failed", "summary": {}, "error": "boom"}')
+    execute(root, "DELETE FROM runs WHERE key IN (SELECT key FROM grid ORDER BY position LIMIT 4)")
     assert main(["report", str(root), "--out", str(tmp_path / "o")]) == 0
     output = capsys.readouterr()
     assert "4 runs are missing" in output.out and "Traceback" not in output.err
+    path = stored_sweep.parent / "tiny.toml"
+    assert run_sweep(path, executor="serial", out=root, progress=False).n_executed == 4
 
 
 def test_results_that_are_not_a_store(tmp_path, capsys):

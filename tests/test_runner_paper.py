@@ -35,7 +35,7 @@ def test_quick_figures_are_produced_for_every_figure_and_table_of_the_paper(tmp_
                if name.startswith("figures/")}
     assert wanted and wanted <= produced, wanted - produced
     assert all((out / name).stat().st_size > 200 for name in produced)
-    assert (tmp_path / "results" / "quick" / "load_sweep" / "store.json").exists()
+    assert (tmp_path / "results" / "quick" / "load_sweep" / "store.sqlite").exists()
     assert "Braun" in (out / "braun_table.tex").read_text() or "braun" in (out / "braun_table.tex").read_text()
     capsys.readouterr()
     # a second call resumes: nothing is run again, only redrawn

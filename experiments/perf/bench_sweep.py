@@ -21,7 +21,6 @@ there for the taking, 0 % means other processes used it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -38,6 +37,7 @@ from _perf import write_json  # noqa: E402
 
 from simulator.runner import run_sweep  # noqa: E402
 from simulator.runner.executors import DaskExecutor, ProcessExecutor, default_workers  # noqa: E402
+from simulator.runner.store import ResultStore  # noqa: E402
 from simulator.runner.worker import RESULT_FIELDS  # noqa: E402
 
 TINY_SCENARIO = """
@@ -78,11 +78,9 @@ def idle_share(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 
 def results_of(directory: Path) -> dict[str, dict[str, object]]:
-    records = {}
-    for path in (directory / "runs").glob("*.json"):
-        record = json.loads(path.read_text())
-        records[path.stem] = {field: record[field] for field in RESULT_FIELDS}
-    return records
+    with ResultStore.open(directory) as store:
+        return {key: {field: record[field] for field in RESULT_FIELDS}
+                for key in store.run_keys() if (record := store.read_run(key)) is not None}
 
 
 def timed_sweep(experiment: Path, executor: object, out: Path, replications: int | None = None,
@@ -120,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         end = cpu_jiffies()
         report.update({"idle_cpu_share_during_serial": idle_share(start, middle),
                        "idle_cpu_share_during_processes": idle_share(middle, end)})
-        n_runs = len(list((root / "serial" / "runs").glob("*.json")))
+        n_runs = len(results_of(root / "serial"))
         identical = results_of(root / "serial") == results_of(root / "processes")
         report.update({"sweep_runs": n_runs, "serial_s": serial_s, "processes_s": processes_s,
                        "speedup": serial_s / processes_s, "identical_results": identical})

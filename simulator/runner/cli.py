@@ -1,4 +1,4 @@
-"""Sub-commands ``sweep``, ``report`` and ``figures`` of ``python -m simulator`` (see `simulator.cli`)."""
+"""Sub-commands ``sweep``, ``report``, ``figures`` and ``migrate`` of ``python -m simulator`` (see `simulator.cli`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from simulator.cli import int_in_range
 from simulator.runner.errors import ExecutorError
 from simulator.runner.executors import EXECUTORS
 from simulator.runner.spec import MAX_REPLICATIONS
-from simulator.user_files import writable_directory
+from simulator.user_files import user_output, writable_directory
 
 __all__ = ["register_commands"]
 
@@ -57,7 +57,14 @@ def register_commands(subparsers: Any) -> dict[str, Callable[[argparse.Namespace
     figures.add_argument("--x", dest="factor", help="factor on the x axis (default: the first numeric one)")
     figures.add_argument("--metric", default="response_time_mean_s", help="metric of the policy ranking")
     figures.add_argument("--format", dest="file_format", choices=("png", "pdf", "svg"), default="png")
-    return {"sweep": _command_sweep, "report": _command_report, "figures": _command_figures}
+
+    migrate = subparsers.add_parser(
+        "migrate", help="convert a result directory of the older JSON store into the database store",
+        description="Convert results/NAME/store.json, manifest.json and runs/*.json into results/NAME/store.sqlite; "
+                    "the JSON files are moved into results/NAME/json_store_backup/.")
+    migrate.add_argument("results", type=Path, help="result directory (results/NAME)")
+    return {"sweep": _command_sweep, "report": _command_report, "figures": _command_figures,
+            "migrate": _command_migrate}
 
 
 def _command_sweep(args: argparse.Namespace) -> int:
@@ -70,7 +77,10 @@ def _command_sweep(args: argparse.Namespace) -> int:
     out = args.out or default_results_dir(spec)
     if args.dry_run:
         keys = {run.key for run in runs}
-        stored = ResultStore.open(out).keys() if (out / "store.json").exists() else set()
+        stored = set()
+        if (store := ResultStore.open_if_present(out)) is not None:
+            with store:
+                stored = store.run_keys()
         factors = ", ".join(f"{f.name} ({len(f.levels)} levels)" for f in spec.factors) or "(none)"
         print(f"experiment {spec.name}: factors {factors}; {len(spec.policies)} policies; "
               f"{spec.replications} replications -> {len(runs)} runs ({len(keys)} distinct), "
@@ -125,4 +135,15 @@ def _command_figures(args: argparse.Namespace) -> int:
 
     paths = draw_standard_figures(args.results, args.out, args.factor, args.metric, args.file_format)
     print("wrote " + ", ".join(str(path) for path in paths))
+    return 0
+
+
+def _command_migrate(args: argparse.Namespace) -> int:
+    from simulator.runner.store import JSON_BACKUP_DIR, migrate_json_store
+
+    with user_output(args.results, "migrate"):
+        converted, damaged = migrate_json_store(args.results)
+    print(f"{args.results}: {converted} runs converted into store.sqlite"
+          + (f", {damaged} damaged run files skipped (the next sweep runs them again)" if damaged else "")
+          + f"; the JSON files are in {args.results / JSON_BACKUP_DIR}")
     return 0

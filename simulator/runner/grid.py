@@ -33,7 +33,8 @@ from simulator.runner.spec import ExperimentSpec, PolicyEntry
 __all__ = ["STORE_FORMAT", "RunSpec", "canonical_json", "expand", "replication_seed", "run_key"]
 
 STORE_FORMAT = 1
-"""Version of the result store's layout and of the run keys; a store written with another one is refused."""
+"""Version of the run keys and records (the database's tables have their own `SCHEMA_VERSION` in
+`simulator.runner.store`); a store written with another one is refused."""
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ def format_report(results: Results, summary: pd.DataFrame, metrics: Sequence[str
             levels = ", ".join(f"{k}={row[k]}" for k in results.factors)
             text.append(f"  {row['key'][:12]}  {levels + ', ' if levels else ''}policy={row['policy']}, "
                         f"replication={row['replication']}, seed={row['seed']}: {row['error']}")
-        text.append(f"  (full tracebacks in {results.root}/runs/<key>.json)")
+        text.append(f"  (full tracebacks: the error_traceback column of the runs table in {results.root}/store.sqlite)")
     if len(results.missing):
         text += ["", f"{len(results.missing)} runs are missing (the sweep was interrupted or is running): run the "
                  "sweep command again to finish them"]

@@ -1,8 +1,9 @@
 """A sweep: expand an experiment, run what the result store lacks with an executor, and return tidy rows.
 
-The result store is the single source of truth: every finished run is written there as soon as it comes
-back, before the next one is waited for, so interrupting a sweep (Ctrl-C, kill, power loss) loses at most
-the runs in flight, and running it again does only what is missing.
+The result store is the single source of truth: every finished run is written there (one transaction, by this
+process only: workers return records) as soon as it comes back, before the next one is waited for, so
+interrupting a sweep (Ctrl-C, kill, power loss) loses at most the runs in flight, and running it again does
+only what is missing. The returned table is a query on the store, not a re-reading of every record.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 from simulator.runner.executors import Executor, make_executor
 from simulator.runner.grid import STORE_FORMAT, RunSpec, expand
 from simulator.runner.progress import Progress
-from simulator.runner.results import tidy_rows
+from simulator.runner.results import read_runs
 from simulator.runner.spec import ExperimentSpec, load_experiment
 from simulator.runner.store import ResultStore
 from simulator.runner.worker import execute_run, failed_record
@@ -95,25 +96,35 @@ def run_sweep(experiment: str | Path | ExperimentSpec, *, executor: str | Execut
     writable_directory(results_dir, "--out")
     with user_output(results_dir, "--out"):
         store = ResultStore.create(results_dir, spec.name)
-        store.remove_leftovers()
+    with store:
         store.write_manifest(manifest_for(spec, runs))
+        outcome = _run_missing(store, spec, runs, runner, retry_failed, progress, on_record)
+        outcome.runs = read_runs(store, spec.name)
+    failed_rows = outcome.runs[outcome.runs["status"] == "failed"]
+    outcome.failed = [f"{row['key'][:12]} ({_where(row, spec)}): {row['error']}" for _, row in failed_rows.iterrows()]
+    outcome.runs.attrs["results_dir"] = str(results_dir)
+    return outcome
 
+
+def _run_missing(store: ResultStore, spec: ExperimentSpec, runs: list[RunSpec], runner: Executor,
+                 retry_failed: bool, progress: bool | None, on_record: Callable[[dict[str, Any]], None] | None
+                 ) -> SweepOutcome:
+    """Run the distinct keys of the grid that the store lacks, storing each record as it comes back."""
     unique: dict[str, RunSpec] = {}
     for run in runs:
         unique.setdefault(run.key, run)
-    stored = store.keys()
+    stored = store.run_keys()
     if retry_failed:
         stored -= store.failed_keys()
     todo = [run for key, run in unique.items() if key not in stored]
-    outcome = SweepOutcome(results_dir, pd.DataFrame(), len(runs), len(unique), len(unique) - len(todo))
+    outcome = SweepOutcome(store.root, pd.DataFrame(), len(runs), len(unique), len(unique) - len(todo))
     meter = Progress(len(todo), spec.name, enabled=bool(progress))
     try:
         with contextlib.closing(runner.map_unordered(execute_run, todo)) as finished:
             for index, result in finished:
                 run = todo[index]
                 record = failed_record(run, result) if isinstance(result, BaseException) else result
-                with user_output(results_dir, "--out"):
-                    store.write_run(record)
+                store.write_run(record)
                 outcome.n_executed += 1
                 failed = record["status"] != "ok"
                 if failed:
@@ -123,11 +134,6 @@ def run_sweep(experiment: str | Path | ExperimentSpec, *, executor: str | Execut
                     on_record(record)
     finally:
         meter.close()
-    records = {key: store.read_run(key) for key in unique}
-    outcome.runs, _, _ = tidy_rows(manifest_for(spec, runs), records)
-    failed_rows = outcome.runs[outcome.runs["status"] == "failed"]
-    outcome.failed = [f"{row['key'][:12]} ({_where(row, spec)}): {row['error']}" for _, row in failed_rows.iterrows()]
-    outcome.runs.attrs["results_dir"] = str(results_dir)
     return outcome
 
 
