@@ -143,6 +143,34 @@ def test_a_relative_file_is_found_from_base_dir_and_named_absolutely(tmp_path: P
         policy_class("plugins/my_policies.py:Stubborn")  # the working directory has no plugins/
 
 
+def test_relative_names_in_files_are_read_from_the_file_that_names_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A scenario and an experiment in ``study/`` naming ``plugins/my_policies.py:Stubborn``, run from another
+    working directory: the name is read relative to each file, and the processes executor's workers load the
+    class by the absolute name the file's reader recorded (the label keeps the name as the user wrote it)."""
+    from simulator.runner import run_sweep
+
+    study = tmp_path / "study"
+    (study / "plugins").mkdir(parents=True)
+    (study / "plugins" / "my_policies.py").write_text(MY_POLICIES)
+    (study / "scenario.toml").write_text(scenario_with_policy("plugins/my_policies.py:Stubborn"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    summary = summary_of(capsys, ["run", str(study / "scenario.toml"), "--json"])
+    assert summary["policy"] == f"{study / 'plugins' / 'my_policies.py'}:Stubborn"
+    assert summary["jain_fairness"] == pytest.approx(ONE_NODE_JAIN)
+    experiment = EXPERIMENT.replace("replications = 2", "replications = 1").split("[[policies]]")[0]
+    experiment += '[[policies]]\nname = "plugins/my_policies.py:Stubborn"\n'
+    path = write_experiment(study, experiment)
+    monkeypatch.chdir(ROOT)  # the fork server imports the simulator from the working directory
+    outcome = run_sweep(path, executor="processes", workers=2, out=tmp_path / "out", progress=False)
+    assert (outcome.runs["status"] == "ok").all(), outcome.runs["error"].tolist()
+    assert set(outcome.runs["policy"]) == {"plugins/my_policies.py:Stubborn"}
+    assert set(outcome.runs["policy_name"]) == {f"{study / 'plugins' / 'my_policies.py'}:Stubborn"}
+    assert (outcome.runs["jain_fairness"] == ONE_NODE_JAIN).all()
+
+
 def test_user_policies_pickle_and_validate_like_built_ins(plugin_dir: Path) -> None:
     policy = make_policy("my_policies.py:Stubborn", {"position": 2})
     assert pickle.loads(pickle.dumps(policy)).get_params() == {"position": 2}

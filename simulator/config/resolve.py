@@ -70,15 +70,19 @@ def resolve_simulation(table: SimulationTable, problems: Problems) -> Simulation
     return SimulationSpec(max_jobs=table.max_jobs, horizon_s=horizon, warmup_s=table.warmup_s, seed=table.seed)
 
 
-def resolve_policy(table: PolicyTable, problems: Problems) -> PolicySpec:
-    """The policy, checked against the registry: a known name, its parameters, a mode it supports."""
+def resolve_policy(table: PolicyTable, base_dir: Path, problems: Problems) -> PolicySpec:
+    """The policy, checked against the registry: a known name, its parameters, a mode it supports.
+
+    A user's ``path/file.py:Class`` is read relative to the scenario's directory and kept under the name that
+    finds it from any directory and process (its absolute path), so a worker of a sweep loads the same class."""
     spec = PolicySpec(table.name, table.params, table.mode, table.batch_interval_s)
     try:
-        cls = policy_class(table.name)
+        cls = policy_class(table.name, base_dir=base_dir)
     except UnknownPolicyError as error:
         problems.add("policy.name", str(error))
         return spec
-    for problem in check_policy_params(table.name, table.params):
+    spec = PolicySpec(cls.name, table.params, table.mode, table.batch_interval_s)
+    for problem in check_policy_params(cls.name, table.params):
         problems.add("policy.params", problem)
     if table.mode not in cls.modes:
         problems.add("policy.mode", f"{table.mode!r} is not supported by policy {table.name!r}; it supports: "

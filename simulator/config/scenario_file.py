@@ -49,7 +49,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
         raise ScenarioError(problems.items)
     base_dir = Path(base_dir)
     simulation = resolve_simulation(file.simulation, problems)
-    policy = resolve_policy(file.policy, problems)
+    policy = resolve_policy(file.policy, base_dir, problems)
     nodes, groups = resolve_nodes(file.nodes, problems)
     node_names = {node.name for node in nodes}
     network = resolve_network(file.network, groups, node_names, problems)

@@ -292,7 +292,8 @@ def _check_leaf(problems: Problems, where: str, path: str, value: Any, base: Map
                              f"allowed there: {allowed}")
 
 
-def _read_policies(problems: Problems, raw: Any, base: Mapping[str, Any]) -> list[PolicyEntry]:
+def _read_policies(problems: Problems, raw: Any, base: Mapping[str, Any], base_dir: Path) -> list[PolicyEntry]:
+    """The policy entries; ``base_dir`` anchors relative plug-in file names (the file that names them)."""
     if raw is None:
         table = base.get("policy", {}) if isinstance(base.get("policy", {}), Mapping) else {}
         raw = [{"name": table.get("name", "least_loaded"), "params": dict(table.get("params", {}))}]
@@ -314,10 +315,11 @@ def _read_policies(problems: Problems, raw: Any, base: Mapping[str, Any]) -> lis
             problems.add(f"{where}.name", f"must be a policy name, got {name!r}")
             continue
         try:
-            cls = policy_class(name)
+            cls = policy_class(name, base_dir=base_dir)
         except UnknownPolicyError as error:
             problems.add(f"{where}.name", str(error))
             continue
+        name = cls.name  # a user's path/file.py:Class by its absolute path: workers find it from anywhere
         params = table.get("params", {})
         grid = table.get("grid", {})
         if not isinstance(params, dict):
@@ -342,7 +344,7 @@ def _read_policies(problems: Problems, raw: Any, base: Mapping[str, Any]) -> lis
         if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int | float)
                                      or not 0 < interval < math.inf):
             problems.add(f"{where}.batch_interval_s", f"must be a finite positive number, got {interval!r}")
-        label = table.get("label", name)
+        label = table.get("label", table["name"])
         if not isinstance(label, str) or not label:
             problems.add(f"{where}.label", f"must be a non-empty string, got {label!r}")
             continue
@@ -517,7 +519,8 @@ def parse_experiment(raw: Mapping[str, Any], source: str, base_dir: str | Path =
     filters = _read_expressions(problems, "experiment.filters", filter_texts,
                                 free | {"capacity_per_s", "policy", "policy_name"})
 
-    policies = _read_policies(problems, raw.get("policies"), base_config)
+    policies = _read_policies(problems, raw.get("policies"), base_config,
+                              base_dir if "policies" in raw else scenario_dir)
 
     quick_table = raw.get("quick", {})
     quick = QuickSpec()
