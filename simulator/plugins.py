@@ -277,9 +277,9 @@ class Registry(Generic[PluginType]):
             if source is not None and _PACKAGE not in Path(source).resolve().parents:
                 self._sources[str(Path(source).resolve())] = found
             return found
-        what = f"{'class' if inspect.isclass(value) else type(value).__name__} "
-        what += getattr(value, "__qualname__", repr(value))
-        raise self._fail(name, f"{origin} gives {what}, which is not a subclass of "
+        # the object is named by its kind, never by its repr (sys:modules would print every module)
+        what = f"{'class' if inspect.isclass(value) else type(value).__name__} {getattr(value, '__qualname__', '')}"
+        raise self._fail(name, f"{origin} gives {what.strip()}, which is not a subclass of "
                                f"{self.base.__module__}.{self.base.__qualname__}")
 
     def problems(self, name: str, params: dict[str, Any], *, base_dir: str | Path | None = None) -> list[str]:

@@ -29,6 +29,9 @@ EXTREME_VALUES: tuple[Any, ...] = (
     "", "x", "nan", True, [], {}, [1, "a"], [0.0], [1e308, 5e-324],
 )
 UNKNOWN_NAME = "nowhere-at-all"
+PLUGIN_NAMES = ("no_such_module:Policy", "missing_file.py:Policy", "json:JSONDecoder", "os:no_such_class",
+                "simulator.policies.greedy:LeastLoaded", "../..:x", ":", "a.py:")
+"""Plug-in-shaped names (module:Class, path/file.py:Class): missing, not a policy, malformed, or valid."""
 
 
 @dataclass
@@ -107,8 +110,9 @@ def mutate(document: dict[str, Any], rng: random.Random) -> Mutant:
         string_paths = [p for p in paths if isinstance(_parent(mutated, p)[p[-1]], str)]
         if string_paths:
             path = rng.choice(string_paths)
-            _parent(mutated, path)[path[-1]] = UNKNOWN_NAME
-            description = f"unknown_name {_name_of(path)}"
+            name = rng.choice([UNKNOWN_NAME, UNKNOWN_NAME, *PLUGIN_NAMES])
+            _parent(mutated, path)[path[-1]] = name
+            description = f"unknown_name {_name_of(path)} = {name!r}"
     elif operation == "swap_name":
         string_paths = [p for p in paths if isinstance(_parent(mutated, p)[p[-1]], str)]
         names = sorted(set(_strings(mutated)))

@@ -257,6 +257,7 @@ BROKEN_MODULE = "import nothing_here_at_all\n"
     ("my_policies.py:helper", "gives function helper, which is not a subclass of simulator.policies.base.Policy"),
     ("broken.py:Stubborn", "ModuleNotFoundError: No module named 'nothing_here_at_all'"),
     ("no_such_module_here:Stubborn", "no module named 'no_such_module_here'"),
+    ("sys:modules", "sys gives dict, which is not a subclass"),  # named by its kind, not its (huge) repr
 ])
 def test_bad_names_in_a_scenario_exit_2_naming_file_and_field(plugin_dir: Path, name: str, message: str,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
