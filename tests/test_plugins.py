@@ -69,7 +69,7 @@ from simulator.solvers import Solver
 class LastMachine(Solver):
     """Every task to the last machine."""
 
-    def _solve(self, problem, rng, time_limit_s, start_s):
+    def _solve(self, problem, rng, search):
         return np.full(problem.n_tasks, problem.n_machines - 1, dtype=np.intp), None, {}
 '''
 

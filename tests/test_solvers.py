@@ -344,3 +344,25 @@ def test_pick_knee_and_weights_by_hand() -> None:
         pick(front, "weights", [1.0])
     with pytest.raises(ValueError, match="non-empty"):
         pick(front.iloc[:0])
+
+
+def test_search_budgets_and_warm_start_are_checked_before_solving():
+    """`Solver.solve` refuses a non-positive evaluation budget and a warm start that is not one assignment of the
+    problem, naming the argument; a valid warm start reaches `_solve` read-only in `Search.initial`."""
+    problem = small_problem()
+    solver = fast_solver("ga")
+    with pytest.raises(ParameterError, match="max_evaluations must be a positive integer, got 0"):
+        solver.solve(problem, np.random.default_rng(0), max_evaluations=0)
+    with pytest.raises(ParameterError, match="initial: must be one assignment of shape"):
+        solver.solve(problem, np.random.default_rng(0), initial=np.zeros((2, problem.n_tasks), dtype=int))
+    with pytest.raises(ParameterError, match="initial: .*outside"):
+        solver.solve(problem, np.random.default_rng(0), initial=np.full(problem.n_tasks, problem.n_machines))
+    seen = []
+
+    class Recording(type(solver)):  # type: ignore[misc]
+        def _solve(self, problem, rng, search):
+            seen.append(search)
+            return super()._solve(problem, rng, search)
+
+    Recording(**solver.get_params()).solve(problem, np.random.default_rng(0), initial=np.zeros(problem.n_tasks, int))
+    assert seen[0].initial.tolist() == [0] * problem.n_tasks and not seen[0].initial.flags.writeable

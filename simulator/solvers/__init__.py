@@ -14,6 +14,7 @@ from simulator.solvers import ga, list_heuristics, nsga, pso
 from simulator.solvers.base import (
     SOLVER_REGISTRY,
     SOLVERS,
+    Search,
     Solver,
     SolveResult,
     UnknownSolverError,
@@ -39,6 +40,7 @@ __all__ = [
     "SOLVERS",
     "SOLVER_REGISTRY",
     "LowerBound",
+    "Search",
     "SolveResult",
     "Solver",
     "UnknownSolverError",

@@ -4,7 +4,8 @@ A solver is a plug-in in scikit-learn's style (`simulator.plugins`): ``__init__`
 and stores them unchanged under the same names, nothing else, so :meth:`Solver.get_params` can be read off the
 signature and every result row can record the exact hyperparameters; ``check_params`` validates them. All
 work happens in :meth:`Solver.solve`, which receives the problem, a ``numpy.random.Generator`` owned by the
-caller, and an optional wall-clock limit.
+caller, and what the call may spend and start from (`Search`: a wall-clock limit, an evaluation budget, a warm
+start), so the same solver serves a one-off mapping and a batch policy that re-solves every batch.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from simulator.plugins import ParameterError, Plugin, Registry
 __all__ = [
     "SOLVERS",
     "SOLVER_REGISTRY",
+    "Search",
     "SolveResult",
     "Solver",
     "UnknownSolverError",
@@ -37,6 +39,42 @@ class UnknownSolverError(UserInputError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise print the message with quotes around it
         return "\n".join(self.problems)
+
+
+@dataclass(frozen=True, eq=False)
+class Search:
+    """What one :meth:`Solver.solve` call may spend and where it may start.
+
+    Attributes:
+        start_s: ``time.perf_counter()`` when the call began (history timestamps and the deadline count from it).
+        time_limit_s: Wall-clock budget in seconds, or None for none.
+        max_evaluations: Budget of objective evaluations (one per candidate assignment), or None for none.
+        initial: A warm start: an assignment (machine per task) the search includes in its starting points, for
+            example the previous batch's answer; None for none. One-shot heuristics ignore it.
+    """
+
+    start_s: float
+    time_limit_s: float | None = None
+    max_evaluations: int | None = None
+    initial: NDArray[np.intp] | None = None
+
+    @property
+    def deadline_s(self) -> float:
+        """The ``time.perf_counter()`` value at which the time budget runs out (inf without one)."""
+        return np.inf if self.time_limit_s is None else self.start_s + self.time_limit_s
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the call has a time or evaluation budget (an iterative solver needs one or its own limit)."""
+        return self.time_limit_s is not None or self.max_evaluations is not None
+
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self.start_s
+
+    def exhausted(self, evaluations: int) -> bool:
+        """Whether the time or the evaluation budget is spent after ``evaluations`` evaluations."""
+        return (self.max_evaluations is not None and evaluations >= self.max_evaluations) or (
+            self.time_limit_s is not None and time.perf_counter() >= self.deadline_s)
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,6 +126,9 @@ class Solver(Plugin):
         problem: MappingProblem,
         rng: np.random.Generator,
         time_limit_s: float | None = None,
+        *,
+        max_evaluations: int | None = None,
+        initial: NDArray[np.intp] | None = None,
     ) -> SolveResult:
         """Map every task of ``problem`` to a machine.
 
@@ -96,6 +137,8 @@ class Solver(Plugin):
             rng: The random generator this call draws from; deterministic solvers ignore it.
             time_limit_s: Wall-clock budget in seconds for iterative solvers, None for none; one-shot
                 heuristics ignore it.
+            max_evaluations: Budget of objective evaluations for iterative solvers, None for none.
+            initial: A warm start (machine per task) for iterative solvers, None for none.
 
         Returns:
             The assignment, its objectives, wall time and, for iterative solvers, the convergence trace.
@@ -106,8 +149,12 @@ class Solver(Plugin):
         self.check_params()
         if time_limit_s is not None and not time_limit_s > 0:
             raise ParameterError(f"time_limit_s must be a positive number of seconds, got {time_limit_s}")
+        if max_evaluations is not None and not (isinstance(max_evaluations, int | np.integer) and max_evaluations > 0):
+            raise ParameterError(f"max_evaluations must be a positive integer, got {max_evaluations!r}")
+        warm_start = None if initial is None else _warm_start(problem, initial)
         start = time.perf_counter()
-        assignment, history, extras = self._solve(problem, rng, time_limit_s, start)
+        search = Search(start, time_limit_s, None if max_evaluations is None else int(max_evaluations), warm_start)
+        assignment, history, extras = self._solve(problem, rng, search)
         wall_s = time.perf_counter() - start
         checked = np.array(as_assignment(problem, assignment), dtype=np.intp)
         checked.setflags(write=False)
@@ -126,19 +173,28 @@ class Solver(Plugin):
         self,
         problem: MappingProblem,
         rng: np.random.Generator,
-        time_limit_s: float | None,
-        start_s: float,
+        search: Search,
     ) -> tuple[NDArray[np.intp], list[tuple[float, float]] | None, dict[str, Any]]:
         """Compute an assignment; return it, the convergence trace (or None) and extras.
 
         Args:
             problem: The mapping problem.
             rng: The caller's generator.
-            time_limit_s: Wall-clock budget or None.
-            start_s: ``time.perf_counter()`` at the start of :meth:`solve`, for history timestamps and
-                the deadline.
+            search: The budgets and warm start of this call (history timestamps count from ``search.start_s``).
         """
         raise NotImplementedError
+
+
+def _warm_start(problem: MappingProblem, initial: NDArray[np.intp]) -> NDArray[np.intp]:
+    """One assignment of ``problem`` (a copy the solver may keep), or ParameterError saying what is wrong."""
+    try:
+        if np.ndim(initial) != 1:
+            raise ValueError(f"must be one assignment of shape ({problem.n_tasks},), got shape {np.shape(initial)}")
+        warm_start = np.array(as_assignment(problem, initial), dtype=np.intp)
+    except ValueError as error:
+        raise ParameterError(f"initial: {error}") from None
+    warm_start.setflags(write=False)
+    return warm_start
 
 
 SOLVER_REGISTRY: Registry[Solver] = Registry("solver", "solvers", Solver, "allocsim.solvers", UnknownSolverError)

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from simulator.mapping import MappingProblem, makespan
 from simulator.plugins import ParameterError, check_choice, check_number
-from simulator.solvers.base import Solver, register_solver
+from simulator.solvers.base import Search, Solver, register_solver
 from simulator.solvers.list_heuristics import min_min
 
 __all__ = [
@@ -432,14 +432,13 @@ class GeneticAlgorithm(Solver):
         self,
         problem: MappingProblem,
         rng: np.random.Generator,
-        time_limit_s: float | None,
-        start_s: float,
+        search: Search,
     ) -> tuple[NDArray[np.intp], list[tuple[float, float]] | None, dict[str, Any]]:
-        if self.max_generations is None and time_limit_s is None:
+        if self.max_generations is None and search.time_limit_s is None:
             raise ParameterError("ga: give max_generations or a time limit, or it would never stop")
         # DEAP's operators draw from the global `random` module: reseed it from our own stream.
         random.seed(int(rng.integers(2**63)))
-        deadline = np.inf if time_limit_s is None else start_s + time_limit_s
+        deadline = search.deadline_s
         n_tasks, n_machines = problem.n_tasks, problem.n_machines
 
         from deap import tools
@@ -474,7 +473,7 @@ class GeneticAlgorithm(Solver):
         evaluate_all(population)
 
         best = clone(tools.selBest(population, 1)[0])
-        history = [(time.perf_counter() - start_s, best.fitness.values[0])]
+        history = [(search.elapsed_s(), best.fitness.values[0])]
         n_improved = self.population_size if self.local_search_count is None else self.local_search_count
         generation = 0
         last_improvement = 0
@@ -504,7 +503,7 @@ class GeneticAlgorithm(Solver):
             generation_best = tools.selBest(population, 1)[0]
             if generation_best.fitness.values[0] < best.fitness.values[0]:
                 best = clone(generation_best)
-                history.append((time.perf_counter() - start_s, best.fitness.values[0]))
+                history.append((search.elapsed_s(), best.fitness.values[0]))
                 last_improvement = generation
             elif self.restart_after is not None and generation - last_improvement >= self.restart_after:
                 # The population has converged on one basin: keep the elite, redraw everything else.
@@ -522,5 +521,5 @@ class GeneticAlgorithm(Solver):
                 while len(population) < self.population_size:  # out of time: pad with copies of the best
                     population.append(clone(population[0]))
                 evaluate_all(population)
-        history.append((time.perf_counter() - start_s, best.fitness.values[0]))
+        history.append((search.elapsed_s(), best.fitness.values[0]))
         return np.array(best, dtype=np.intp), history, {"generations": generation, "restarts": restarts}

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from simulator.mapping import MappingProblem, makespan
 from simulator.plugins import check_choice
-from simulator.solvers.base import Solver, register_solver
+from simulator.solvers.base import Search, Solver, register_solver
 
 __all__ = [
     "MCT",
@@ -249,8 +249,7 @@ class _Heuristic(Solver):
         self,
         problem: MappingProblem,
         rng: np.random.Generator,
-        time_limit_s: float | None,
-        start_s: float,
+        search: Search,
     ) -> tuple[NDArray[np.intp], list[tuple[float, float]] | None, dict[str, Any]]:
         return self._assign(problem), None, {}
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 from simulator.mapping import MappingProblem, as_assignment, energy_j, flowtime, load_variance, makespan
 from simulator.plugins import ParameterError, check_choice, check_number
-from simulator.solvers.base import Solver, register_solver
+from simulator.solvers.base import Search, Solver, register_solver
 from simulator.solvers.ga import Chromosome, clone, critical_descent, evaluate_pending, mutate_move_swap
 from simulator.solvers.list_heuristics import mct, min_min, shortest_task_first, sufferage
 
@@ -310,10 +310,9 @@ class NSGA2(Solver):
         self,
         problem: MappingProblem,
         rng: np.random.Generator,
-        time_limit_s: float | None,
-        start_s: float,
+        search: Search,
     ) -> tuple[NDArray[np.intp], list[tuple[float, float]] | None, dict[str, Any]]:
-        front = self.solve_front(problem, rng, time_limit_s)
+        front = self.solve_front(problem, rng, search.time_limit_s)
         chosen = pick(front.objectives, rule=self.pick_rule)
         extras = {"front_size": len(front.objectives), "generations": front.generations}
         return np.array(front.assignments[chosen]), list(front.history), extras

@@ -45,7 +45,7 @@ from numpy.typing import NDArray
 
 from simulator.mapping import MappingProblem, makespan
 from simulator.plugins import ParameterError, check_choice, check_number
-from simulator.solvers.base import Solver, register_solver
+from simulator.solvers.base import Search, Solver, register_solver
 from simulator.solvers.list_heuristics import min_min
 
 __all__ = ["ParticleSwarm", "decode_positions"]
@@ -142,14 +142,13 @@ class ParticleSwarm(Solver):
         self,
         problem: MappingProblem,
         rng: np.random.Generator,
-        time_limit_s: float | None,
-        start_s: float,
+        search: Search,
     ) -> tuple[NDArray[np.intp], list[tuple[float, float]] | None, dict[str, Any]]:
-        if self.max_iterations is None and time_limit_s is None:
+        if self.max_iterations is None and search.time_limit_s is None:
             raise ParameterError("pso: give max_iterations or a time limit, or it would never stop")
         # pyswarms draws from numpy's global generator: reseed it from our own stream.
         np.random.seed(int(rng.integers(2**32)))
-        deadline = np.inf if time_limit_s is None else start_s + time_limit_s
+        deadline = search.deadline_s
         n_tasks, n_machines = problem.n_tasks, problem.n_machines
         upper = n_machines - _UPPER_MARGIN
         initial = rng.uniform(0.0, upper, size=(self.n_particles, n_tasks))
@@ -173,7 +172,7 @@ class ParticleSwarm(Solver):
             if values[index] < best_cost:
                 best_cost = float(values[index])
                 best_assignment = decoded[index].copy()
-                history.append((time.perf_counter() - start_s, best_cost))
+                history.append((search.elapsed_s(), best_cost))
             return values
 
         optimizer_class = _lean_optimizer_class()
@@ -189,5 +188,5 @@ class ParticleSwarm(Solver):
         iterations_allowed = self.max_iterations if self.max_iterations is not None else 2**62
         with contextlib.suppress(_TimeUpError):
             optimizer.optimize(cost, iters=iterations_allowed, verbose=False)
-        history.append((time.perf_counter() - start_s, best_cost))
+        history.append((search.elapsed_s(), best_cost))
         return best_assignment, history, {"iterations": iterations}
