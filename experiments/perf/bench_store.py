@@ -5,9 +5,9 @@
    ``experiments/load_sweep.toml`` (its configuration, 21 summary metrics, 11 nodes, 101 quantiles), with
    random metric values: 10 loads x 5 sizes x 4 policies = 200 cells x ``runs / 200`` replications.
 2. Times, each in a fresh subprocess so that peaks do not carry over: the imports alone (``baseline``),
-   ``load_results``, the ``report`` command (load, summarize, print, write CSV and Parquet) and its parts one
-   by one, and the long tables of ``load_results`` (node utilization, response quantiles: read on first use;
-   ``report`` does not).
+   ``load_results``, the ``report`` command (load, summarize, print, write ``summary.csv``/``.parquet`` and
+   ``runs.parquet``) and its parts one by one, and the long tables of ``load_results`` (node utilization,
+   response quantiles: read on first use; ``report`` does not).
    Memory is the peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) of that subprocess.
 3. With ``--json-runs N`` (default 20,000; 0 skips it): the same ``report`` and ``load_results`` on an older
    JSON store (``store.json``, ``manifest.json``, ``runs/<key>.json``) of N of the same runs, read by the
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         results["baseline"] = baseline
         print(f"  {'imports only (baseline)':<44} {baseline['wall_s']:7.2f} s   peak RSS "
               f"{baseline['max_rss_bytes'] / MB:7.0f} MB")
-        for mode, label in (("load", "load_results"), ("report", "report (load, summarize, CSV + Parquet)"),
+        for mode, label in (("load", "load_results"), ("report", "report (load, summarize, print, write)"),
                             ("long_tables", "load_results + node_utilization + quantiles")):
             results[mode] = measure(mode, database)
             show(label, results[mode], baseline)
