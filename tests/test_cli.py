@@ -82,7 +82,7 @@ def test_demo_prints_table_and_writes_figures(tmp_path, capsys):
     assert sorted(p.name for p in figures.iterdir()) == ["metrics_vs_policy.png", "policy_ranking.png",
                                                          "response_cdf.png", "utilization_heatmap.png"]
     assert all(path.stat().st_size > 10_000 for path in figures.iterdir())
-    runs = pd.read_csv(tmp_path / "runs.csv")
+    runs = pd.read_parquet(tmp_path / "runs.parquet")
     assert len(runs) == 4 and set(runs["policy"]) == {"random", "least_loaded"}
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert list(summary["policy"]) == ["random", "least_loaded"] and (summary["replications"] == 2).all()

@@ -13,7 +13,7 @@ from runner_support import write_experiment
 from scipy import stats
 
 from simulator.cli import main
-from simulator.runner import load_results, run_sweep, summarize, t_interval
+from simulator.runner import Results, load_results, run_sweep, summarize, t_interval
 
 pytestmark = pytest.mark.unit
 
@@ -49,6 +49,41 @@ def test_summary_has_one_row_per_cell_with_scipy_intervals(results_dir):
     assert row["response_time_mean_s_ci_high"] == pytest.approx(high)
     assert np.isclose(summary["arrivals.users.rate_per_s"], summary["load"] * (2 * summary["nodes.server.slots"] + 1)
                       ).all()
+
+
+def test_summary_of_every_cell_leaves_out_failed_and_missing_runs(tmp_path):
+    """All cells at once, against ``scipy.stats.t.interval`` per cell: failed runs (whose metrics are kept
+    in the table) and missing runs are counted, not averaged; NaN values are left out; a factor whose levels
+    are lists is grouped by its JSON text; cells come in the order of the runs."""
+    rng = np.random.default_rng(5)
+    shapes = [[1, 2], [3]]
+    rows = [{"key": f"k{i}", "status": "ok", "shape": shapes[i % 2], "load": [0.5, 0.9][(i // 2) % 2],
+             "policy": ["b", "a"][(i // 4) % 2], "replication": i // 8, "response_s": float(rng.exponential()),
+             "jobs": int(rng.integers(10, 20))} for i in range(40)]
+    rows[0]["status"] = "failed"
+    rows[9].update(status="missing", response_s=math.nan, jobs=None)
+    rows[17]["response_s"] = math.nan
+    manifest = {"experiment": "hand-made", "factors": [{"name": "shape", "levels": shapes},
+                                                       {"name": "load", "levels": [0.5, 0.9]}], "policies": ["b", "a"]}
+    results = Results(tmp_path, manifest, pd.DataFrame(rows))
+    summary = summarize(results, ["response_s", "jobs", "absent"], confidence=0.9)
+    runs = results.runs.assign(shape=results.runs["shape"].map(str))
+    cells = runs[["shape", "load", "policy"]].drop_duplicates()
+    assert summary[["load", "policy"]].to_numpy().tolist() == cells[["load", "policy"]].to_numpy().tolist()
+    assert list(summary["shape"]) == ["[1, 2]", "[3]"] * 4
+    assert summary["failed"].sum() == 1 and summary["missing"].sum() == 1 and summary["replications"].sum() == 38
+    for (_, row), (_, cell) in zip(summary.iterrows(), cells.iterrows(), strict=True):
+        group = runs[(runs["shape"] == cell["shape"]) & (runs["load"] == cell["load"])
+                     & (runs["policy"] == cell["policy"])]
+        ok = group[group["status"] == "ok"]
+        assert row["replications"] == len(ok) and row["failed"] + row["missing"] == len(group) - len(ok)
+        for metric in ("response_s", "jobs"):
+            values = ok[metric].dropna().to_numpy(dtype=float)
+            low, high = stats.t.interval(0.9, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+            assert row[f"{metric}_mean"] == pytest.approx(values.mean(), rel=1e-12)
+            assert row[f"{metric}_ci_low"] == pytest.approx(low, rel=1e-12)
+            assert row[f"{metric}_ci_high"] == pytest.approx(high, rel=1e-12)
+        assert math.isnan(row["absent_mean"]) and math.isnan(row["absent_ci_low"])
 
 
 def test_report_command_prints_and_writes_csv_and_parquet(results_dir, tmp_path, capsys):

@@ -5,10 +5,10 @@
    ``experiments/load_sweep.toml`` (its configuration, 21 summary metrics, 11 nodes, 101 quantiles), with
    random metric values: 10 loads x 5 sizes x 4 policies = 200 cells x ``runs / 200`` replications.
 2. Times, each in a fresh subprocess so that peaks do not carry over: the imports alone (``baseline``),
-   ``load_results``, the ``report`` command (load, summarize, print, write CSV and Parquet) and its parts one
-   by one, and the long tables of ``load_results`` (node utilization, response quantiles: read on first use;
-   ``report`` does not).
-   Memory is the peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) of that subprocess.
+   ``load_results``, the ``report`` command (load, summarize, print, write ``summary.csv``/``.parquet`` and
+   ``runs.parquet``) and its parts one by one, and the long tables of ``load_results`` (node utilization,
+   response quantiles: read on first use; ``report`` does not).
+   Memory is the peak resident set size of that subprocess (``VmHWM``; `max_rss_bytes`).
 3. With ``--json-runs N`` (default 20,000; 0 skips it): the same ``report`` and ``load_results`` on an older
    JSON store (``store.json``, ``manifest.json``, ``runs/<key>.json``) of N of the same runs, read by the
    code of ``--json-commit`` (the last commit with the JSON store, extracted with ``git archive``), and the
@@ -49,7 +49,14 @@ MB = 1024 * 1024
 
 
 def max_rss_bytes() -> int:
-    """Peak resident set size of this process (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
+    """Peak resident set size of this process: ``VmHWM`` of ``/proc/self/status`` on Linux, else ``ru_maxrss``.
+
+    On Linux ``ru_maxrss`` of a child is at least its parent's resident size when it was started (the kernel
+    carries the high-water mark over ``exec``), here the parent that built the store; ``VmHWM`` counts only
+    the child's own pages. (``ru_maxrss`` is KiB on Linux, bytes on macOS.)"""
+    with contextlib.suppress(OSError, StopIteration):
+        status = Path("/proc/self/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) * 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
@@ -145,8 +152,8 @@ def build_json_store(root: Path, template: dict[str, Any], n_runs: int) -> float
 
 
 def child(mode: str, root: Path, out: Path) -> dict[str, Any]:
-    """One measurement; its wall time includes the imports, as a user's command does."""
-    started = time.perf_counter()
+    """One measurement; its wall and CPU times include the imports, as a user's command does."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     from simulator.cli import main as cli_main
     from simulator.runner import load_results
 
@@ -178,6 +185,7 @@ def child(mode: str, root: Path, out: Path) -> dict[str, Any]:
     elif mode != "baseline":
         raise ValueError(f"unknown mode {mode!r}")
     result["wall_s"] = time.perf_counter() - started
+    result["cpu_s"] = time.process_time() - cpu_started
     result["max_rss_bytes"] = max_rss_bytes()
     return result
 
@@ -208,8 +216,8 @@ def json_store_code(commit: str, into: Path) -> Path | None:
 
 def show(label: str, result: dict[str, Any], baseline: dict[str, Any]) -> None:
     extra = (result["max_rss_bytes"] - baseline["max_rss_bytes"]) / MB
-    print(f"  {label:<44} {result['wall_s']:7.2f} s   peak RSS {result['max_rss_bytes'] / MB:7.0f} MB "
-          f"({extra:+.0f} MB over the imports)")
+    print(f"  {label:<44} {result['wall_s']:7.2f} s (CPU {result['cpu_s']:5.2f} s)   peak RSS "
+          f"{result['max_rss_bytes'] / MB:7.0f} MB ({extra:+.0f} MB over the imports)")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -254,12 +262,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         results["build_s"] = build_database(database, template, args.runs)
         size = (database / "store.sqlite").stat().st_size
         print(f"SQLite store of {args.runs:,} runs built in {results['build_s']:.1f} s ({size / MB:.0f} MB); "
-              "each measurement in a fresh subprocess, memory = peak RSS (ru_maxrss) of that subprocess\n")
+              "each measurement in a fresh subprocess, memory = peak RSS (VmHWM) of that subprocess\n")
         baseline = measure("baseline", database)
         results["baseline"] = baseline
-        print(f"  {'imports only (baseline)':<44} {baseline['wall_s']:7.2f} s   peak RSS "
-              f"{baseline['max_rss_bytes'] / MB:7.0f} MB")
-        for mode, label in (("load", "load_results"), ("report", "report (load, summarize, CSV + Parquet)"),
+        print(f"  {'imports only (baseline)':<44} {baseline['wall_s']:7.2f} s (CPU {baseline['cpu_s']:5.2f} s)   "
+              f"peak RSS {baseline['max_rss_bytes'] / MB:7.0f} MB")
+        for mode, label in (("load", "load_results"), ("report", "report (load, summarize, print, write)"),
                             ("long_tables", "load_results + node_utilization + quantiles")):
             results[mode] = measure(mode, database)
             show(label, results[mode], baseline)

@@ -48,7 +48,7 @@ def register_commands(subparsers: Any) -> dict[str, Callable[[argparse.Namespace
     report.add_argument("results", type=Path, help="result directory (results/NAME)")
     report.add_argument("--metrics", help="comma-separated metrics to print (the files have all of them)")
     report.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
-    report.add_argument("--out", type=Path, help="where to write summary/runs .csv and .parquet "
+    report.add_argument("--out", type=Path, help="where to write summary.csv, summary.parquet and runs.parquet "
                                                  "(default: the result directory)")
 
     figures = subparsers.add_parser("figures", help="standard figures of a sweep")

@@ -178,7 +178,7 @@ def read_runs(store: ResultStore, experiment: str) -> pd.DataFrame:
     points = _decoded(store, "grid_points", "point", ["factors_json", "derived_json"])
     policies = _decoded(store, "grid_policies", "policy", ["policy_params_json"])
     names_by_policy = dict(store.query("SELECT policy, policy_name FROM grid_policies"))
-    if not set(grid["point"]) <= set(points) or not set(grid["policy"]) <= set(policies):
+    if not set(grid["point"].unique()) <= set(points) or not set(grid["policy"].unique()) <= set(policies):
         raise StoreError([f"{store.path}: damaged grid (a run's point or policy is not described); run the sweep "
                           "again to rewrite it"])
     levels = pd.DataFrame.from_records([{**factors, **derived} for factors, derived in points.values()],
