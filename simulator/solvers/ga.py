@@ -505,9 +505,9 @@ class GeneticAlgorithm(Solver):
             self.population_size - len(seeds), affordable)
         random_genes = rng.integers(0, n_machines, size=(self.population_size, n_tasks))[len(seeds):][:n_random]
         population = seeds + [Individual(row.tolist()) for row in random_genes]
-        for index, individual in enumerate(population):
-            if (index < len(seeds) or self.improve_initial) and not budget.exhausted(len(population) - index):
-                improve(individual, reserve=len(population) - index)
+        for index, individual in enumerate(population):  # every one is scored after: keep that much aside
+            if (index < len(seeds) or self.improve_initial) and not budget.exhausted(len(population)):
+                improve(individual, reserve=len(population))
         evaluate_all(population)
         best = clone(tools.selBest(population, 1)[0])
         history = [(search.elapsed_s(), best.fitness.values[0])]
@@ -547,11 +547,10 @@ class GeneticAlgorithm(Solver):
             evaluate_all(offspring)
             if self.local_search != "none" and n_improved:
                 chosen = tools.selBest(offspring, n_improved)
-                for index, individual in enumerate(chosen):
-                    # each improved individual is scored again below: keep an evaluation for it and the rest
-                    if budget.exhausted(len(chosen) - index):
+                for individual in chosen:  # each improved one is scored again below: keep that much aside
+                    if budget.exhausted(len(chosen)):
                         break
-                    improve(individual, reserve=len(chosen) - index)
+                    improve(individual, reserve=len(chosen))
                 evaluate_all(offspring)
             offspring.sort(key=lambda individual: individual.fitness.values[0])
             population = offspring[: len(offspring) - len(elite)] + elite
@@ -567,11 +566,11 @@ class GeneticAlgorithm(Solver):
                 keep = max(self.n_elite, 1)
                 population = [clone(individual) for individual in tools.selBest(population, keep)]
                 fresh = rng.integers(0, n_machines, size=(self.population_size - keep, n_tasks))
-                for index, row in enumerate(fresh):
-                    if budget.exhausted(len(fresh) - index):
+                for row in fresh:  # every fresh one is scored below: keep that much aside
+                    if budget.exhausted(len(fresh)):
                         break
                     individual = Individual(row.tolist())
-                    improve(individual, reserve=len(fresh) - index)
+                    improve(individual, reserve=len(fresh))
                     population.append(individual)
                 evaluate_all(population)
                 while len(population) < self.population_size:  # out of budget: pad with copies of the best
