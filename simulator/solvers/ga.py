@@ -1,7 +1,7 @@
 """Memetic genetic algorithm for static mapping, built on DEAP.
 
 A chromosome is the machine index of every task (``T`` genes). The initial population holds the warm start
-(``Search.initial``) if given, Min-min's assignment and random individuals, all improved by the local search
+(``Search.initial``) if given, else Min-min's assignment, and random individuals, all improved by the local search
 below (memetic initialisation); each generation selects parents by tournament (``tools.selTournament``),
 recombines them with uniform or one-point crossover (``tools.cxUniform`` / ``tools.cxOnePoint``), applies a
 move/swap mutation, evaluates the whole population's makespan at once with :func:`simulator.mapping.makespan`,
@@ -17,7 +17,7 @@ makespan machine. Both phases are whole-matrix numpy operations per step.
 
 An evaluation budget (``Search.max_evaluations``) counts every chromosome scored and every neighbourhood scan
 of the local search (a whole-matrix operation about as costly as scoring a population); the search never
-exceeds it (a budget of one scores the warm start alone). A generation starts only if the budget can still
+exceeds it. A generation starts only if the budget can still
 score a whole population, so a budget of k evaluations per task gives a batch policy work proportional to the
 batch.
 
@@ -390,7 +390,8 @@ class GeneticAlgorithm(Solver):
             for all of them.
         local_search_power: Exponent of the surrogate objective.
         swap_sample: Tasks sampled per surrogate step for swap moves.
-        seed_min_min: Whether one initial individual is Min-min's assignment; the others are uniformly
+        seed_min_min: Whether one initial individual is Min-min's assignment when no warm start is given (a
+            warm start takes its place: a batch policy passes one at least as good); the others are uniformly
             random.
         improve_initial: Whether the initial individuals get the local search before the first generation.
         restart_after: Generations without a new best after which every individual but the elite (at
@@ -492,17 +493,19 @@ class GeneticAlgorithm(Solver):
             """Local search within what the budget leaves after ``reserve`` evaluations still to come."""
             budget.spent += self._improve(problem, individual, rng, budget.left(reserve))
 
-        # Starting points: the warm start and Min-min's assignment, then random individuals, as many as the
-        # evaluation budget can score; all improved by the local search while the budget lasts.
-        seeds = []
+        # Starting points: the warm start or else Min-min's assignment, then random individuals; all improved by
+        # the local search while the budget lasts.
         if search.initial is not None:
-            seeds.append(Individual(search.initial.tolist()))
-        if self.seed_min_min:
-            seeds.append(Individual(min_min(problem).tolist()))
-        seeds = seeds[: min(self.population_size, search.max_evaluations or self.population_size)]
-        affordable = budget.left(len(seeds))
-        n_random = self.population_size - len(seeds) if affordable is None else min(
-            self.population_size - len(seeds), affordable)
+            seeds = [Individual(search.initial.tolist())]
+        else:
+            seeds = [Individual(min_min(problem).tolist())] if self.seed_min_min else []
+        # Random individuals only pay off through generations: draw them only if the budget can score them and
+        # one generation of offspring; a smaller budget goes to the local search of the seed alone.
+        if not seeds:
+            affordable = budget.left(0)
+            n_random = self.population_size if affordable is None else min(self.population_size, affordable)
+        else:
+            n_random = 0 if budget.exhausted(2 * self.population_size) else self.population_size - len(seeds)
         random_genes = rng.integers(0, n_machines, size=(self.population_size, n_tasks))[len(seeds):][:n_random]
         population = seeds + [Individual(row.tolist()) for row in random_genes]
         for index, individual in enumerate(population):  # every one is scored after: keep that much aside
