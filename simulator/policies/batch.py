@@ -35,7 +35,7 @@ from simulator.solvers.list_heuristics import min_min
 # (olb, min_execution_time, min_completion_time), so a second name would only confuse.
 _COVERED_BY_GREEDY = {"olb", "met", "mct"}
 
-DEFAULT_EVALUATIONS_PER_TASK = 3
+DEFAULT_EVALUATIONS_PER_TASK = 2
 """Evaluations per task of a batch a solver may spend by default: `experiments/perf/bench_batch_policies.py`
 measures what it costs in simulation time against the Min-min batch policy."""
 
@@ -126,16 +126,16 @@ class SearchPolicy(SolverPolicy):
     limits and ``time_limit_s``. The default, `DEFAULT_EVALUATIONS_PER_TASK`, keeps the demo's batch runs
     within 3x the Min-min batch policy's time (`experiments/perf/bench_batch_policies.py`).
 
-    Warm start: the tasks of one batch are never those of the previous one, so what carries over is where
-    each stage went. The previous batch's answer is remembered as the slots its tasks of each (application,
-    stage) were mapped to; in the next batch the tasks of that stage take those slots in turn (a task whose
-    stage was not in the previous batch, or that cannot run there, takes Min-min's slot). That carried-over
-    assignment is the solver's ``initial`` when its makespan is below Min-min's on this batch; otherwise
-    Min-min's assignment is. The answer is taken only if it is no worse than that start in both makespan and
-    flowtime; otherwise the start is used. The solvers minimise makespan (NSGA-II also flowtime), but what a
-    simulation measures is response time, which the batch's flowtime tracks: a shorter makespan bought with a
-    longer flowtime (tasks moved off their fastest slots to balance loads) would delay tasks. So the answer
-    is never worse than Min-min's by either.
+    Warm start: the tasks of one batch are never those of the previous one, so what carries over is where each stage
+    went. The previous batch's answer is remembered as the slots its tasks of each (application, stage) were mapped
+    to; in the next batch the tasks of that stage take those slots in turn (a task whose stage was not in the
+    previous batch, or that cannot run there, takes Min-min's slot). That carried-over assignment is the solver's
+    ``initial`` when it is no worse than Min-min's on this batch in makespan and flowtime; otherwise Min-min's
+    assignment is. The answer is taken only if it is no worse than that start in both makespan and flowtime;
+    otherwise the start is used. The solvers minimise makespan (NSGA-II also flowtime), but what a simulation
+    measures is response time, which the batch's flowtime tracks: a shorter makespan bought with a longer flowtime
+    (tasks moved off their fastest slots to balance loads) would delay tasks. So the answer is never worse than Min-
+    min's by either.
     """
 
     evaluations_per_task: int | None
@@ -164,8 +164,8 @@ class SearchPolicy(SolverPolicy):
 
     def warm_start(self, problem: MappingProblem, tasks: Sequence[TaskView], eligible: NDArray[np.bool_]
                    ) -> NDArray[np.intp]:
-        """The better by makespan of Min-min's assignment and the previous batch's answer carried over (see the
-        class docstring); Min-min's on a tie."""
+        """The previous batch's answer carried over if it is no worse than Min-min's assignment in makespan and
+        flowtime, else Min-min's (see the class docstring)."""
         by_min_min = min_min(problem)
         if not self.previous_slots_:
             return by_min_min
@@ -179,7 +179,9 @@ class SearchPolicy(SolverPolicy):
                 taken[key] = taken.get(key, 0) + 1
                 if eligible[row, slot]:
                     carried[row] = slot
-        return carried if makespan(problem, carried) < makespan(problem, by_min_min) else by_min_min
+        no_worse = (makespan(problem, carried) <= makespan(problem, by_min_min)
+                    and flowtime(problem, carried) <= flowtime(problem, by_min_min))
+        return carried if no_worse else by_min_min
 
 
 _SOLVER_POLICIES: dict[type[Solver], type[SolverPolicy]] = {}
