@@ -1,11 +1,11 @@
 """Memetic genetic algorithm for static mapping, built on DEAP.
 
-A chromosome is the machine index of every task (``T`` genes). The initial population holds Min-min's
-assignment plus random individuals, all improved by the local search below (memetic initialisation);
-each generation selects parents by tournament (``tools.selTournament``), recombines them with uniform or
-one-point crossover (``tools.cxUniform`` / ``tools.cxOnePoint``), applies a move/swap mutation, evaluates
-the whole population's makespan at once with :func:`simulator.mapping.makespan`, improves the offspring
-with the local search, and lets the best parents replace the worst offspring (elitism).
+A chromosome is the machine index of every task (``T`` genes). The initial population holds the warm start
+(``Search.initial``) if given, else Min-min's assignment, and random individuals, all improved by the local search
+below (memetic initialisation); each generation selects parents by tournament (``tools.selTournament``),
+recombines them with uniform or one-point crossover (``tools.cxUniform`` / ``tools.cxOnePoint``), applies a
+move/swap mutation, evaluates the whole population's makespan at once with :func:`simulator.mapping.makespan`,
+improves the offspring with the local search, and lets the best parents replace the worst offspring (elitism).
 
 Why this local search: on Braun et al.'s instances Min-min followed by plain move/swap descent on the
 makespan machine stalls 1.4-5.6% above the LP lower bound with every machine equally loaded: what is left is
@@ -15,16 +15,21 @@ power`` over machines, a smooth surrogate that rewards both balance and less tot
 single-task move and a sample of swaps, and then polishes the makespan itself with moves and swaps off the
 makespan machine. Both phases are whole-matrix numpy operations per step.
 
+An evaluation budget (``Search.max_evaluations``) counts every chromosome scored and every neighbourhood scan
+of the local search (a whole-matrix operation about as costly as scoring a population); the search never
+exceeds it. A generation starts only if the budget can still
+score a whole population, so a budget of k evaluations per task gives a batch policy work proportional to the
+batch.
+
 DEAP draws from Python's global ``random`` module. :meth:`GeneticAlgorithm.solve` reseeds it from the
 caller's generator at the start of every call and draws everything else from that generator, so a run is a
-pure function of the generator state when it is stopped by ``max_generations``. A time limit stops it at a
-point that depends on machine speed.
+pure function of the generator state when it is stopped by ``max_generations`` or an evaluation budget. A
+time limit stops it at a point that depends on machine speed.
 """
 
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -42,6 +47,7 @@ __all__ = [
     "GeneticAlgorithm",
     "Individual",
     "MakespanFitness",
+    "budgeted_local_search",
     "clone",
     "critical_descent",
     "evaluate_pending",
@@ -304,17 +310,45 @@ def local_search(
     Returns:
         The improved assignment; its makespan is never larger than the input's.
     """
+    return budgeted_local_search(problem, assignment, rng, power=power, swap_sample=swap_sample,
+                                 max_steps=max_steps, max_scans=None)[0]
+
+
+def budgeted_local_search(
+    problem: MappingProblem,
+    assignment: NDArray[np.intp],
+    rng: np.random.Generator,
+    *,
+    power: int,
+    swap_sample: int,
+    max_steps: int,
+    max_scans: int | None,
+) -> tuple[NDArray[np.intp], int]:
+    """:func:`local_search` that also counts its neighbourhood scans and stops after ``max_scans`` of them.
+
+    A scan (one step, or the last look that finds no improving step) evaluates a whole neighbourhood in one
+    whole-matrix operation, which costs about as much as scoring one population, so a caller with an
+    evaluation budget counts a scan as one evaluation.
+
+    Returns:
+        The improved assignment (makespan never larger than the input's) and the number of scans made.
+    """
     start = np.array(assignment, dtype=np.intp)
     improved = start.copy()
     etc = problem.etc_s
     loads = _loads(problem, improved)
+    scans = 0
     if power:
-        surrogate_descent(etc, improved, loads, rng, power, swap_sample, max_steps)
+        limit = max_steps if max_scans is None else min(max_steps, max_scans - 1)
+        steps = surrogate_descent(etc, improved, loads, rng, power, swap_sample, max(limit, 0))
+        scans += steps + (limit > 0 and steps < limit)
         loads = _loads(problem, improved)
-    critical_descent(etc, improved, loads, max_steps)
+    limit = max_steps if max_scans is None else min(max_steps, max_scans - scans - 1)
+    steps = critical_descent(etc, improved, loads, max(limit, 0))
+    scans += steps + (limit > 0 and steps < limit)
     if makespan(problem, improved) > makespan(problem, start):
-        return start
-    return improved
+        return start, scans
+    return improved, scans
 
 
 def _loads(problem: MappingProblem, assignment: NDArray[np.intp]) -> NDArray[np.float64]:
@@ -340,7 +374,8 @@ class GeneticAlgorithm(Solver):
 
     Args:
         population_size: Individuals per generation.
-        max_generations: Generations to run; None to run until the time limit (one of the two is needed).
+        max_generations: Generations to run; None to run until the time limit or the evaluation budget (one of
+            them is needed).
         tournament_size: Aspirants per tournament in ``tools.selTournament``.
         crossover: ``"uniform"`` (``tools.cxUniform``, each gene exchanged with probability 0.5) or
             ``"one_point"`` (``tools.cxOnePoint``).
@@ -355,7 +390,8 @@ class GeneticAlgorithm(Solver):
             for all of them.
         local_search_power: Exponent of the surrogate objective.
         swap_sample: Tasks sampled per surrogate step for swap moves.
-        seed_min_min: Whether one initial individual is Min-min's assignment; the others are uniformly
+        seed_min_min: Whether one initial individual is Min-min's assignment when no warm start is given (a
+            warm start takes its place: a batch policy passes one at least as good); the others are uniformly
             random.
         improve_initial: Whether the initial individuals get the local search before the first generation.
         restart_after: Generations without a new best after which every individual but the elite (at
@@ -418,15 +454,20 @@ class GeneticAlgorithm(Solver):
         check_choice(self, "improve_initial", (True, False))
         check_number(self, "restart_after", minimum=1, integer=True, allow_none=True)
 
-    def _improve(self, problem: MappingProblem, individual: Individual, rng: np.random.Generator) -> None:
-        """Apply the configured local search to ``individual`` in place, invalidating its fitness."""
+    def _improve(self, problem: MappingProblem, individual: Individual, rng: np.random.Generator,
+                 max_scans: int | None) -> int:
+        """Apply the configured local search to ``individual`` in place, invalidating its fitness if it changed;
+        return the neighbourhood scans it made (at most ``max_scans``, None for no limit)."""
         if self.local_search == "none":
-            return
+            return 0
         power = self.local_search_power if self.local_search == "full" else 0
-        genes = np.array(individual, dtype=np.intp)
-        individual[:] = local_search(problem, genes, rng, power=power, swap_sample=self.swap_sample).tolist()
-        if individual.fitness.valid:
-            del individual.fitness.values
+        genes, scans = budgeted_local_search(problem, np.array(individual, dtype=np.intp), rng, power=power,
+                                             swap_sample=self.swap_sample, max_steps=10_000, max_scans=max_scans)
+        if scans:
+            individual[:] = genes.tolist()
+            if individual.fitness.valid:
+                del individual.fitness.values
+        return scans
 
     def _solve(
         self,
@@ -434,14 +475,45 @@ class GeneticAlgorithm(Solver):
         rng: np.random.Generator,
         search: Search,
     ) -> tuple[NDArray[np.intp], list[tuple[float, float]] | None, dict[str, Any]]:
-        if self.max_generations is None and search.time_limit_s is None:
-            raise ParameterError("ga: give max_generations or a time limit, or it would never stop")
+        if self.max_generations is None and not search.bounded:
+            raise ParameterError("ga: give max_generations, a time limit or an evaluation budget, "
+                                 "or it would never stop")
         # DEAP's operators draw from the global `random` module: reseed it from our own stream.
         random.seed(int(rng.integers(2**63)))
-        deadline = search.deadline_s
         n_tasks, n_machines = problem.n_tasks, problem.n_machines
+        budget = _Budget(search)
 
         from deap import tools
+
+        def evaluate_all(individuals: list[Individual]) -> None:
+            budget.spent += sum(not individual.fitness.valid for individual in individuals)
+            evaluate_pending(individuals, lambda genes: makespan(problem, genes))
+
+        def improve(individual: Individual, reserve: int) -> None:
+            """Local search within what the budget leaves after ``reserve`` evaluations still to come."""
+            budget.spent += self._improve(problem, individual, rng, budget.left(reserve))
+
+        # Starting points: the warm start or else Min-min's assignment, then random individuals; all improved by
+        # the local search while the budget lasts.
+        if search.initial is not None:
+            seeds = [Individual(search.initial.tolist())]
+        else:
+            seeds = [Individual(min_min(problem).tolist())] if self.seed_min_min else []
+        # Random individuals only pay off through generations: draw them only if the budget can score them and
+        # one generation of offspring; a smaller budget goes to the local search of the seed alone.
+        if not seeds:
+            affordable = budget.left(0)
+            n_random = self.population_size if affordable is None else min(self.population_size, affordable)
+        else:
+            n_random = 0 if budget.exhausted(2 * self.population_size) else self.population_size - len(seeds)
+        random_genes = rng.integers(0, n_machines, size=(self.population_size, n_tasks))[len(seeds):][:n_random]
+        population = seeds + [Individual(row.tolist()) for row in random_genes]
+        for index, individual in enumerate(population):  # every one is scored after: keep that much aside
+            if (index < len(seeds) or self.improve_initial) and not budget.exhausted(len(population)):
+                improve(individual, reserve=len(population))
+        evaluate_all(population)
+        best = clone(tools.selBest(population, 1)[0])
+        history = [(search.elapsed_s(), best.fitness.values[0])]
 
         toolbox = base.Toolbox()
         toolbox.register("select", tools.selTournament, tournsize=self.tournament_size)
@@ -456,29 +528,13 @@ class GeneticAlgorithm(Solver):
             move_probability=self.move_probability,
             swap_probability=self.swap_probability,
         )
-
-        def evaluate_all(individuals: list[Individual]) -> None:
-            evaluate_pending(individuals, lambda genes: makespan(problem, genes))
-
-        random_genes = rng.integers(0, n_machines, size=(self.population_size, n_tasks))
-        population = [Individual(row.tolist()) for row in random_genes]
-        if self.seed_min_min:
-            population[0] = Individual(min_min(problem).tolist())
-            self._improve(problem, population[0], rng)
-        if self.improve_initial:
-            for individual in population[1 if self.seed_min_min else 0 :]:
-                if time.perf_counter() >= deadline:
-                    break
-                self._improve(problem, individual, rng)
-        evaluate_all(population)
-
-        best = clone(tools.selBest(population, 1)[0])
-        history = [(search.elapsed_s(), best.fitness.values[0])]
         n_improved = self.population_size if self.local_search_count is None else self.local_search_count
         generation = 0
         last_improvement = 0
         restarts = 0
-        while (self.max_generations is None or generation < self.max_generations) and (time.perf_counter() < deadline):
+        # A generation starts only if the budget can score a whole population of offspring.
+        while ((self.max_generations is None or generation < self.max_generations)
+               and not budget.exhausted(self.population_size)):
             generation += 1
             elite = [clone(individual) for individual in tools.selBest(population, self.n_elite)]
             offspring = [clone(individual) for individual in toolbox.select(population, len(population))]
@@ -493,10 +549,11 @@ class GeneticAlgorithm(Solver):
                         del individual.fitness.values
             evaluate_all(offspring)
             if self.local_search != "none" and n_improved:
-                for individual in tools.selBest(offspring, n_improved):
-                    if time.perf_counter() >= deadline:
+                chosen = tools.selBest(offspring, n_improved)
+                for individual in chosen:  # each improved one is scored again below: keep that much aside
+                    if budget.exhausted(len(chosen)):
                         break
-                    self._improve(problem, individual, rng)
+                    improve(individual, reserve=len(chosen))
                 evaluate_all(offspring)
             offspring.sort(key=lambda individual: individual.fitness.values[0])
             population = offspring[: len(offspring) - len(elite)] + elite
@@ -512,14 +569,33 @@ class GeneticAlgorithm(Solver):
                 keep = max(self.n_elite, 1)
                 population = [clone(individual) for individual in tools.selBest(population, keep)]
                 fresh = rng.integers(0, n_machines, size=(self.population_size - keep, n_tasks))
-                for row in fresh:
-                    if time.perf_counter() >= deadline:
+                for row in fresh:  # every fresh one is scored below: keep that much aside
+                    if budget.exhausted(len(fresh)):
                         break
                     individual = Individual(row.tolist())
-                    self._improve(problem, individual, rng)
+                    improve(individual, reserve=len(fresh))
                     population.append(individual)
-                while len(population) < self.population_size:  # out of time: pad with copies of the best
-                    population.append(clone(population[0]))
                 evaluate_all(population)
+                while len(population) < self.population_size:  # out of budget: pad with copies of the best
+                    population.append(clone(population[0]))
         history.append((search.elapsed_s(), best.fitness.values[0]))
-        return np.array(best, dtype=np.intp), history, {"generations": generation, "restarts": restarts}
+        extras = {"generations": generation, "restarts": restarts, "evaluations": budget.spent}
+        return np.array(best, dtype=np.intp), history, extras
+
+
+class _Budget:
+    """Evaluations spent so far against a `Search`'s evaluation and time budgets."""
+
+    def __init__(self, search: Search) -> None:
+        self.search = search
+        self.spent = 0
+
+    def left(self, reserve: int) -> int | None:
+        """Evaluations still allowed after ``reserve`` more are set aside (None: no evaluation budget)."""
+        if self.search.max_evaluations is None:
+            return None
+        return max(self.search.max_evaluations - self.spent - reserve, 0)
+
+    def exhausted(self, needed: int) -> bool:
+        """Whether the time is up, or the budget cannot pay for ``needed`` (at least 1) more evaluations."""
+        return self.search.exhausted(self.spent + needed - 1)
