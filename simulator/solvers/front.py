@@ -6,10 +6,11 @@ imported only here and only when a hypervolume is asked for.
 
 Reference point rule, so that hypervolumes are comparable across algorithms and seeds: take the union of
 all fronts being compared, normalise every objective by the ideal point (the per-objective minimum of the
-union) and the nadir point (the per-objective maximum of the union's non-dominated points), so the union's
-front spans ``[0, 1]`` in each objective, and use ``REFERENCE_MARGIN`` (1.1) in every normalised objective
-as the reference point. A point worse than the reference in some objective adds no volume. The largest
-possible value is therefore ``1.1 ** n_objectives``. For one front alone, the union is that front.
+union) and the nadir point of the fronts (the per-objective maximum of the union), so every point lies in
+``[0, 1]`` in each objective, and use ``REFERENCE_MARGIN`` (1.1) in every normalised objective as the
+reference point. Every point then dominates the reference, so every front has a positive hypervolume,
+even one another front dominates; the largest possible value is ``1.1 ** n_objectives``. For one front
+alone, the union is that front and the nadir is its own.
 """
 
 from __future__ import annotations
@@ -86,12 +87,11 @@ def non_dominated(values: NDArray[np.float64]) -> NDArray[np.bool_]:
 
 
 def normalisation_bounds(fronts: Sequence[NDArray[np.float64]]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(ideal, nadir) of the union of ``fronts``: per-objective minimum of the union, maximum of its front."""
+    """(ideal, nadir) of the union of ``fronts``: the per-objective minimum and maximum of the union."""
     union = np.vstack([np.asarray(front, dtype=np.float64) for front in fronts])
     if len(union) == 0:
         raise ValueError("hypervolume needs at least one point")
-    best = union[non_dominated(union)]
-    return union.min(axis=0), best.max(axis=0)
+    return union.min(axis=0), union.max(axis=0)
 
 
 def hypervolumes(fronts: Sequence[NDArray[np.float64]]) -> list[float]:
@@ -106,7 +106,7 @@ def hypervolumes(fronts: Sequence[NDArray[np.float64]]) -> list[float]:
     from pymoo.indicators.hv import HV
 
     ideal, nadir = normalisation_bounds(fronts)
-    span = np.where(nadir > ideal, nadir - ideal, 1.0)  # an objective constant over the union's front
+    span = np.where(nadir > ideal, nadir - ideal, 1.0)  # an objective constant over the union
     indicator = HV(ref_point=np.full(len(ideal), REFERENCE_MARGIN))
     return [float(indicator((np.asarray(front, dtype=np.float64) - ideal) / span)) for front in fronts]
 
