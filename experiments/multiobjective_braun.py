@@ -145,7 +145,10 @@ def markdown_report(summary: pd.DataFrame, args: argparse.Namespace) -> str:
     better = (table[("hypervolume_ci_low", "nsga2")] > table[("hypervolume_ci_high", "mopso")]).sum()
     worse = (table[("hypervolume_ci_high", "nsga2")] < table[("hypervolume_ci_low", "mopso")]).sum()
     lines += ["", f"NSGA-II's interval lies above MOPSO's on {better} instance(s), below it on {worse}, and the "
-              f"intervals overlap on {len(table) - better - worse}."]
+              f"intervals overlap on {len(table) - better - worse}.",
+              "", f"CPU seconds per run (`time.process_time`, mean per instance) ranged from "
+              f"{summary['cpu_s_mean'].min():.2f} to {summary['cpu_s_mean'].max():.2f} of the {args.time_limit:g} s "
+              "wall-clock budget: a lower share means the machine was shared with other work during the run."]
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,16 @@ def test_mopso_archive_never_exceeds_its_size() -> None:
     front = MOPSO(n_particles=12, max_iterations=8, archive_size=3, seed_heuristics=False).solve_front(
         powered_problem(), np.random.default_rng(2))
     assert 1 <= len(front.objectives) <= 3
+
+
+@pytest.mark.unit
+def test_mopso_draws_only_from_the_callers_generator() -> None:
+    """Neither Python's nor numpy's global random state moves, and the same seed gives the same front."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    fronts = [MOPSO(**QUICK["mopso"]).solve_front(powered_problem(), np.random.default_rng(7)) for _ in range(2)]
+    assert random.getstate() == python_state
+    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state, strict=True))
+    pd.testing.assert_frame_equal(fronts[0].objectives, fronts[1].objectives)
 
 
 class CountingMixin:
