@@ -1,7 +1,13 @@
 """The ``map`` sub-command: solve one static mapping instance from an ETC file.
 
 ``python -m simulator map ETC_FILE --algorithm NAME [--seed N] [--time-limit S] [--param key=value ...]
-[--shape T M] [--json] [--out FILE]``
+[--shape T M] [--json] [--out FILE] [--pareto FILE]``
+
+With ``--pareto`` a multi-objective solver (``nsga2``, ``mopso``) writes its whole non-dominated front as
+CSV and the command prints the front's hypervolume under the reference point rule of
+:mod:`simulator.solvers.front` (objectives normalised by the front's own ideal and nadir points, reference
+1.1 in each), and the reference point in the objectives' units; the reported solution is the one the
+solver's ``pick_rule`` chooses from the front.
 
 The main command-line module wires it in with::
 
@@ -25,9 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from simulator.mapping import MappingInputError, load_etc
+from simulator.mapping import MappingInputError, evaluate, load_etc
 from simulator.plugins import ParameterError
-from simulator.solvers import SOLVER_REGISTRY, UnknownSolverError, get_solver, solver_names
+from simulator.solvers import SOLVER_REGISTRY, SOLVERS, UnknownSolverError, get_solver, solver_names
+from simulator.solvers.front import REFERENCE_MARGIN, ParetoFront, hypervolumes, normalisation_bounds, pick
+from simulator.solvers.multiobjective import MultiObjectiveSolver
 
 __all__ = ["add_map_arguments", "parse_param", "run_map"]
 
@@ -72,13 +80,23 @@ def add_map_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, default=None, metavar="FILE", help="write the assignment as CSV task,machine"
     )
+    parser.add_argument(
+        "--pareto",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="multi-objective solvers (nsga2, mopso): write the non-dominated front as CSV and print its "
+        f"hypervolume (objectives normalised by the front's ideal and nadir, reference point {REFERENCE_MARGIN} "
+        "in each)",
+    )
 
 
 def parse_param(text: str) -> tuple[str, Any]:
-    """Split ``key=value`` and convert the value: int, float, true/false, none, else the string itself.
+    """Split ``key=value`` and convert the value: int, float, true/false, none, a JSON object or list (for
+    example ``pick_weights={"makespan": 1, "energy": 3}``), else the string itself.
 
     Raises:
-        ValueError: If there is no ``=`` or the key is empty.
+        ValueError: If there is no ``=``, the key is empty, or a value starting with ``{`` or ``[`` is not JSON.
     """
     key, separator, raw = text.partition("=")
     key = key.strip()
@@ -87,7 +105,12 @@ def parse_param(text: str) -> tuple[str, Any]:
     raw = raw.strip()
     lowered = raw.lower()
     value: Any
-    if lowered in ("true", "false"):
+    if raw.startswith(("{", "[")):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"--param {key}: {raw!r} is not valid JSON ({error.msg})") from None
+    elif lowered in ("true", "false"):
         value = lowered == "true"
     elif lowered in ("none", "null"):
         value = None
@@ -126,9 +149,21 @@ def run_map(args: argparse.Namespace) -> int:
         problem = load_etc(args.etc_file, n_tasks=n_tasks, n_machines=n_machines)
     except MappingInputError as error:
         return _fail(str(error))
+    if args.pareto is not None and not isinstance(solver, MultiObjectiveSolver):
+        multi = sorted(name for name, kind in SOLVERS.items() if issubclass(kind, MultiObjectiveSolver))
+        return _fail(f"--pareto needs a multi-objective solver ({', '.join(multi)}), got {solver.name}")
     rng = np.random.default_rng(np.random.SeedSequence(args.seed))
+    front: ParetoFront | None = None
     try:
-        result = solver.solve(problem, rng, time_limit_s=args.time_limit)
+        if isinstance(solver, MultiObjectiveSolver) and args.pareto is not None:
+            front = solver.solve_front(problem, rng, time_limit_s=args.time_limit)
+            chosen = pick(front.objectives, rule=solver.pick_rule, weights=solver.pick_weights)
+            assignment = front.assignments[chosen]
+            objectives = {key: float(value) for key, value in evaluate(problem, assignment).items()}
+            wall_s, params = front.wall_s, solver.get_params()
+        else:
+            result = solver.solve(problem, rng, time_limit_s=args.time_limit)
+            assignment, objectives, wall_s, params = result.assignment, result.objectives, result.wall_s, result.params
     except ParameterError as error:
         return _fail(str(error))
     except Exception as error:
@@ -143,32 +178,58 @@ def run_map(args: argparse.Namespace) -> int:
             with args.out.open("w", newline="", encoding="utf-8") as stream:
                 writer = csv.writer(stream)
                 writer.writerow(["task", "machine"])
-                writer.writerows(enumerate(result.assignment.tolist()))
+                writer.writerows(enumerate(assignment.tolist()))
         except OSError as error:
             return _fail(f"{args.out}: cannot write the assignment: {error.strerror}")
+    pareto: dict[str, Any] = {}
+    if front is not None:
+        try:
+            args.pareto.parent.mkdir(parents=True, exist_ok=True)
+            front.objectives.to_csv(args.pareto, index_label="solution")
+        except OSError as error:
+            return _fail(f"{args.pareto}: cannot write the front: {error.strerror}")
+        pareto = _front_report(front)
 
     report: dict[str, Any] = {
         "instance": problem.name,
         "n_tasks": problem.n_tasks,
         "n_machines": problem.n_machines,
         "algorithm": solver.name,
-        "params": result.params,
+        "params": params,
         "seed": args.seed,
         "time_limit_s": args.time_limit,
-        **result.objectives,
-        "wall_s": result.wall_s,
+        **objectives,
+        "wall_s": wall_s,
+        **pareto,
     }
     if args.json:
         print(json.dumps(report))
     else:
         print(f"instance          {problem.name} ({problem.n_tasks} tasks x {problem.n_machines} machines)")
         print(f"algorithm         {solver.name} (seed {args.seed})")
-        print(f"makespan_s        {result.objectives['makespan_s']:.6f}")
-        print(f"flowtime_s        {result.objectives['flowtime_s']:.6f}")
-        print(f"load_variance_s2  {result.objectives['load_variance_s2']:.6f}")
-        if "energy_j" in result.objectives:
-            print(f"energy_j          {result.objectives['energy_j']:.6f}")
-        print(f"wall_s            {result.wall_s:.3f}")
+        print(f"makespan_s        {objectives['makespan_s']:.6f}")
+        print(f"flowtime_s        {objectives['flowtime_s']:.6f}")
+        print(f"load_variance_s2  {objectives['load_variance_s2']:.6f}")
+        if "energy_j" in objectives:
+            print(f"energy_j          {objectives['energy_j']:.6f}")
+        print(f"wall_s            {wall_s:.3f}")
         if args.out is not None:
             print(f"assignment        {args.out}")
+        if front is not None:
+            reference = ", ".join(f"{column} {value:.6g}" for column, value in pareto["reference_point"].items())
+            print(f"front             {args.pareto} ({len(front.objectives)} solutions)")
+            print(f"hypervolume       {pareto['hypervolume']:.6f} (normalised by the front's ideal and nadir, "
+                  f"reference point {REFERENCE_MARGIN} each: {reference})")
     return 0
+
+
+def _front_report(front: ParetoFront) -> dict[str, Any]:
+    """The front's rows, its hypervolume and the reference point in the objectives' units, for the report."""
+    values = front.objectives.to_numpy()
+    ideal, nadir = normalisation_bounds([values])
+    columns = list(front.objectives.columns)
+    return {
+        "hypervolume": hypervolumes([values])[0],
+        "reference_point": dict(zip(columns, (ideal + REFERENCE_MARGIN * (nadir - ideal)).tolist(), strict=True)),
+        "front": front.objectives.to_dict(orient="records"),
+    }

@@ -126,6 +126,7 @@ QUICK_PARAMS = {  # small budgets so the metaheuristics stay fast in tests
     "ga": {"max_generations": 3, "population_size": 6},
     "pso": {"max_iterations": 5, "n_particles": 6},
     "nsga2": {"max_generations": 3, "population_size": 8},
+    "mopso": {"max_iterations": 3, "n_particles": 8},
 }
 
 

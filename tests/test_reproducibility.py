@@ -101,7 +101,8 @@ def test_policy_does_not_change_arrivals(scenario: Scenario, policy: str) -> Non
     arrival times (and applications) are the same whichever policy places the tasks."""
     mode = POLICIES[policy].modes[0]  # batch-only policies (the static solvers) run in batch mode
     scenario = dataclasses.replace(scenario, policy=dataclasses.replace(scenario.policy, mode=mode))
-    quick = {"ga": {"max_generations": 2}, "pso": {"max_iterations": 3}, "nsga2": {"max_generations": 2}}
+    quick = {"ga": {"max_generations": 2}, "pso": {"max_iterations": 3}, "nsga2": {"max_generations": 2},
+             "mopso": {"max_iterations": 2}}
     baseline = run(scenario, policy="least_loaded", seed=5)
     other = run(scenario, policy=policy, seed=5, params=quick.get(policy, {}))
     pd.testing.assert_series_equal(baseline.jobs["arrival_s"], other.jobs["arrival_s"], check_exact=True)

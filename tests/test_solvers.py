@@ -24,9 +24,10 @@ from simulator.solvers import (
     lp_lower_bound,
     solver_names,
 )
+from simulator.solvers.front import pick
 from simulator.solvers.ga import critical_descent, local_search
 from simulator.solvers.list_heuristics import min_min
-from simulator.solvers.nsga import NSGA2, pick
+from simulator.solvers.nsga import NSGA2
 
 BRAUN_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "data" / "braun"
 
@@ -35,12 +36,14 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "ga": {"population_size": 4, "max_generations": 3},
     "pso": {"n_particles": 6, "max_iterations": 15},
     "nsga2": {"population_size": 8, "max_generations": 4},
+    "mopso": {"n_particles": 8, "max_iterations": 4},
 }
 # Overrides that remove the heuristic seeds, so that the result visibly depends on the random stream.
 UNSEEDED: dict[str, dict[str, Any]] = {
     "ga": {"seed_min_min": False, "local_search": "none"},
     "pso": {"seed_min_min": False},
     "nsga2": {"seed_heuristics": False, "local_search_count": 0},
+    "mopso": {"seed_heuristics": False, "local_search_count": 0},
 }
 ALL_SOLVERS = solver_names()
 STOCHASTIC = [name for name in ALL_SOLVERS if SOLVERS[name].stochastic]
@@ -62,7 +65,7 @@ def fast_solver(name: str, **overrides: Any) -> Any:
 def test_every_expected_solver_is_registered() -> None:
     """Reference: the brief's list of algorithms."""
     expected = {"olb", "met", "mct", "min_min", "max_min", "duplex", "sufferage", "sufferage_batch", "stf", "ga",
-                "pso", "nsga2"}  # fmt: skip
+                "pso", "nsga2", "mopso"}  # fmt: skip
     assert expected <= set(ALL_SOLVERS)
 
 
@@ -197,7 +200,8 @@ def test_non_positive_time_limits_are_rejected(name: str) -> None:
 @pytest.mark.parametrize("name", STOCHASTIC)
 def test_iterative_solvers_need_a_stop_and_respect_the_time_limit(name: str) -> None:
     """Reference: the brief (stop on generations/iterations or time limit)."""
-    unlimited = {"ga": "max_generations", "pso": "max_iterations", "nsga2": "max_generations"}[name]
+    unlimited = {"ga": "max_generations", "pso": "max_iterations", "nsga2": "max_generations",
+                 "mopso": "max_iterations"}[name]
     solver = fast_solver(name, **{unlimited: None})
     with pytest.raises(ParameterError, match="never stop"):
         solver.solve(small_problem(), np.random.default_rng(0))

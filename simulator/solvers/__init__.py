@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from simulator.solvers import ga, list_heuristics, nsga, pso
+from simulator.solvers import ga, list_heuristics, mopso, nsga, pso
 from simulator.solvers.base import (
     SOLVER_REGISTRY,
     SOLVERS,
@@ -48,6 +48,7 @@ __all__ = [
     "get_solver",
     "list_heuristics",
     "lp_lower_bound",
+    "mopso",
     "nsga",
     "pso",
     "register_solver",

@@ -31,6 +31,7 @@ __all__ = [
     "get_solver",
     "register_solver",
     "solver_names",
+    "start_search",
 ]
 
 
@@ -147,15 +148,9 @@ class Solver(Plugin):
             ParameterError: If a parameter value or the time limit is invalid.
         """
         self.check_params()
-        if time_limit_s is not None and not time_limit_s > 0:
-            raise ParameterError(f"time_limit_s must be a positive number of seconds, got {time_limit_s}")
-        if max_evaluations is not None and not (isinstance(max_evaluations, int | np.integer) and max_evaluations > 0):
-            raise ParameterError(f"max_evaluations must be a positive integer, got {max_evaluations!r}")
-        warm_start = None if initial is None else _warm_start(problem, initial)
-        start = time.perf_counter()
-        search = Search(start, time_limit_s, None if max_evaluations is None else int(max_evaluations), warm_start)
+        search = start_search(problem, time_limit_s, max_evaluations, initial)
         assignment, history, extras = self._solve(problem, rng, search)
-        wall_s = time.perf_counter() - start
+        wall_s = search.elapsed_s()
         checked = np.array(as_assignment(problem, assignment), dtype=np.intp)
         checked.setflags(write=False)
         objectives = {key: float(value) for key, value in evaluate(problem, checked).items()}
@@ -183,6 +178,27 @@ class Solver(Plugin):
             search: The budgets and warm start of this call (history timestamps count from ``search.start_s``).
         """
         raise NotImplementedError
+
+
+def start_search(
+    problem: MappingProblem,
+    time_limit_s: float | None,
+    max_evaluations: int | None,
+    initial: NDArray[np.intp] | None,
+) -> Search:
+    """The checked budgets and warm start of one solve call, starting now (shared by every solve entry point).
+
+    Raises:
+        ParameterError: If the time limit or evaluation budget is not positive, or the warm start is not an
+            assignment of ``problem``.
+    """
+    if time_limit_s is not None and not time_limit_s > 0:
+        raise ParameterError(f"time_limit_s must be a positive number of seconds, got {time_limit_s}")
+    if max_evaluations is not None and not (isinstance(max_evaluations, int | np.integer) and max_evaluations > 0):
+        raise ParameterError(f"max_evaluations must be a positive integer, got {max_evaluations!r}")
+    warm_start = None if initial is None else _warm_start(problem, initial)
+    return Search(time.perf_counter(), time_limit_s, None if max_evaluations is None else int(max_evaluations),
+                  warm_start)
 
 
 def _warm_start(problem: MappingProblem, initial: NDArray[np.intp]) -> NDArray[np.intp]:
