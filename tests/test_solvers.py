@@ -39,7 +39,7 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
 # Overrides that remove the heuristic seeds, so that the result visibly depends on the random stream.
 UNSEEDED: dict[str, dict[str, Any]] = {
     "ga": {"seed_min_min": False, "local_search": "none"},
-    "pso": {"seed_min_min": False},
+    "pso": {"seed_min_min": False, "local_search_count": 0},
     "nsga2": {"seed_heuristics": False, "local_search_count": 0},
 }
 ALL_SOLVERS = solver_names()

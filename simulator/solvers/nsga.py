@@ -30,6 +30,7 @@ from simulator.mapping import MappingProblem, as_assignment, energy_j, flowtime,
 from simulator.plugins import ParameterError, check_choice, check_number
 from simulator.solvers.base import Search, Solver, register_solver
 from simulator.solvers.ga import Chromosome, clone, critical_descent, evaluate_pending, mutate_move_swap
+from simulator.solvers.global_random import seeded_global_random
 from simulator.solvers.list_heuristics import mct, min_min, shortest_task_first, sufferage
 
 __all__ = ["NSGA2", "ParetoFront", "ParetoIndividual", "ThreeObjectiveFitness", "pick"]
@@ -194,8 +195,9 @@ class NSGA2(Solver):
     ) -> ParetoFront:
         """Run NSGA-II and return the final non-dominated set.
 
-        Reseeds Python's ``random`` (which DEAP uses) from ``rng``; stopped by ``max_generations`` the
-        result is a pure function of the generator state.
+        Python's ``random`` (which DEAP uses) is seeded from ``rng`` for the run and the caller's state
+        restored afterwards (:func:`~simulator.solvers.global_random.seeded_global_random`); stopped by
+        ``max_generations`` the result is a pure function of the generator state.
 
         Args:
             problem: The mapping problem.
@@ -217,7 +219,13 @@ class NSGA2(Solver):
             )
         start_s = time.perf_counter()
         deadline = np.inf if time_limit_s is None else start_s + time_limit_s
-        random.seed(int(rng.integers(2**63)))
+        with seeded_global_random(rng):  # DEAP's operators draw from the global `random` module
+            return self._evolve_front(problem, rng, start_s, deadline)
+
+    def _evolve_front(
+        self, problem: MappingProblem, rng: np.random.Generator, start_s: float, deadline: float
+    ) -> ParetoFront:
+        """The evolution of :meth:`solve_front`, run with the global ``random`` seeded from ``rng``."""
         n_tasks, n_machines = problem.n_tasks, problem.n_machines
 
         import pandas as pd
