@@ -14,12 +14,16 @@ Hybrid. As in the published PSO variants for heterogeneous computing systems, th
 a local search, here the GA's (:func:`simulator.solvers.ga.local_search`): each iteration the best
 ``local_search_count`` decoded particles are improved, and the improved assignment is written back into
 the particle's position (Lamarckian learning), so personal and global bests are local optima that the
-velocity update recombines. The write-back happens inside the cost function, which pyswarms 1.3 calls
-with the swarm's own position array (``compute_objective_function``); that is the one place its loop lets
-a memetic step in, and pyswarms' optimizer loop (velocity, bounds, personal and global bests) does all
-the rest. The result records ``initial_best_makespan_s`` (best decoded particle of the initial swarm,
-before any local search) and ``first_search_makespan_s`` (after the first iteration's local search), so
-the swarm's own improvement beyond one local search is visible.
+velocity update recombines. Each iteration searches only assignments not searched before. When the global
+best has not improved for ``restart_after`` iterations the swarm has collapsed onto it; the particles are
+then scattered around it, each re-opening a random fraction of its tasks to the decoder (a perturbation
+as in iterated local search), and pyswarms' loop carries on from there (without this, the swarm stalled
+at its first local optimum on the inconsistent instances). The write-back happens inside the cost
+function, which pyswarms 1.3 calls with the swarm's own position array (``compute_objective_function``);
+that is the one place its loop lets a memetic step in, and pyswarms' optimizer loop (velocity, bounds,
+personal and global bests) does all the rest. The result records ``initial_best_makespan_s`` (best
+decoded particle of the initial swarm, before any local search) and ``first_search_makespan_s`` (after
+the first iteration's local search), so the swarm's own improvement beyond one local search is visible.
 
 pyswarms 1.3 needs three more workarounds, all confined to this module:
 
@@ -160,6 +164,9 @@ class ParticleSwarm(Solver):
             plain swarm).
         seed_min_min: Whether one particle starts at the origin (Min-min's schedule); otherwise all but
             the warm start are random.
+        restart_after: Iterations without a new best after which the swarm is scattered around the best
+            assignment (see the module docstring); None never restarts.
+        restart_fraction: Largest fraction of tasks a scattered particle re-opens to the decoder.
     """
 
     stochastic = True
@@ -176,6 +183,8 @@ class ParticleSwarm(Solver):
         initial_spread: float = 0.05,
         local_search_count: int = 2,
         seed_min_min: bool = True,
+        restart_after: int | None = 10,
+        restart_fraction: float = 0.15,
     ) -> None:
         self.n_particles = n_particles
         self.max_iterations = max_iterations
@@ -186,6 +195,8 @@ class ParticleSwarm(Solver):
         self.initial_spread = initial_spread
         self.local_search_count = local_search_count
         self.seed_min_min = seed_min_min
+        self.restart_after = restart_after
+        self.restart_fraction = restart_fraction
 
     def check_params(self) -> None:
         check_number(self, "n_particles", minimum=1, integer=True)
@@ -196,6 +207,8 @@ class ParticleSwarm(Solver):
         check_number(self, "initial_spread", minimum=0.0, maximum=1.0)
         check_number(self, "local_search_count", minimum=0, integer=True)
         check_choice(self, "seed_min_min", (True, False))
+        check_number(self, "restart_after", minimum=1, integer=True, allow_none=True)
+        check_number(self, "restart_fraction", minimum=0.0, maximum=1.0)
 
     def _solve(
         self,
@@ -235,22 +248,53 @@ class ParticleSwarm(Solver):
         history: list[tuple[float, float]] = []
         evaluations = 0
         iterations = 0
+        last_improvement = 0
+        restarts = 0
+        searched: set[int] = set()
         extras: dict[str, Any] = {}
 
+        def affordable(count: int) -> bool:
+            """Whether ``count`` more evaluations fit in the time and evaluation budgets."""
+            return not search.exhausted(evaluations + count - 1)
+
+        def scatter(positions: NDArray[np.float64]) -> None:
+            """Restart every particle but the first near the best assignment, in place: each re-opens a random
+            fraction (up to ``restart_fraction``) of its tasks to the decoder (biases as at the start)."""
+            best = encode_assignment(best_assignment, n_machines).reshape(n_tasks, n_machines)
+            for row in positions[1:]:
+                reopened = rng.random(n_tasks) < rng.uniform(0.0, self.restart_fraction)
+                view = row.reshape(n_tasks, n_machines)
+                view[:] = best
+                view[reopened] = rng.uniform(0.0, self.initial_spread, size=(int(reopened.sum()), n_machines))
+            positions[0] = best.ravel()
+
         def cost(positions: NDArray[np.float64]) -> NDArray[np.float64]:
-            nonlocal best_cost, best_assignment, evaluations, iterations
-            if iterations and search.exhausted(evaluations):
+            nonlocal best_cost, best_assignment, evaluations, iterations, last_improvement, restarts
+            if iterations and not affordable(len(positions)):
                 raise _BudgetSpentError
             iterations += 1
+            if self.restart_after is not None and iterations - last_improvement > self.restart_after:
+                scatter(positions)
+                last_improvement = iterations
+                restarts += 1
             decoded = decode_positions(problem, positions, order, scale)
             values = np.asarray(makespan(problem, decoded), dtype=np.float64)
             evaluations += len(values)
             if "initial_best_makespan_s" not in extras:
                 extras["initial_best_makespan_s"] = float(values.min())
-            for index in np.argsort(values, kind="stable")[: self.local_search_count]:
-                if search.exhausted(evaluations):
+            candidates: list[int] = []
+            for index in np.argsort(values, kind="stable"):
+                if len(candidates) >= self.local_search_count:
+                    break
+                key = hash(decoded[index].tobytes())
+                if key not in searched:  # a local optimum already found, or its start: nothing new to learn
+                    searched.add(key)
+                    candidates.append(int(index))
+            for index in candidates:
+                if not affordable(1):
                     break
                 improved = local_search(problem, decoded[index], rng)
+                searched.add(hash(improved.tobytes()))
                 evaluations += 1
                 value = float(makespan(problem, improved))
                 if value < values[index]:
@@ -265,6 +309,7 @@ class ParticleSwarm(Solver):
                 best_cost = float(values[index])
                 best_assignment = decoded[index].copy()
                 history.append((search.elapsed_s(), best_cost))
+                last_improvement = iterations
             return values
 
         optimizer_class = _lean_optimizer_class()
@@ -282,5 +327,5 @@ class ParticleSwarm(Solver):
         with contextlib.suppress(_BudgetSpentError):
             optimizer.optimize(cost, iters=iterations_allowed, verbose=False)
         history.append((search.elapsed_s(), best_cost))
-        extras.update(iterations=iterations, evaluations=evaluations)
+        extras.update(iterations=iterations, evaluations=evaluations, restarts=restarts)
         return best_assignment, history, extras
