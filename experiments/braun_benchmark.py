@@ -3,14 +3,16 @@
 For each instance: the deterministic list heuristics (OLB, MET, MCT, Min-min, Max-min, Duplex, both
 Sufferage variants, shortest task first) once, the GA and PSO over ``--seeds`` seeds with a wall-clock
 ``--time-limit`` each (one process, one core per run by default), and the LP-relaxation lower bound.
-Gaps are ``makespan / LP bound - 1``.
+Gaps are ``makespan / LP bound - 1``; the PSO section also gives the gap to the best-known makespans
+(``BEST_KNOWN``) and the swarm's improvement over its start.
 
 Writes to ``--out`` (default ``results/braun/``):
 
 * ``runs.csv``: one row per (instance, algorithm, seed) with all objectives and the wall time;
 * ``convergence.csv``: the GA and PSO convergence traces (wall time, best makespan so far);
 * ``summary.csv``: per instance and algorithm, best and mean makespan and their gaps to the LP bound;
-* ``summary.md``: the same as two markdown tables (makespan, gap), with the budget stated;
+* ``summary.md``: the same as two markdown tables (makespan, gap), with the budget stated, and a PSO
+  table (initial swarm's best, after the first local search, final; gap to best-known; wall and CPU time);
 * ``convergence.png``: gap to the LP bound against wall time for GA and PSO, one panel per instance.
 
 Usage::
@@ -18,6 +20,7 @@ Usage::
     python experiments/braun_benchmark.py                      # 10 seeds x 60 s: about 4 hours
     python experiments/braun_benchmark.py --seeds 3 --time-limit 20
     python experiments/braun_benchmark.py --quick              # 2 instances, 2 seeds, 2 s (for tests)
+    python experiments/braun_benchmark.py --metaheuristics pso --seeds 1 --time-limit 60
 """
 
 from __future__ import annotations
@@ -65,6 +68,23 @@ LABELS = {
     "ga": "GA",
     "pso": "PSO",
 }
+BEST_KNOWN = {
+    "u_c_hihi.0": 7358942.8,
+    "u_c_hilo.0": 152812.2,
+    "u_c_lohi.0": 238649.0,
+    "u_c_lolo.0": 5135.7,
+    "u_i_hihi.0": 2924720.0,
+    "u_i_hilo.0": 73202.1,
+    "u_i_lohi.0": 101527.0,
+    "u_i_lolo.0": 2533.4,
+    "u_s_hihi.0": 4080153.5,
+    "u_s_hilo.0": 95553.3,
+    "u_s_lohi.0": 121000.9,
+    "u_s_lolo.0": 3419.4,
+}
+"""Best-known makespans: the smaller of the two published solutions per instance of Gogos et al., FGCS 60
+(2016), as written in their file names (github.com/chgogos/hcsp at 6bcdd85, ``512x16/*.sol``; each file
+reproduces its makespan on our copies of the instances, see ``scenarios/data/braun/SOURCE.md``)."""
 STREAMS = {"ga": 0, "pso": 1}
 """Stream index of each stochastic algorithm in the seed sequence ``(seed, spawn_key=(replication, stream))``."""
 
@@ -75,6 +95,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--instances", nargs="+", default=None, help="instance file names (default: all 12)")
     parser.add_argument("--seeds", type=int, default=None, help="replications of GA and PSO (default 10)")
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per GA/PSO run (default 60)")
+    parser.add_argument("--metaheuristics", nargs="+", choices=METAHEURISTICS, default=METAHEURISTICS,
+                        help="stochastic algorithms to run (default: ga pso)")
     parser.add_argument("--base-seed", type=int, default=2001, help="root of all seed sequences")
     parser.add_argument("--processes", type=int, default=1, help="parallel GA/PSO runs (default 1)")
     parser.add_argument("--out", type=Path, default=REPOSITORY / "results" / "braun", help="output folder")
@@ -109,13 +131,18 @@ def run_stochastic(job: tuple[Path, str, int, int, float]) -> tuple[dict[str, An
     unlimited = {"ga": {"max_generations": None}, "pso": {"max_iterations": None}}[algorithm]
     solver = get_solver(algorithm, **unlimited)
     rng = np.random.default_rng(np.random.SeedSequence(base_seed, spawn_key=(replication, STREAMS[algorithm])))
+    cpu_start = time.process_time()
     result = solver.solve(problem, rng, time_limit_s=time_limit_s)
+    cpu_s = time.process_time() - cpu_start
     trace = [
         {"instance": path.name, "algorithm": algorithm, "seed": replication, "wall_s": wall, "best_makespan_s": best}
         for wall, best in (result.history or [])
     ]
     row = _row(path.name, algorithm, replication, result, time_limit_s)
     row["iterations"] = result.extras.get("generations", result.extras.get("iterations"))
+    row["cpu_s"] = cpu_s
+    for name in ("initial_best_makespan_s", "first_search_makespan_s"):
+        row[name] = result.extras.get(name)
     return row, trace
 
 
@@ -138,7 +165,7 @@ def run_benchmark(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame,
     jobs = [
         (args.data_dir / instance, algorithm, replication, args.base_seed, args.time_limit)
         for instance in args.instances
-        for algorithm in METAHEURISTICS
+        for algorithm in args.metaheuristics
         for replication in range(args.seeds)
     ]
     if args.processes == 1:
@@ -178,7 +205,7 @@ def _markdown(table: pd.DataFrame) -> str:
 
 def markdown_report(summary: pd.DataFrame, args: argparse.Namespace, runs: pd.DataFrame) -> str:
     """Two wide tables (makespan; gap to the LP bound), instances as rows, algorithms as columns."""
-    algorithms = HEURISTICS + METAHEURISTICS
+    algorithms = HEURISTICS + list(args.metaheuristics)
     makespan_rows = []
     gap_rows = []
     for instance in args.instances:
@@ -201,7 +228,11 @@ def markdown_report(summary: pd.DataFrame, args: argparse.Namespace, runs: pd.Da
         gap_rows.append(gap_row)
     ga = summary[summary["algorithm"] == "ga"]
     ga_gaps = runs.loc[runs["algorithm"] == "ga", "gap_to_lp"]
-    within = float(np.mean(ga_gaps <= 0.015)) if len(ga_gaps) else 0.0
+    ga_line = (
+        f"GA worst mean gap {ga['mean_gap'].max():.2%}, worst best gap {ga['best_gap'].max():.2%}; "
+        f"{float(np.mean(ga_gaps <= 0.015)):.0%} of GA runs within 1.5% of the LP bound."
+        if len(ga_gaps) else "GA not run."
+    )
     lines = [
         "# Braun et al. (2001) benchmark: makespan by algorithm",
         "",
@@ -209,12 +240,12 @@ def markdown_report(summary: pd.DataFrame, args: argparse.Namespace, runs: pd.Da
         f"`experiments/braun_benchmark.py` on {platform.machine()} ({os.cpu_count()} CPUs visible, "
         f"{args.processes} process(es)), Python {platform.python_version()}.",
         "",
-        f"GA and PSO: {args.seeds} seed(s) per instance, **time limit {args.time_limit:g} s per run** on one core "
+        f"{' and '.join(LABELS[name] for name in args.metaheuristics)}: {args.seeds} seed(s) per instance, "
+        f"**time limit {args.time_limit:g} s per run** on one core "
         f"(best and mean over seeds). List heuristics are deterministic (ties: lowest machine, then lowest task "
         f"index). Gap = makespan / LP-relaxation lower bound - 1.",
         "",
-        f"GA worst mean gap {ga['mean_gap'].max():.2%}, worst best gap {ga['best_gap'].max():.2%}; "
-        f"{within:.0%} of GA runs within 1.5% of the LP bound.",
+        ga_line,
         "",
         "## Makespan",
         "",
@@ -224,8 +255,53 @@ def markdown_report(summary: pd.DataFrame, args: argparse.Namespace, runs: pd.Da
         "",
         _markdown(pd.DataFrame(gap_rows)),
         "",
+        *pso_report(runs),
     ]
     return "\n".join(lines)
+
+
+def pso_report(runs: pd.DataFrame) -> list[str]:
+    """The swarm's start and end per instance (means over seeds) and the gap to the best-known makespan."""
+    pso = runs[runs["algorithm"] == "pso"]
+    if pso.empty:
+        return []
+    table = pso.groupby("instance", sort=False).agg(
+        initial=("initial_best_makespan_s", "mean"),
+        first=("first_search_makespan_s", "mean"),
+        final=("makespan_s", "mean"),
+        best=("makespan_s", "min"),
+        wall=("wall_s", "mean"),
+        cpu=("cpu_s", "mean"),
+    )
+    rows = []
+    worst = 0.0
+    for instance, part in table.iterrows():
+        known = BEST_KNOWN.get(str(instance), np.nan)
+        worst = max(worst, part["final"] / known - 1)
+        rows.append({
+            "instance": instance,
+            "best-known": f"{known:.1f}",
+            "initial swarm best": f"{part['initial']:.2f}",
+            "after 1st local search": f"{part['first']:.2f}",
+            "final (mean)": f"{part['final']:.2f}",
+            "final (best)": f"{part['best']:.2f}",
+            "initial gap to best-known": f"{part['initial'] / known - 1:.2%}",
+            "final gap to best-known": f"{part['final'] / known - 1:.2%}",
+            "wall s": f"{part['wall']:.1f}",
+            "CPU s": f"{part['cpu']:.1f}",
+        })
+    return [
+        "## PSO: the swarm's start and end, gap to the best-known makespans",
+        "",
+        "Initial swarm best: the best decoded particle before any local search (Min-min's schedule is one of "
+        "them). After the 1st local search: the swarm's best after its first iteration's local search; "
+        "what follows is the swarm's own improvement. Best-known: Gogos et al. (2016), see `BEST_KNOWN`. "
+        f"Worst mean final gap to best-known: {worst:.2%} (target 2%). CPU s is `time.process_time()`; "
+        "below the wall time when the machine was shared.",
+        "",
+        _markdown(pd.DataFrame(rows)),
+        "",
+    ]
 
 
 def plot_convergence(convergence: pd.DataFrame, bounds: pd.DataFrame, path: Path, time_limit_s: float) -> None:
@@ -239,7 +315,8 @@ def plot_convergence(convergence: pd.DataFrame, bounds: pd.DataFrame, path: Path
     columns = min(4, len(instances))
     rows = (len(instances) + columns - 1) // columns
     figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False, sharex=True)
-    colours = {"ga": "tab:blue", "pso": "tab:orange"}
+    colours = {name: colour for name, colour in (("ga", "tab:blue"), ("pso", "tab:orange"))
+               if name in set(convergence["algorithm"])}
     lookup = bounds.set_index("instance")["lp_bound_s"]
     for axis, instance in zip(axes.ravel(), instances, strict=False):
         part = convergence[convergence["instance"] == instance]

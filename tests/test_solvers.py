@@ -26,8 +26,10 @@ from simulator.solvers import (
 )
 from simulator.solvers.front import pick
 from simulator.solvers.ga import critical_descent, local_search
-from simulator.solvers.list_heuristics import min_min
+from simulator.solvers.global_random import seeded_global_random
+from simulator.solvers.list_heuristics import mct, min_min, min_min_order
 from simulator.solvers.nsga import NSGA2
+from simulator.solvers.pso import decode_positions, encode_assignment
 
 BRAUN_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "data" / "braun"
 
@@ -41,7 +43,7 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
 # Overrides that remove the heuristic seeds, so that the result visibly depends on the random stream.
 UNSEEDED: dict[str, dict[str, Any]] = {
     "ga": {"seed_min_min": False, "local_search": "none"},
-    "pso": {"seed_min_min": False},
+    "pso": {"seed_min_min": False, "local_search_count": 0, "initial_spread": 1.0},
     "nsga2": {"seed_heuristics": False, "local_search_count": 0},
     "mopso": {"seed_heuristics": False, "local_search_count": 0},
 }
@@ -106,7 +108,8 @@ def test_inputs_are_left_untouched(name: str) -> None:
 @pytest.mark.contract
 @pytest.mark.parametrize("name", ALL_SOLVERS)
 def test_same_seed_gives_the_same_result_whatever_the_global_random_state(name: str) -> None:
-    """Reference: STYLE.md randomness rule (the run owns its generators; GA/PSO reseed global state)."""
+    """Reference: STYLE.md randomness rule (the run owns its generators; GA/PSO/NSGA-II seed the global
+    generators their libraries draw from inside the call)."""
     problem = small_problem()
     random.seed(1)
     np.random.seed(1)
@@ -370,3 +373,113 @@ def test_search_budgets_and_warm_start_are_checked_before_solving():
 
     Recording(**solver.get_params()).solve(problem, np.random.default_rng(0), initial=np.zeros(problem.n_tasks, int))
     assert seen[0].initial.tolist() == [0] * problem.n_tasks and not seen[0].initial.flags.writeable
+
+
+@pytest.mark.contract
+@pytest.mark.parametrize("name", STOCHASTIC)
+def test_the_callers_global_random_state_is_restored(name: str) -> None:
+    """Reference: the solver base's docstring (a solve draws from the generator it is given only):
+    DEAP's and pyswarms' draws from ``random`` and ``np.random`` are confined to the call."""
+    random.seed(7)
+    np.random.seed(7)
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    fast_solver(name).solve(small_problem(), np.random.default_rng(0))
+    assert random.getstate() == python_state
+    after = np.random.get_state()
+    assert after[0] == numpy_state[0] and np.array_equal(after[1], numpy_state[1]) and after[2:] == numpy_state[2:]
+
+
+@pytest.mark.unit
+def test_seeded_global_random_restores_the_callers_state_after_an_exception() -> None:
+    """Reference: seeded_global_random's docstring (restored on exit, normal or by exception); inside the block
+    the global draws are a function of the given generator."""
+    random.seed(3)
+    np.random.seed(3)
+    expected_python, expected_numpy = random.random(), np.random.random()
+    random.seed(3)
+    np.random.seed(3)
+    with pytest.raises(KeyError), seeded_global_random(np.random.default_rng(5)):
+        inside = (random.random(), np.random.random())
+        raise KeyError("boom")
+    assert (random.random(), np.random.random()) == (expected_python, expected_numpy)
+    with seeded_global_random(np.random.default_rng(5)):
+        assert (random.random(), np.random.random()) == inside
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("source", ["random", "braun"])
+def test_pso_decoder_reproduces_min_min_and_mct(source: str) -> None:
+    """Reference: Braun et al. (2001) section 3.1 (Min-min and MCT are list schedulers that map each task to its
+    minimum-completion machine; they differ in the task order): with zero biases the decoder in Min-min's
+    mapping order gives Min-min's assignment, in index order MCT's."""
+    problem = small_problem(n_tasks=60, n_machines=5) if source == "random" else load_etc(BRAUN_DIR / "u_c_hihi.0")
+    origin = np.zeros((2, problem.n_tasks * problem.n_machines))
+    decoded = decode_positions(problem, origin, min_min_order(problem), 1.0)
+    assert np.array_equal(decoded[0], min_min(problem)) and np.array_equal(decoded[1], min_min(problem))
+    in_index_order = decode_positions(problem, origin[:1], np.arange(problem.n_tasks), 1.0)[0]
+    assert np.array_equal(in_index_order, mct(problem))
+    assert sorted(min_min_order(problem)) == list(range(problem.n_tasks))
+
+
+@pytest.mark.unit
+def test_pso_one_hot_position_decodes_to_its_assignment() -> None:
+    """Reference: encode_assignment's docstring: any assignment whose makespan is at most the decoder's scale is
+    a point of the search space (warm starts and local-search results are written back this way); biases
+    move single tasks while the decoder keeps the others on their minimum-completion machines."""
+    problem = small_problem(n_tasks=60, n_machines=5)
+    rng = np.random.default_rng(1)
+    order = min_min_order(problem)
+    for assignment in [*rng.integers(0, 5, size=(5, 60)), mct(problem), local_search(problem, min_min(problem), rng)]:
+        scale = float(makespan(problem, assignment))
+        position = encode_assignment(np.asarray(assignment), problem.n_machines)[None, :]
+        assert np.array_equal(decode_positions(problem, position, order, scale)[0], assignment)
+        assert np.array_equal(decode_positions(problem, position, order, 2 * scale)[0], assignment)
+    # A strong bias on one task's machine overrides Min-min's choice for that task only at the start of the order.
+    first = int(order[0])
+    other = (int(min_min(problem)[first]) + 1) % problem.n_machines
+    position = np.zeros((1, 60, 5))
+    position[0, first, other] = 1.0
+    decoded = decode_positions(problem, position, order, float(makespan(problem, min_min(problem))))[0]
+    assert decoded[first] == other
+
+
+@pytest.mark.unit
+def test_pso_includes_the_warm_start() -> None:
+    """Reference: Search's docstring (an iterative solver includes ``initial`` among its starting points): a warm
+    start better than anything one plain swarm iteration finds is returned; without it the swarm does worse."""
+    problem = small_problem(n_tasks=60, n_machines=5)
+    warm = local_search(problem, min_min(problem), np.random.default_rng(0))
+    solver = get_solver("pso", n_particles=5, max_iterations=1, local_search_count=0)
+    without = solver.solve(problem, np.random.default_rng(0))
+    assert without.makespan_s > makespan(problem, warm)
+    with_warm = solver.solve(problem, np.random.default_rng(0), initial=warm)
+    assert with_warm.makespan_s <= makespan(problem, warm)
+    assert with_warm.extras["initial_best_makespan_s"] == pytest.approx(makespan(problem, warm))
+    alone = get_solver("pso", n_particles=1, max_iterations=1, local_search_count=0)
+    assert alone.solve(problem, np.random.default_rng(0), initial=warm).makespan_s == pytest.approx(
+        makespan(problem, warm))
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("budget", [1, 7, 20, 57])
+def test_pso_honours_the_evaluation_budget(budget: int) -> None:
+    """Reference: Search's docstring (stop when ``max_evaluations`` candidate assignments have been evaluated):
+    every decoded particle and every local-search result counts; without an iteration limit the budget alone
+    stops the swarm."""
+    problem = small_problem(n_tasks=40, n_machines=4)
+    result = get_solver("pso", n_particles=6, max_iterations=None).solve(
+        problem, np.random.default_rng(0), max_evaluations=budget)
+    assert 1 <= result.extras["evaluations"] <= budget
+    assert result.extras["evaluations"] > budget - 6 - 2  # it stops only when the next iteration does not fit
+
+
+@pytest.mark.validation
+def test_pso_swarm_improves_on_its_start_on_a_braun_instance() -> None:
+    """Reference: Braun et al. (2001) instance u_i_lolo.0 and its Min-min makespan 2785.65 (the published value
+    reproduced by the benchmark): the initial swarm's best is Min-min's schedule, the local search improves it,
+    and the swarm's later iterations improve on the first local search."""
+    problem = load_etc(BRAUN_DIR / "u_i_lolo.0")
+    result = get_solver("pso", max_iterations=15).solve(problem, np.random.default_rng(0))
+    assert result.extras["initial_best_makespan_s"] == pytest.approx(2785.65, abs=0.01)
+    assert result.extras["first_search_makespan_s"] < 2785.65
+    assert result.makespan_s < result.extras["first_search_makespan_s"]

@@ -21,10 +21,11 @@ exceeds it. A generation starts only if the budget can still
 score a whole population, so a budget of k evaluations per task gives a batch policy work proportional to the
 batch.
 
-DEAP draws from Python's global ``random`` module. :meth:`GeneticAlgorithm.solve` reseeds it from the
-caller's generator at the start of every call and draws everything else from that generator, so a run is a
-pure function of the generator state when it is stopped by ``max_generations`` or an evaluation budget. A
-time limit stops it at a point that depends on machine speed.
+DEAP draws from Python's global ``random`` module. :meth:`GeneticAlgorithm.solve` seeds it from the
+caller's generator for the run and restores the caller's state afterwards
+(:func:`simulator.solvers.global_random.seeded_global_random`), and draws everything else from that
+generator, so a run is a pure function of the generator state when it is stopped by ``max_generations``
+or an evaluation budget. A time limit stops it at a point that depends on machine speed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from numpy.typing import NDArray
 from simulator.mapping import MappingProblem, makespan
 from simulator.plugins import ParameterError, check_choice, check_number
 from simulator.solvers.base import Search, Solver, register_solver
+from simulator.solvers.global_random import seeded_global_random
 from simulator.solvers.list_heuristics import min_min
 
 __all__ = [
@@ -478,8 +480,16 @@ class GeneticAlgorithm(Solver):
         if self.max_generations is None and not search.bounded:
             raise ParameterError("ga: give max_generations, a time limit or an evaluation budget, "
                                  "or it would never stop")
-        # DEAP's operators draw from the global `random` module: reseed it from our own stream.
-        random.seed(int(rng.integers(2**63)))
+        with seeded_global_random(rng):  # DEAP's operators draw from the global `random` module
+            return self._evolve(problem, rng, search)
+
+    def _evolve(
+        self,
+        problem: MappingProblem,
+        rng: np.random.Generator,
+        search: Search,
+    ) -> tuple[NDArray[np.intp], list[tuple[float, float]] | None, dict[str, Any]]:
+        """The evolution of :meth:`_solve`, run with the global ``random`` seeded from ``rng``."""
         n_tasks, n_machines = problem.n_tasks, problem.n_machines
         budget = _Budget(search)
 

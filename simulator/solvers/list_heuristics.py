@@ -42,6 +42,7 @@ __all__ = [
     "mct",
     "met",
     "min_min",
+    "min_min_order",
     "olb",
     "shortest_task_first",
     "sufferage",
@@ -92,17 +93,18 @@ def mct(problem: MappingProblem) -> NDArray[np.intp]:
     return _mct_in_order(problem, np.arange(problem.n_tasks, dtype=np.intp))
 
 
-def _min_or_max_min(problem: MappingProblem, pick_largest: bool) -> NDArray[np.intp]:
-    """Shared loop of Min-min and Max-min (Braun et al. 2001, section 3.1).
+def _min_or_max_min(problem: MappingProblem, pick_largest: bool) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Shared loop of Min-min and Max-min (Braun et al. 2001, section 3.1); returns (assignment, order).
 
     Each step computes, for every unmapped task, its minimum completion time over machines (ties: lowest
     machine), then maps the task whose minimum is smallest (Min-min) or largest (Max-min), ties to the
-    lowest task index, and updates that machine's availability.
+    lowest task index, and updates that machine's availability. ``order`` lists the tasks as mapped.
     """
     etc = problem.etc_s
     available = problem.ready_time_s.copy()
     unmapped = np.arange(problem.n_tasks, dtype=np.intp)
     assignment = np.empty(problem.n_tasks, dtype=np.intp)
+    order = np.empty(problem.n_tasks, dtype=np.intp)
     while unmapped.size:
         completion = etc[unmapped] + available
         best_machine = completion.argmin(axis=1)
@@ -111,9 +113,10 @@ def _min_or_max_min(problem: MappingProblem, pick_largest: bool) -> NDArray[np.i
         task = int(unmapped[position])
         machine = int(best_machine[position])
         assignment[task] = machine
+        order[problem.n_tasks - unmapped.size] = task
         available[machine] += etc[task, machine]
         unmapped = np.delete(unmapped, position)
-    return assignment
+    return assignment, order
 
 
 def min_min(problem: MappingProblem) -> NDArray[np.intp]:
@@ -122,7 +125,13 @@ def min_min(problem: MappingProblem) -> NDArray[np.intp]:
     Braun et al. (2001), section 3.1. Ties: lowest machine index for a task's best machine, then lowest
     task index between tasks with equal minimum completion time.
     """
-    return _min_or_max_min(problem, pick_largest=False)
+    return _min_or_max_min(problem, pick_largest=False)[0]
+
+
+def min_min_order(problem: MappingProblem) -> NDArray[np.intp]:
+    """The order in which Min-min maps the tasks; mapping them in this order, each to its minimum-completion
+    machine, reproduces :func:`min_min`'s assignment (the particle swarm's decoder starts from it)."""
+    return _min_or_max_min(problem, pick_largest=False)[1]
 
 
 def max_min(problem: MappingProblem) -> NDArray[np.intp]:
@@ -130,7 +139,7 @@ def max_min(problem: MappingProblem) -> NDArray[np.intp]:
 
     Braun et al. (2001), section 3.1. Ties: lowest machine index, then lowest task index.
     """
-    return _min_or_max_min(problem, pick_largest=True)
+    return _min_or_max_min(problem, pick_largest=True)[0]
 
 
 def duplex(problem: MappingProblem) -> NDArray[np.intp]:
@@ -201,6 +210,7 @@ def sufferage_batch(problem: MappingProblem) -> NDArray[np.intp]:
     available = problem.ready_time_s.copy()
     unmapped = np.arange(problem.n_tasks, dtype=np.intp)
     assignment = np.empty(problem.n_tasks, dtype=np.intp)
+    order = np.empty(problem.n_tasks, dtype=np.intp)
     while unmapped.size:
         best_machine, _, sufferage_value = _best_two(etc[unmapped] + available)
         # Sort by machine, then by decreasing sufferage, then by task index (unmapped is ascending).

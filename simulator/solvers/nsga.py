@@ -20,6 +20,7 @@ from simulator.plugins import ParameterError, check_choice, check_number
 from simulator.solvers.base import Search, register_solver
 from simulator.solvers.front import ParetoFront
 from simulator.solvers.ga import Chromosome, clone, critical_descent, evaluate_pending, mutate_move_swap
+from simulator.solvers.global_random import seeded_global_random
 from simulator.solvers.multiobjective import MultiObjectiveSolver, starting_assignments
 
 __all__ = ["NSGA2", "ParetoIndividual", "ThreeObjectiveFitness"]
@@ -104,10 +105,15 @@ class NSGA2(MultiObjectiveSolver):
     def _search_front(self, problem: MappingProblem, rng: np.random.Generator, search: Search) -> ParetoFront:
         """Run NSGA-II; one evaluation per individual scored, at most ``search.max_evaluations`` of them.
 
-        Reseeds Python's ``random`` (which DEAP uses) from ``rng``; stopped by ``max_generations`` or an
-        evaluation budget the result is a pure function of the generator state.
+        Python's ``random`` (which DEAP uses) is seeded from ``rng`` for the run and the caller's state restored
+        afterwards (:func:`~simulator.solvers.global_random.seeded_global_random`); stopped by
+        ``max_generations`` or an evaluation budget the result is a pure function of the generator state.
         """
-        random.seed(int(rng.integers(2**63)))
+        with seeded_global_random(rng):  # DEAP's operators draw from the global `random` module
+            return self._evolve_front(problem, rng, search)
+
+    def _evolve_front(self, problem: MappingProblem, rng: np.random.Generator, search: Search) -> ParetoFront:
+        """The evolution of :meth:`_search_front`, run with the global ``random`` seeded from ``rng``."""
         n_tasks, n_machines = problem.n_tasks, problem.n_machines
 
         from deap import tools

@@ -1,15 +1,35 @@
-"""Particle swarm optimisation for static mapping, built on pyswarms' ``GlobalBestPSO``.
+"""Memetic particle swarm optimisation for static mapping, built on pyswarms' ``GlobalBestPSO``.
 
-A particle is a point in ``[0, M)^T``; it decodes to an assignment by flooring each coordinate to a
-machine index. The cost of the whole swarm is one call of the vectorized
-:func:`simulator.mapping.makespan` on the decoded ``(n_particles, T)`` population. One particle starts at
-Min-min's assignment (each coordinate at the middle of its machine's unit interval), the others uniformly
-at random.
+Encoding. A particle is a matrix of machine *biases* ``b`` of shape ``(T, M)`` with entries in ``[0, 1]``
+(flattened for pyswarms). The decoder is a list scheduler: it maps the tasks in Min-min's order, each to
+the machine minimising ``available[m] + etc[t, m] - b[t, m] * scale``, where ``scale`` is the larger of
+Min-min's makespan and the warm start's. So the origin decodes to Min-min's assignment, small biases to
+schedules near it, and every assignment ``A`` with makespan at most ``scale`` is the point ``b[t, A[t]] =
+1`` (its one-hot encoding; :func:`encode_assignment`), among them the warm start (``search.initial``) and
+MCT's assignment when it is no worse. A step of the swarm shifts the preferences of some tasks, and the
+load-aware decoder repairs the rest of the schedule around them: the landscape is far smoother than the
+old floor-decoded machine indices, where almost every move was a random reassignment of many tasks.
 
-pyswarms 1.3 needs three workarounds, all confined to this module:
+Hybrid. As in the published PSO variants for heterogeneous computing systems, the swarm is combined with
+a local search, here the GA's (:func:`simulator.solvers.ga.local_search`): each iteration the best
+``local_search_count`` decoded particles are improved, and the improved assignment is written back into
+the particle's position (Lamarckian learning), so personal and global bests are local optima that the
+velocity update recombines. Each iteration searches only assignments not searched before. When the global
+best has not improved for ``restart_after`` iterations the swarm has collapsed onto it; the particles are
+then scattered around it, each re-opening a random fraction of its tasks to the decoder (a perturbation
+as in iterated local search), and pyswarms' loop carries on from there (without this, the swarm stalled
+at its first local optimum on the inconsistent instances). The write-back happens inside the cost
+function, which pyswarms 1.3 calls with the swarm's own position array (``compute_objective_function``);
+that is the one place its loop lets a memetic step in, and pyswarms' optimizer loop (velocity, bounds,
+personal and global bests) does all the rest. The result records ``initial_best_makespan_s`` (best
+decoded particle of the initial swarm, before any local search) and ``first_search_makespan_s`` (after
+the first iteration's local search), so the swarm's own improvement beyond one local search is visible.
 
-* it draws initial velocities and every velocity update from numpy's *global* generator, so
-  :meth:`ParticleSwarm.solve` reseeds ``np.random`` from the caller's generator at every call;
+pyswarms 1.3 needs three more workarounds, all confined to this module:
+
+* it draws initial velocities and every velocity update from numpy's *global* generator; the solve runs
+  inside :func:`simulator.solvers.global_random.seeded_global_random`, which seeds it from the caller's
+  generator and restores the caller's global state afterwards;
 * its ``Reporter`` calls ``logging.config.dictConfig`` when pyswarms is imported and whenever an optimizer
   is built, replacing the root logger's handlers and creating ``report.log`` in the working directory.
   pyswarms reads an alternative configuration from the file named by the ``LOG_CFG`` environment
@@ -19,14 +39,9 @@ pyswarms 1.3 needs three workarounds, all confined to this module:
 * ``optimize`` stores every iteration's positions and velocities (``pos_history``), which would grow to
   gigabytes over a minute of iterations, so a subclass keeps only the cost history.
 
-Measured on Braun et al.'s instances (``experiments/braun_benchmark.py``, 20 s and about 20,000-37,000
-iterations per run) the swarm never improved on its Min-min particle: floor-decoded continuous positions
-make almost every move a random reassignment of many tasks. The adapter is kept as the standard baseline
-the literature compares against; the GA's local search is what closes the gap.
-
-pyswarms has no wall-clock stop: the cost function raises an internal exception once the time limit has
-passed, which ends ``optimize``; the best particle found so far is tracked by the cost function itself
-(it sees every evaluated position), so nothing is lost.
+pyswarms has no wall-clock or evaluation budget: the cost function raises an internal exception once the
+time limit or ``max_evaluations`` is spent, which ends ``optimize``; the best assignment found so far is
+tracked by the cost function itself (it sees every evaluated position), so nothing is lost.
 """
 
 from __future__ import annotations
@@ -35,7 +50,6 @@ import contextlib
 import functools
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,16 +60,15 @@ from numpy.typing import NDArray
 from simulator.mapping import MappingProblem, makespan
 from simulator.plugins import ParameterError, check_choice, check_number
 from simulator.solvers.base import Search, Solver, register_solver
-from simulator.solvers.list_heuristics import min_min
+from simulator.solvers.ga import local_search
+from simulator.solvers.global_random import seeded_global_random
+from simulator.solvers.list_heuristics import min_min_order
 
-__all__ = ["ParticleSwarm", "decode_positions"]
-
-_UPPER_MARGIN = 1e-9
-"""Positions stay below ``M - margin`` so that flooring never yields machine ``M``."""
+__all__ = ["ParticleSwarm", "decode_positions", "encode_assignment"]
 
 
-class _TimeUpError(Exception):
-    """Raised from the cost function to stop pyswarms at the time limit."""
+class _BudgetSpentError(Exception):
+    """Raised from the cost function to stop pyswarms when the time or evaluation budget is spent."""
 
 
 @contextlib.contextmanager
@@ -90,23 +103,70 @@ def _lean_optimizer_class() -> type:
     return LeanGlobalBestPSO
 
 
-def decode_positions(positions: NDArray[np.float64], n_machines: int) -> NDArray[np.intp]:
-    """Floor continuous positions in ``[0, M)`` to machine indices (clipped into range for safety)."""
-    return np.clip(np.floor(positions), 0, n_machines - 1).astype(np.intp)
+def decode_positions(
+    problem: MappingProblem,
+    positions: NDArray[np.float64],
+    order: NDArray[np.intp],
+    scale: float,
+) -> NDArray[np.intp]:
+    """Decode particles to assignments with the biased list scheduler of the module docstring.
+
+    Args:
+        problem: The mapping problem (``T`` tasks, ``M`` machines).
+        positions: Biases, shape ``(P, T * M)`` (task-major) or ``(P, T, M)``.
+        order: The order in which tasks are mapped (a permutation of ``range(T)``).
+        scale: Seconds that a bias of 1 subtracts from a machine's completion time.
+
+    Returns:
+        Assignments, shape ``(P, T)``; all particles are decoded together, one numpy step per task.
+    """
+    n_tasks, n_machines = problem.n_tasks, problem.n_machines
+    n_particles = positions.shape[0]
+    credit = positions.reshape(n_particles, n_tasks, n_machines) * scale
+    available = np.tile(problem.ready_time_s, (n_particles, 1))
+    assignment = np.empty((n_particles, n_tasks), dtype=np.intp)
+    rows = np.arange(n_particles)
+    etc = problem.etc_s
+    for task in order:
+        machine = (available + etc[task] - credit[:, task, :]).argmin(axis=1)
+        assignment[:, task] = machine
+        available[rows, machine] += etc[task, machine]
+    return assignment
+
+
+def encode_assignment(assignment: NDArray[np.intp], n_machines: int) -> NDArray[np.float64]:
+    """The one-hot position (flattened ``(T, M)``) that decodes to ``assignment`` when its makespan is at
+    most the decoder's ``scale``: its own machine's completion time minus ``scale`` is then at most zero,
+    every other machine's is positive."""
+    position = np.zeros((len(assignment), n_machines))
+    position[np.arange(len(assignment)), assignment] = 1.0
+    return position.ravel()
 
 
 @register_solver("pso")
 class ParticleSwarm(Solver):
-    """Global-best particle swarm on floor-decoded continuous positions (pyswarms ``GlobalBestPSO``).
+    """Global-best particle swarm on machine biases decoded by a list scheduler, with local search.
+
+    The defaults were chosen on Braun et al.'s 512 x 16 instances (``experiments/braun_benchmark.py``);
+    see ``results/reference/braun/`` for the measured gaps.
 
     Args:
         n_particles: Swarm size.
-        max_iterations: Iterations (one swarm evaluation each); None to run until the time limit.
+        max_iterations: Iterations (one swarm evaluation each); None to run until the time or evaluation
+            budget of the call is spent.
         cognitive: Acceleration toward each particle's own best (pyswarms ``c1``).
         social: Acceleration toward the swarm's best (pyswarms ``c2``).
         inertia: Velocity carried over between iterations (pyswarms ``w``).
-        velocity_clamp: Largest absolute velocity per coordinate, in machine-index units; None for none.
-        seed_min_min: Whether one particle starts at Min-min's assignment.
+        velocity_clamp: Largest absolute velocity per coordinate (biases live in ``[0, 1]``).
+        initial_spread: Initial biases of the particles other than Min-min's and the warm start are
+            uniform in ``[0, initial_spread]``: perturbations of Min-min's schedule.
+        local_search_count: Best decoded particles improved by the local search each iteration (0: a
+            plain swarm).
+        seed_min_min: Whether one particle starts at the origin (Min-min's schedule); otherwise all but
+            the warm start are random.
+        restart_after: Iterations without a new best after which the swarm is scattered around the best
+            assignment (see the module docstring); None never restarts.
+        restart_fraction: Largest fraction of tasks a scattered particle re-opens to the decoder.
     """
 
     stochastic = True
@@ -114,13 +174,17 @@ class ParticleSwarm(Solver):
     def __init__(
         self,
         *,
-        n_particles: int = 30,
-        max_iterations: int | None = 500,
+        n_particles: int = 20,
+        max_iterations: int | None = 100,
         cognitive: float = 1.5,
         social: float = 1.5,
         inertia: float = 0.7,
-        velocity_clamp: float | None = None,
+        velocity_clamp: float = 0.1,
+        initial_spread: float = 0.05,
+        local_search_count: int = 2,
         seed_min_min: bool = True,
+        restart_after: int | None = 10,
+        restart_fraction: float = 0.15,
     ) -> None:
         self.n_particles = n_particles
         self.max_iterations = max_iterations
@@ -128,15 +192,23 @@ class ParticleSwarm(Solver):
         self.social = social
         self.inertia = inertia
         self.velocity_clamp = velocity_clamp
+        self.initial_spread = initial_spread
+        self.local_search_count = local_search_count
         self.seed_min_min = seed_min_min
+        self.restart_after = restart_after
+        self.restart_fraction = restart_fraction
 
     def check_params(self) -> None:
         check_number(self, "n_particles", minimum=1, integer=True)
         check_number(self, "max_iterations", minimum=1, integer=True, allow_none=True)
         for name in ("cognitive", "social", "inertia"):
             check_number(self, name, minimum=0.0)
-        check_number(self, "velocity_clamp", minimum=0.0, exclusive_minimum=True, allow_none=True)
+        check_number(self, "velocity_clamp", minimum=0.0, exclusive_minimum=True)
+        check_number(self, "initial_spread", minimum=0.0, maximum=1.0)
+        check_number(self, "local_search_count", minimum=0, integer=True)
         check_choice(self, "seed_min_min", (True, False))
+        check_number(self, "restart_after", minimum=1, integer=True, allow_none=True)
+        check_number(self, "restart_fraction", minimum=0.0, maximum=1.0)
 
     def _solve(
         self,
@@ -144,49 +216,116 @@ class ParticleSwarm(Solver):
         rng: np.random.Generator,
         search: Search,
     ) -> tuple[NDArray[np.intp], list[tuple[float, float]] | None, dict[str, Any]]:
-        if self.max_iterations is None and search.time_limit_s is None:
-            raise ParameterError("pso: give max_iterations or a time limit, or it would never stop")
-        # pyswarms draws from numpy's global generator: reseed it from our own stream.
-        np.random.seed(int(rng.integers(2**32)))
-        deadline = search.deadline_s
+        if self.max_iterations is None and not search.bounded:
+            raise ParameterError("pso: give max_iterations, a time limit or max_evaluations, or it would never stop")
+        with seeded_global_random(rng):  # pyswarms draws from numpy's global generator
+            return self._fly(problem, rng, search)
+
+    def _fly(
+        self,
+        problem: MappingProblem,
+        rng: np.random.Generator,
+        search: Search,
+    ) -> tuple[NDArray[np.intp], list[tuple[float, float]], dict[str, Any]]:
         n_tasks, n_machines = problem.n_tasks, problem.n_machines
-        upper = n_machines - _UPPER_MARGIN
-        initial = rng.uniform(0.0, upper, size=(self.n_particles, n_tasks))
+        order = min_min_order(problem)
+        origin = np.zeros((1, n_tasks * n_machines))
+        min_min_assignment = decode_positions(problem, origin, order, 1.0)[0]
+        scale = float(makespan(problem, min_min_assignment))
+        n_particles = self.n_particles
+        if search.max_evaluations is not None:
+            n_particles = max(1, min(n_particles, search.max_evaluations))
+        initial = rng.uniform(0.0, self.initial_spread, size=(n_particles, n_tasks * n_machines))
         if self.seed_min_min:
-            initial[0] = min_min(problem) + 0.5
-        clamp = None if self.velocity_clamp is None else (-self.velocity_clamp, self.velocity_clamp)
+            initial[0] = 0.0
+        if search.initial is not None:
+            scale = max(scale, float(makespan(problem, search.initial)))
+            initial[-1] = encode_assignment(search.initial, n_machines)
+        scale = max(scale, np.finfo(float).tiny)  # an all-zero ETC matrix leaves nothing to scale
 
         best_cost = np.inf
-        best_assignment = decode_positions(initial[0], n_machines)
+        best_assignment = min_min_assignment
         history: list[tuple[float, float]] = []
+        evaluations = 0
         iterations = 0
+        last_improvement = 0
+        restarts = 0
+        searched: set[int] = set()
+        extras: dict[str, Any] = {}
+
+        def affordable(count: int) -> bool:
+            """Whether ``count`` more evaluations fit in the time and evaluation budgets."""
+            return not search.exhausted(evaluations + count - 1)
+
+        def scatter(positions: NDArray[np.float64]) -> None:
+            """Restart every particle but the first near the best assignment, in place: each re-opens a random
+            fraction (up to ``restart_fraction``) of its tasks to the decoder (biases as at the start)."""
+            best = encode_assignment(best_assignment, n_machines).reshape(n_tasks, n_machines)
+            for row in positions[1:]:
+                reopened = rng.random(n_tasks) < rng.uniform(0.0, self.restart_fraction)
+                view = row.reshape(n_tasks, n_machines)
+                view[:] = best
+                view[reopened] = rng.uniform(0.0, self.initial_spread, size=(int(reopened.sum()), n_machines))
+            positions[0] = best.ravel()
 
         def cost(positions: NDArray[np.float64]) -> NDArray[np.float64]:
-            nonlocal best_cost, best_assignment, iterations
-            if iterations and time.perf_counter() >= deadline:
-                raise _TimeUpError
+            nonlocal best_cost, best_assignment, evaluations, iterations, last_improvement, restarts
+            if iterations and not affordable(len(positions)):
+                raise _BudgetSpentError
             iterations += 1
-            decoded = decode_positions(positions, n_machines)
+            if self.restart_after is not None and iterations - last_improvement > self.restart_after:
+                scatter(positions)
+                last_improvement = iterations
+                restarts += 1
+            decoded = decode_positions(problem, positions, order, scale)
             values = np.asarray(makespan(problem, decoded), dtype=np.float64)
+            evaluations += len(values)
+            if "initial_best_makespan_s" not in extras:
+                extras["initial_best_makespan_s"] = float(values.min())
+            candidates: list[int] = []
+            for index in np.argsort(values, kind="stable"):
+                if len(candidates) >= self.local_search_count:
+                    break
+                key = hash(decoded[index].tobytes())
+                if key not in searched:  # a local optimum already found, or its start: nothing new to learn
+                    searched.add(key)
+                    candidates.append(int(index))
+            for index in candidates:
+                if not affordable(1):
+                    break
+                improved = local_search(problem, decoded[index], rng)
+                searched.add(hash(improved.tobytes()))
+                evaluations += 1
+                value = float(makespan(problem, improved))
+                if value < values[index]:
+                    values[index] = value
+                    decoded[index] = improved
+                    if value <= scale:  # representable: write it back (Lamarckian learning)
+                        positions[index] = encode_assignment(improved, n_machines)
+            if "first_search_makespan_s" not in extras:
+                extras["first_search_makespan_s"] = float(values.min())
             index = int(values.argmin())
             if values[index] < best_cost:
                 best_cost = float(values[index])
                 best_assignment = decoded[index].copy()
                 history.append((search.elapsed_s(), best_cost))
+                last_improvement = iterations
             return values
 
         optimizer_class = _lean_optimizer_class()
         with _quiet_pyswarms_logging():
             optimizer = optimizer_class(
-                n_particles=self.n_particles,
-                dimensions=n_tasks,
+                n_particles=n_particles,
+                dimensions=n_tasks * n_machines,
                 options={"c1": self.cognitive, "c2": self.social, "w": self.inertia},
-                bounds=(np.zeros(n_tasks), np.full(n_tasks, upper)),
-                velocity_clamp=clamp,
+                bounds=(np.zeros(n_tasks * n_machines), np.ones(n_tasks * n_machines)),
+                bh_strategy="nearest",
+                velocity_clamp=(-self.velocity_clamp, self.velocity_clamp),
                 init_pos=initial,
             )
         iterations_allowed = self.max_iterations if self.max_iterations is not None else 2**62
-        with contextlib.suppress(_TimeUpError):
+        with contextlib.suppress(_BudgetSpentError):
             optimizer.optimize(cost, iters=iterations_allowed, verbose=False)
         history.append((search.elapsed_s(), best_cost))
-        return best_assignment, history, {"iterations": iterations}
+        extras.update(iterations=iterations, evaluations=evaluations, restarts=restarts)
+        return best_assignment, history, extras
