@@ -20,7 +20,7 @@ from typing import Any
 
 import simpy
 
-from simulator.config import NodeSpec, Scenario
+from simulator.config import NodeSpec, Scenario, memory_limits_residency
 from simulator.costs import ServiceTimeModel
 from simulator.engine import NORMAL, event_queue, reusable_event, scheduler
 from simulator.workload import Task
@@ -313,7 +313,7 @@ class ModelServerNode(Node):
         for task in tasks:
             self._on_task_done(task)
 
-    def batch_intervals(self) -> list[tuple[float, float]]:
+    def slot_intervals(self) -> list[tuple[float, float]]:
         """(start_s, finish_s) of every batch started, finished ones first (finish NaN for those still running):
         a batch holds one slot once, however many tasks it serves."""
         return ([(start, finish) for _, start, finish, _, _ in self.batches]
@@ -322,23 +322,20 @@ class ModelServerNode(Node):
 
 def build_nodes(env: simpy.Environment, scenario: Scenario, costs: ServiceTimeModel, seed: int,
                 on_task_done: Callable[[Task], None]) -> list[Node]:
-    """The scenario's nodes: a `ModelServerNode` where the node batches or its memory limits residency, a plain
-    `Node` otherwise (so nodes that do neither keep the short path)."""
+    """The scenario's nodes: a `ModelServerNode` where the node batches or its memory limits residency, the class
+    of its discipline where ``queue`` is one of `simulator.disciplines`, a plain `Node` otherwise (so nodes that
+    do none of these keep the short path)."""
+    from simulator.disciplines import discipline_node_class  # imported here: that module builds on Node
+
     batch_samplers: dict[tuple[str, str], Callable[[int], float]] = {}
     nodes: list[Node] = []
     for index, spec in enumerate(scenario.nodes):
-        if spec.max_batch_size > 1 or _memory_limits_residency(spec, scenario):
+        if spec.max_batch_size > 1 or memory_limits_residency(spec, scenario.models):
             serving = _model_serving(spec, scenario, costs, seed, batch_samplers)
             nodes.append(ModelServerNode(env, index, spec, on_task_done, serving))
         else:
-            nodes.append(Node(env, index, spec, on_task_done))
+            nodes.append((discipline_node_class(spec.queue) or Node)(env, index, spec, on_task_done))
     return nodes
-
-
-def _memory_limits_residency(spec: NodeSpec, scenario: Scenario) -> bool:
-    """Whether the node has a finite memory that some model it can run occupies."""
-    return math.isfinite(spec.memory_bytes) and any(
-        model.devices[spec.kind].memory_bytes > 0 for model in scenario.models.values() if spec.kind in model.devices)
 
 
 def _model_serving(spec: NodeSpec, scenario: Scenario, costs: ServiceTimeModel, seed: int,

@@ -33,28 +33,29 @@ def busy_slot_seconds(node_index: np.ndarray, start_s: np.ndarray, finish_s: np.
 
 
 def node_table(tasks: pd.DataFrame, nodes: Sequence[NodeSpec], window_start_s: float, window_end_s: float,
-               batch_intervals: Mapping[int, Sequence[tuple[float, float]]] | None = None) -> pd.DataFrame:
+               slot_intervals: Mapping[int, Sequence[tuple[float, float]]] | None = None) -> pd.DataFrame:
     """One row per node: utilization, tasks completed, busy time and energy over the measurement window.
 
-    A busy slot serves one task, so a node's busy time comes from its task rows, except for the nodes in
-    ``batch_intervals`` (node index -> (start_s, finish_s) of each batch, finish NaN while running): a batch
-    of ``b`` tasks holds one slot once, not ``b`` times. Energy is linear in busy slots, from idle to busy
-    power.
+    A busy slot serves one task from its start to its finish, so a node's busy time comes from its task rows,
+    except for the nodes in ``slot_intervals`` (node index -> (start_s, finish_s) of each interval a slot was
+    busy, finish NaN while it still is): a batch of ``b`` tasks holds one slot once, not ``b`` times, and under
+    processor sharing or round robin a task shares slots or leaves its slot between quanta. Energy is linear in
+    busy slots, from idle to busy power.
     """
     duration = max(window_end_s - window_start_s, 0.0)
     start = tasks["start_s"].to_numpy()
     served = ~np.isnan(start)
     node_index = tasks["node_index"].to_numpy()
-    if batch_intervals:
-        served &= ~np.isin(node_index, list(batch_intervals))
+    if slot_intervals:
+        served &= ~np.isin(node_index, list(slot_intervals))
     interval_nodes = [node_index[served]]
     interval_starts = [start[served]]
     interval_finishes = [tasks["finish_s"].to_numpy()[served]]
-    for index, batches in (batch_intervals or {}).items():
-        batch = np.array(batches, dtype=float).reshape(-1, 2)
-        interval_nodes.append(np.full(len(batch), index))
-        interval_starts.append(batch[:, 0])
-        interval_finishes.append(batch[:, 1])
+    for index, intervals in (slot_intervals or {}).items():
+        interval = np.array(intervals, dtype=float).reshape(-1, 2)
+        interval_nodes.append(np.full(len(interval), index))
+        interval_starts.append(interval[:, 0])
+        interval_finishes.append(interval[:, 1])
     busy = busy_slot_seconds(np.concatenate(interval_nodes), np.concatenate(interval_starts),
                              np.concatenate(interval_finishes), len(nodes), window_start_s, window_end_s)
     slots = np.array([node.slots for node in nodes], dtype=float)

@@ -16,6 +16,7 @@ import pandas as pd
 from simulator.cluster import ModelServerNode, build_nodes
 from simulator.config import MAX_SEED, Scenario
 from simulator.costs import CostTable, ServiceTimeModel
+from simulator.disciplines import ProcessorSharingNode, RoundRobinNode
 from simulator.dispatch import Dispatcher
 from simulator.engine import Environment
 from simulator.errors import UserInputError
@@ -32,6 +33,10 @@ __all__ = ["RunResult", "Simulation", "run"]
 _OVERVIEW_METRICS = ("jobs_completed", "jobs_unfinished", "response_time_mean_s", "response_time_p95_s",
                      "throughput_per_s", "utilization_mean", "slo_attainment", "energy_j")
 """The summary metrics a `RunResult` shows at a glance (its repr and its notebook table)."""
+
+_SLOT_INTERVAL_NODES = (ModelServerNode, ProcessorSharingNode, RoundRobinNode)
+"""Nodes whose slots are not held by one task each from its start to its finish: they report their busy slot
+intervals for the node table."""
 
 
 @dataclass
@@ -147,9 +152,9 @@ class Simulation:
         jobs = self.recorder.job_table(app_names, self.network.vertex_names,
                                        [app.spec.deadline_s for app in self.applications])
         warmup = scenario.simulation.warmup_s
-        servers = [node for node in self.nodes if isinstance(node, ModelServerNode)]
         nodes = node_table(tasks, scenario.nodes, warmup, end_s,
-                           batch_intervals={node.index: node.batch_intervals() for node in servers})
+                           slot_intervals={node.index: node.slot_intervals() for node in self.nodes
+                                           if isinstance(node, _SLOT_INTERVAL_NODES)})
         summary = summarize(tasks, jobs, nodes, self.network.bytes_transferred, warmup, end_s)
         summary["wall_s"] = wall_s
         undefined, undefined_warnings = explain_undefined(summary, scenario.path)
@@ -163,7 +168,7 @@ class Simulation:
             scenario=scenario, policy=self.policy.name, policy_params=self.policy.get_params(), seed=self.seed,
             tasks=tasks, jobs=jobs, nodes=nodes, transfers=self.network.transfer_table(),
             links=self.network.link_table(end_s), summary=summary, wall_s=wall_s, config=config,
-            batches=batch_table({node.name: node.batches for node in servers}),
+            batches=batch_table({node.name: node.batches for node in self.nodes if isinstance(node, ModelServerNode)}),
         )
 
 

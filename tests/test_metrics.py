@@ -51,7 +51,7 @@ def test_node_table_counts_a_batch_once_not_once_per_task() -> None:
              NodeSpec(name="plain", kind="k", group="plain")]
     table = node_table(
         tasks([(0, 1.0, 3.0, "finished")] * 3 + [(0, 4.0, math.nan, "running"), (1, 0.5, 1.0, "finished")]),
-        nodes, 0.0, 5.0, batch_intervals={0: [(1.0, 3.0), (4.0, math.nan)]})
+        nodes, 0.0, 5.0, slot_intervals={0: [(1.0, 3.0), (4.0, math.nan)]})
     np.testing.assert_array_equal(table["busy_slot_s"], [3.0, 0.5])
     np.testing.assert_array_equal(table["utilization"], [3.0 / 5.0, 0.5 / 5.0])
     np.testing.assert_array_equal(table["energy_j"], [300.0, 0.0])
@@ -60,7 +60,7 @@ def test_node_table_counts_a_batch_once_not_once_per_task() -> None:
 
 def test_node_table_of_a_batching_node_without_batches_is_idle() -> None:
     node = NodeSpec(name="server", kind="k", group="server", idle_power_w=5.0, max_batch_size=4)
-    table = node_table(tasks([(0, 1.0, math.nan, "running")]), [node], 0.0, 2.0, batch_intervals={0: []})
+    table = node_table(tasks([(0, 1.0, math.nan, "running")]), [node], 0.0, 2.0, slot_intervals={0: []})
     assert (table.loc[0, "busy_slot_s"], table.loc[0, "energy_j"]) == (0.0, 10.0)
 
 

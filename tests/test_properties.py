@@ -10,7 +10,8 @@ horizon that sometimes cuts jobs off), validates it with `parse_scenario`, runs 
 * DAG precedence: a task is dispatched, gets its inputs and starts only after every predecessor finished;
 * the times of a task are ordered: arrival <= dispatch <= ready <= start <= finish, each defined exactly
   when its state says it was reached, and nothing happens after the horizon;
-* a node never runs more tasks than it has slots (sweep over start and finish events);
+* a node never runs more tasks than it has slots (sweep over start and finish events; under processor sharing and
+  round robin a task's span is not one slot's, and the node table's utilization <= 1 checks them);
 * tasks only run on nodes their stage is eligible for;
 * the summary's and node table's counts equal the counts in the task and job tables.
 """
@@ -28,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import POLICIES, ScenarioError, parse_scenario, run
-from simulator.config import Scenario, eligible_nodes
+from simulator.config import QUEUE_DISCIPLINES, Scenario, eligible_nodes
 from simulator.config.network_spec import SHARING_MODELS
 from simulator.policies import policy_class
 from simulator.simulation import RunResult
@@ -39,6 +40,8 @@ KINDS = ("cpu", "gpu", "edge")
 DISTRIBUTIONS = ("deterministic", "exponential", "lognormal", "gamma")
 PROCESSES = ("poisson", "deterministic", "mmpp", "on_off", "diurnal")
 POLICY_NAMES = sorted(POLICIES)
+SHARED_SLOTS = ("ps", "rr")
+"""Disciplines under which a task does not hold one slot from its start to its finish."""
 
 # ----------------------------------------------------------------------------------------------------------
 # Strategies
@@ -87,8 +90,12 @@ def raw_scenarios(draw: st.DrawFn) -> dict[str, Any]:
             "slots": draw(st.integers(1, 3)),
             "count": count,
             "speed": draw(st.sampled_from([0.5, 1.0, 2.0])),
-            "queue": draw(st.sampled_from(["fifo", "priority"])),
+            "queue": draw(st.sampled_from(QUEUE_DISCIPLINES)),
         }
+        if nodes[group]["queue"] == "rr":
+            nodes[group]["quantum_s"] = draw(st.sampled_from([0.01, 0.1, 1.0]))
+        if nodes[group]["queue"] == "sjf":
+            nodes[group]["sjf_by"] = draw(st.sampled_from(["expected", "drawn"]))
         members[group] = [group] if count == 1 else [f"{group}-{i}" for i in range(count)]
     kinds_present = sorted({table["kind"] for table in nodes.values()})
     all_nodes = [name for names in members.values() for name in names]
@@ -136,7 +143,8 @@ def raw_scenarios(draw: st.DrawFn) -> dict[str, Any]:
             if draw(st.integers(0, 4)) == 0:
                 stage["work"] = draw(st.floats(0.5, 3.0))
             stages[f"s{stage_index}"] = stage
-        application: dict[str, Any] = {"stages": stages, "priority": draw(st.integers(0, 2))}
+        application: dict[str, Any] = {"stages": stages, "priority": draw(st.integers(0, 2)),
+                                       "weight": draw(st.sampled_from([0.5, 1.0, 3.0]))}
         if draw(st.booleans()):
             application["source"] = draw(st.sampled_from(all_nodes))
             application["input_bytes"] = draw(st.sampled_from([0.0, 1e3, 1e5]))
@@ -272,7 +280,7 @@ def check_capacity(result: RunResult) -> None:
     started = tasks[tasks["start_s"].notna()]
     for node_index, node in enumerate(result.scenario.nodes):
         on_node = started[started["node_index"] == node_index]
-        if on_node.empty:
+        if on_node.empty or node.queue in SHARED_SLOTS:
             continue
         starts = on_node["start_s"].to_numpy()
         finishes = on_node["finish_s"].fillna(max(end, starts.max()) + 1.0).to_numpy()

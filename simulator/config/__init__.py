@@ -39,6 +39,7 @@ from simulator.config.specs import (
     SimulationSpec,
     StageSpec,
     eligible_nodes,
+    memory_limits_residency,
 )
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "find_scenario",
     "load_scenario",
     "lookup",
+    "memory_limits_residency",
     "parse_override",
     "parse_scenario",
     "read_toml",

@@ -17,9 +17,10 @@ from simulator.config.specs import (
     NodeSpec,
     SimulationSpec,
     eligible_node_names,
+    memory_limits_residency,
 )
 
-__all__ = ["check_batch_rules", "check_placement_and_routes", "check_run_ends"]
+__all__ = ["check_batch_rules", "check_placement_and_routes", "check_queue_disciplines", "check_run_ends"]
 
 
 def check_placement_and_routes(problems: Problems, nodes: Sequence[NodeSpec], network: NetworkSpec,
@@ -112,6 +113,25 @@ def check_batch_rules(problems: Problems, nodes: Sequence[NodeSpec], models: Map
                      f"batch_scaling (e.g. [models.{runnable[0]}] batch_scaling = 0.5: a batch of b tasks takes "
                      "the time of one x b**0.5), or a profile measured at batch sizes above 1, or set "
                      "max_batch_size = 1")
+
+
+def check_queue_disciplines(problems: Problems, nodes: Sequence[NodeSpec], models: Mapping[str, ModelSpec]) -> None:
+    """The disciplines of `simulator.disciplines` (sjf, ps, rr, wfq) serve one task at a time per slot or share
+    the node between tasks: they do not batch and do not load models into a limited memory."""
+    reported: set[str] = set()
+    for node in nodes:
+        if node.queue in ("fifo", "priority") or node.group in reported:
+            continue
+        if node.max_batch_size > 1:
+            reported.add(node.group)
+            problems.add(f"nodes.{node.group}.queue", f"is {node.queue!r}, which does not batch: with "
+                         f"max_batch_size = {node.max_batch_size} use queue = \"fifo\" or \"priority\", or set "
+                         "max_batch_size = 1")
+        elif memory_limits_residency(node, models):
+            reported.add(node.group)
+            problems.add(f"nodes.{node.group}.queue", f"is {node.queue!r}, which does not manage model residency: "
+                         f"with a finite memory_bytes ({node.memory_bytes:.4g}) that models occupy use queue = "
+                         "\"fifo\" or \"priority\", or remove memory_bytes")
 
 
 def check_run_ends(problems: Problems, simulation: SimulationSpec, arrivals: Sequence[ArrivalSpec]) -> None:

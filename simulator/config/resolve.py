@@ -113,6 +113,9 @@ def resolve_nodes(tables: Mapping[str, NodeGroupTable],
             problems.add(path, f"makes the nodes' slots (count x slots, all groups together) exceed "
                          f"{MAX_TOTAL_SLOTS}")
             continue
+        if table.queue == "rr" and table.quantum_s is None:
+            problems.add(f"{path}.quantum_s", "is required with queue = \"rr\" (round robin): the time a task runs "
+                         "before the next waiting task gets the slot, e.g. quantum_s = 0.01")
         groups[group] = names
         for name in names:
             if name in members:
@@ -121,6 +124,7 @@ def resolve_nodes(tables: Mapping[str, NodeGroupTable],
             members[name] = group
         nodes.extend(NodeSpec(
             name=name, kind=table.kind, group=group, slots=table.slots, speed=table.speed, queue=table.queue,
+            sjf_by=table.sjf_by, quantum_s=math.inf if table.quantum_s is None else table.quantum_s,
             memory_bytes=math.inf if table.memory_bytes is None else table.memory_bytes,
             idle_power_w=table.idle_power_w, busy_power_w=busy, max_batch_size=table.max_batch_size,
             max_batch_wait_s=table.max_batch_wait_s,
@@ -299,7 +303,7 @@ def resolve_applications(tables: Mapping[str, ApplicationTable], models: Mapping
         applications[name] = ApplicationSpec(
             name=name, stages=_topological_stages(path, stages, problems), source=table.source, sink=sink,
             input_bytes=table.input_bytes, deadline_s=math.inf if table.deadline_s is None else table.deadline_s,
-            priority=table.priority,
+            priority=table.priority, weight=table.weight,
         )
     return applications
 

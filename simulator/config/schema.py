@@ -51,6 +51,7 @@ __all__ = [
     "MAX_SEED",
     "PROCESS_TABLES",
     "QUEUE_DISCIPLINES",
+    "SJF_SIZES",
     "ApplicationTable",
     "ArrivalTable",
     "DeviceCostTable",
@@ -64,7 +65,14 @@ __all__ = [
 DISTRIBUTIONS = ("deterministic", "exponential", "lognormal", "gamma")
 EMPIRICAL = "empirical"
 """The distribution of a service time read from a calibrated profile (the measured samples, bootstrapped)."""
-QUEUE_DISCIPLINES = ("fifo", "priority")
+QUEUE_DISCIPLINES = ("fifo", "priority", "sjf", "ps", "rr", "wfq")
+"""How a node orders its tasks: first come first served, by application priority, shortest job first, processor
+sharing, round robin with a quantum, weighted fair queueing between applications (see `simulator.disciplines`)."""
+SJF_SIZES = ("expected", "drawn")
+"""What shortest-job-first orders by: the stage's expected service time on the node, or the time drawn for the task
+(sizes known in advance)."""
+WEIGHT_RANGE = (1e-6, 1e6)
+"""Range of an application's weight in weighted fair queueing."""
 ARRIVAL_PROCESSES = ("poisson", "deterministic", "mmpp", "on_off", "diurnal", "trace")
 
 # Sane ranges of numeric fields (also in the README's scenario section). They keep every derived quantity
@@ -176,6 +184,8 @@ class NodeGroupTable(_Table):
     count: Annotated[int, Checked(IntInRange(1, MAX_NODES))] = 1
     speed: Annotated[float, Checked(InRange(*SPEED_RANGE))] = 1.0
     queue: Annotated[str, Checked(Choice(QUEUE_DISCIPLINES))] = "fifo"
+    sjf_by: Annotated[str, Checked(Choice(SJF_SIZES))] = "expected"
+    quantum_s: Annotated[float | None, Checked(InRange(MIN_TIME_STEP_S, MAX_TIME_S))] = None
     memory_bytes: Annotated[float | None, Checked(CAPACITY_BYTES)] = None
     idle_power_w: Annotated[float, Checked(InRange(0, MAX_POWER_W))] = 0.0
     busy_power_w: Annotated[float | None, Checked(InRange(0, MAX_POWER_W))] = None
@@ -253,6 +263,7 @@ class ApplicationTable(_Table):
     input_bytes: Annotated[float, Checked(InRange(0, MAX_BYTES))] = 0.0
     deadline_s: Annotated[float | None, Checked(LIMIT_S)] = None
     priority: Annotated[float, Checked(InRange(-1e9, 1e9))] = 0.0
+    weight: Annotated[float, Checked(InRange(*WEIGHT_RANGE))] = 1.0
     stages: dict[str, StageTable] = Field(default_factory=dict)
 
 

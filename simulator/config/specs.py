@@ -26,6 +26,7 @@ __all__ = [
     "StageSpec",
     "eligible_node_names",
     "eligible_nodes",
+    "memory_limits_residency",
 ]
 
 
@@ -63,7 +64,8 @@ class NodeSpec:
     Power is linear in the number of busy slots between `idle_power_w` and `busy_power_w` (watts). With
     `max_batch_size` > 1 the node batches waiting tasks of the same model (as model servers do), waiting at
     most `max_batch_wait_s` for a batch to fill; with a finite `memory_bytes` only the models that fit are
-    resident, and loading one costs its load time.
+    resident, and loading one costs its load time. `queue` is the node's discipline (`simulator.disciplines`):
+    shortest-job-first orders by `sjf_by`, round robin preempts every `quantum_s`.
     """
 
     name: str
@@ -72,6 +74,8 @@ class NodeSpec:
     slots: int = 1
     speed: float = 1.0
     queue: str = "fifo"
+    sjf_by: str = "expected"
+    quantum_s: float = math.inf
     memory_bytes: float = math.inf
     idle_power_w: float = 0.0
     busy_power_w: float = 0.0
@@ -140,7 +144,8 @@ class StageSpec:
 @dataclass(frozen=True)
 class ApplicationSpec:
     """An application: a DAG of stages (in topological order), where its input originates (`source`), where
-    its result must go (`sink`), its input size, deadline (SLO) and priority (lower runs first)."""
+    its result must go (`sink`), its input size, deadline (SLO), priority (lower runs first) and weight (its share
+    at nodes with weighted fair queueing)."""
 
     name: str
     stages: tuple[StageSpec, ...]
@@ -149,6 +154,7 @@ class ApplicationSpec:
     input_bytes: float = 0.0
     deadline_s: float = math.inf
     priority: float = 0.0
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -215,3 +221,10 @@ def eligible_nodes(stage: StageSpec, scenario: Scenario) -> list[int]:
     """Indices of the nodes a stage may run on: its model has a cost there and its placement admits it."""
     names = set(eligible_node_names(stage, scenario.nodes, scenario.models))
     return [index for index, node in enumerate(scenario.nodes) if node.name in names]
+
+
+def memory_limits_residency(node: NodeSpec, models: Mapping[str, ModelSpec]) -> bool:
+    """Whether the node has a finite memory that some model it can run occupies (models are then loaded and
+    evicted, as `simulator.cluster.ModelServerNode` does)."""
+    return math.isfinite(node.memory_bytes) and any(
+        model.devices[node.kind].memory_bytes > 0 for model in models.values() if node.kind in model.devices)
