@@ -13,7 +13,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from simulator.config.checks import check_batch_rules, check_placement_and_routes, check_run_ends
+from simulator.config.checks import (
+    check_batch_rules,
+    check_placement_and_routes,
+    check_resource_demands,
+    check_run_ends,
+)
 from simulator.config.loading import apply_overrides, find_scenario, read_toml
 from simulator.config.problems import Problems
 from simulator.config.resolve import (
@@ -61,6 +66,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
     if not problems.items:
         check_placement_and_routes(problems, nodes, network, models, applications, arrivals)
         check_batch_rules(problems, nodes, models)
+        check_resource_demands(problems, nodes, models, applications)
     check_run_ends(problems, simulation, arrivals)
     problems.raise_if_any(ScenarioError)
     return Scenario(

@@ -14,6 +14,7 @@ from typing import Any
 from simulator.config.network_spec import NetworkSpec
 
 __all__ = [
+    "RESOURCE_QUEUES",
     "ApplicationSpec",
     "ArrivalSpec",
     "ModelSpec",
@@ -26,7 +27,11 @@ __all__ = [
     "StageSpec",
     "eligible_node_names",
     "eligible_nodes",
+    "limits_model_residency",
 ]
+
+RESOURCE_QUEUES = ("fifo", "priority")
+"""Queue disciplines of a node that runs stages demanding resources (its head waits until its demand fits)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,10 @@ class StageSpec:
 
     An entry stage (no predecessors) reads ``input_bytes`` from the job's source; None means the
     application's ``input_bytes``.
+
+    A task of the stage holds ``slots`` of its node's slots and ``memory_bytes`` of its node's memory (working
+    memory, drawn from the same ``memory_bytes`` as model residency) while it runs; the defaults (1, 0) are a
+    plain task's demand.
     """
 
     name: str
@@ -135,6 +144,13 @@ class StageSpec:
     after: tuple[str, ...] = ()
     placement: tuple[str, ...] = ()
     input_bytes: float | None = None
+    slots: int = 1
+    memory_bytes: float = 0.0
+
+    @property
+    def demands_resources(self) -> bool:
+        """Whether a task of the stage needs more than one slot or any memory (a multi-resource node runs it)."""
+        return self.slots > 1 or self.memory_bytes > 0
 
 
 @dataclass(frozen=True)
@@ -197,8 +213,9 @@ class Scenario:
 
 
 def eligible_node_names(stage: StageSpec, nodes: Sequence[NodeSpec], models: Mapping[str, ModelSpec]) -> list[str]:
-    """Names of the nodes a stage may run on: its model has a cost on their kind, fits their memory, and the
-    stage's placement (if any) names the node, its group or its kind."""
+    """Names of the nodes a stage may run on: its model has a cost on their kind, fits their memory, the node
+    has the slots and memory the stage demands, and the stage's placement (if any) names the node, its group or
+    its kind."""
     model = models.get(stage.model)
     if model is None:
         return []
@@ -207,6 +224,8 @@ def eligible_node_names(stage: StageSpec, nodes: Sequence[NodeSpec], models: Map
         for node in nodes
         if node.kind in model.devices
         and model.devices[node.kind].memory_bytes <= node.memory_bytes
+        and stage.slots <= node.slots
+        and stage.memory_bytes <= node.memory_bytes
         and (not stage.placement or {node.name, node.group, node.kind} & set(stage.placement))
     ]
 
@@ -215,3 +234,9 @@ def eligible_nodes(stage: StageSpec, scenario: Scenario) -> list[int]:
     """Indices of the nodes a stage may run on: its model has a cost there and its placement admits it."""
     names = set(eligible_node_names(stage, scenario.nodes, scenario.models))
     return [index for index, node in enumerate(scenario.nodes) if node.name in names]
+
+
+def limits_model_residency(node: NodeSpec, models: Mapping[str, ModelSpec]) -> bool:
+    """Whether the node has a finite memory that some model it can run occupies while resident."""
+    return math.isfinite(node.memory_bytes) and any(
+        model.devices[node.kind].memory_bytes > 0 for model in models.values() if node.kind in model.devices)
