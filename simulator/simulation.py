@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from simulator.policies import Policy, make_policy
 from simulator.randomness import stream
 from simulator.recorder import Recorder, batch_table
 from simulator.user_files import user_output, writable_directory
-from simulator.workload import compile_applications
+from simulator.workload import CompiledApplication, compile_applications
 
 __all__ = ["RunResult", "Simulation", "run"]
 
@@ -149,7 +149,8 @@ class Simulation:
         warmup = scenario.simulation.warmup_s
         servers = [node for node in self.nodes if isinstance(node, ModelServerNode)]
         nodes = node_table(tasks, scenario.nodes, warmup, end_s,
-                           batch_intervals={node.index: node.batch_intervals() for node in servers})
+                           batch_intervals={node.index: node.batch_intervals() for node in servers},
+                           task_slots=_task_slots(tasks, self.applications))
         summary = summarize(tasks, jobs, nodes, self.network.bytes_transferred, warmup, end_s)
         summary["wall_s"] = wall_s
         undefined, undefined_warnings = explain_undefined(summary, scenario.path)
@@ -165,6 +166,15 @@ class Simulation:
             links=self.network.link_table(end_s), summary=summary, wall_s=wall_s, config=config,
             batches=batch_table({node.name: node.batches for node in servers}),
         )
+
+
+def _task_slots(tasks: pd.DataFrame, applications: Sequence[CompiledApplication]) -> np.ndarray | None:
+    """The slots each task row holds while it runs (its stage's demand), or None when every stage holds one."""
+    demands = {(app.name, stage.spec.name): stage.spec.slots for app in applications for stage in app.stages}
+    if all(slots == 1 for slots in demands.values()):
+        return None
+    keys = zip(tasks["application"].astype(str), tasks["stage"].astype(str), strict=True)
+    return np.array([demands[key] for key in keys], dtype=float)
 
 
 def stability_warnings(scenario: Scenario) -> list[str]:

@@ -70,7 +70,9 @@ class FakeView:
         return self.memory[node] if self.memory else float("inf")
 
     def free_slots(self, node: int) -> int:
-        return self.free_slot_counts[node] if self.free_slot_counts else max(0, self.slot_counts[node] - self.loads[node])
+        if self.free_slot_counts:
+            return self.free_slot_counts[node]
+        return max(0, self.slot_counts[node] - self.loads[node])
 
     def free_memory_bytes(self, node: int) -> float:
         return self.free_memory[node] if self.free_memory else self.memory_bytes(node)
