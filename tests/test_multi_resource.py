@@ -11,7 +11,7 @@ import pytest
 from conftest import MINIMAL
 
 from simulator.cli import main
-from simulator.cluster import ModelServerNode, Node, build_nodes
+from simulator.cluster import Node, build_nodes
 from simulator.config import load_scenario
 from simulator.config.checks import check_resource_demands
 from simulator.config.problems import Problems
