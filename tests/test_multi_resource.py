@@ -198,3 +198,57 @@ def test_priority_queue_head_is_the_most_urgent_task(write_scenario):
     result = run(demand_scenario(write_scenario, "0.0,wide\n0.1,pair\n0.2,thin\n", text))
     assert starts(result) == {"wide": 0.0, "pair": 1.0, "thin": 0.2}
     assert math.isclose(result.tasks.set_index("application").loc["thin", "finish_s"], 1.2)
+
+
+TWO_NODES = """
+[simulation]
+max_jobs = 300
+seed = 2
+
+[policy]
+batch_interval_s = 0.5
+
+[nodes.big]
+kind = "cpu"
+slots = 4
+memory_bytes = 8e9
+busy_power_w = 100.0
+
+[nodes.fast]
+kind = "cpu"
+slots = 4
+speed = 2.0
+memory_bytes = 4e9
+busy_power_w = 300.0
+
+[network.links.l]
+endpoints = ["big", "fast"]
+bandwidth_bytes_per_s = 1e9
+
+[models.m.devices.cpu]
+mean_s = 1.0
+
+[applications.app.stages.prep]
+model = "m"
+slots = 3
+memory_bytes = 3e9
+
+[applications.app.stages.infer]
+model = "m"
+after = ["prep"]
+memory_bytes = 1e9
+
+[arrivals.users]
+application = "app"
+process = "poisson"
+rate_per_s = 0.8
+"""
+
+
+@pytest.mark.parametrize("name", ["best_fit", "most_free_resources", "longest_to_fastest", "energy_proportional"])
+@pytest.mark.parametrize("mode", ["immediate", "batch"])
+def test_packing_policies_run_every_job_of_a_demanding_scenario(write_scenario, name, mode):
+    scenario = load_scenario(write_scenario(TWO_NODES), overrides=[f"policy.mode={mode}"])
+    result = run(scenario, policy=name)
+    assert result.summary["jobs_completed"] == 300
+    assert set(result.tasks["node"].astype(str)) == {"big", "fast"}

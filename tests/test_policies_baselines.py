@@ -28,6 +28,8 @@ class FakeTask:
     stage_index: int = 0
     slots: int = 1
     memory_bytes: float = 0.0
+    work: float = 1.0
+    """Multiplies the view's execution estimates of this task."""
 
 
 @dataclass
@@ -90,7 +92,7 @@ class FakeView:
         return self.eligible or list(range(len(self.loads)))
 
     def exec_estimate_s(self, task, node: int) -> float:
-        return self.exec_s[node]
+        return self.exec_s[node] * task.work
 
     def transfer_estimate_s(self, task, node: int) -> float:
         return self.transfer_s[node]
