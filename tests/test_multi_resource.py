@@ -252,3 +252,14 @@ def test_packing_policies_run_every_job_of_a_demanding_scenario(write_scenario, 
     result = run(scenario, policy=name)
     assert result.summary["jobs_completed"] == 300
     assert set(result.tasks["node"].astype(str)) == {"big", "fast"}
+
+
+@pytest.mark.parametrize("node_memory, expected", [(8e9, 2.0), (5e9, 5 / 3)])
+def test_capacity_counts_slots_and_memory_held(write_scenario, node_memory, expected):
+    """By hand: one stage of 1 s holding 2 of 4 slots and 3e9 bytes. Slots bound the rate at 4 / (2 x 1) = 2
+    jobs/s, memory at node_memory / (3e9 x 1): 2.67 with 8e9 (slots bind), 1.67 with 5e9 (memory binds)."""
+    from simulator.capacity import capacity_per_s
+
+    text = MINIMAL.replace("slots = 2", f"slots = 4\nmemory_bytes = {node_memory}").replace(
+        'model = "m"', 'model = "m"\nslots = 2\nmemory_bytes = 3e9').replace("mean_s = 0.5", "mean_s = 1.0")
+    assert capacity_per_s(load_scenario(write_scenario(text))) == pytest.approx(expected)
