@@ -8,11 +8,13 @@ may be split in any proportion over the nodes it is eligible for, and jobs come 
 applications. It is a linear program (``scipy.optimize.linprog``)::
 
     maximize lambda  subject to   sum_n y[a,s,n] = w_a * lambda          for every application a and stage s
-                                  sum_{a,s} t[a,s,n] * y[a,s,n] <= slots_n   for every node n,   y >= 0
+                                  sum_{a,s} k_s * t[a,s,n] * y[a,s,n] <= slots_n   for every node n,
+                                  sum_{a,s} m_s * t[a,s,n] * y[a,s,n] <= memory_n  (finite memory),  y >= 0
 
 where ``t[a,s,n]`` is the mean service time of stage s on node n (model mean on its device kind x work /
-speed) and ``w_a`` the share of application a in the long-run arrival rate. Network transfers are ignored.
-For an M/M/c queue it is c x mu, so ``load`` is the utilization rho.
+speed), ``k_s`` and ``m_s`` the slots and working memory a task of the stage holds, and ``w_a`` the share of
+application a in the long-run arrival rate. Network transfers are ignored. For an M/M/c queue it is c x mu, so
+``load`` is the utilization rho.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def capacity_per_s(scenario: Scenario) -> float:
     from scipy.optimize import linprog
 
     mix = application_mix(scenario)
-    variables: list[tuple[int, int, float]] = []  # (stage row, node, service time)
+    variables: list[tuple[int, int, float, int, float]] = []  # (stage row, node, service time, slots, memory)
     rows = 0
     row_weights: list[float] = []
     for name, weight in mix.items():
@@ -75,7 +77,8 @@ def capacity_per_s(scenario: Scenario) -> float:
             model = scenario.models[stage.model]
             for node_index in eligible_nodes(stage, scenario):
                 node = scenario.nodes[node_index]
-                variables.append((rows, node_index, model.devices[node.kind].mean_s * stage.work / node.speed))
+                variables.append((rows, node_index, model.devices[node.kind].mean_s * stage.work / node.speed,
+                                  stage.slots, stage.memory_bytes))
             rows += 1
             row_weights.append(weight)
     if not variables:
@@ -84,16 +87,27 @@ def capacity_per_s(scenario: Scenario) -> float:
 
     n = len(variables) + 1  # the last variable is lambda
     columns = np.arange(len(variables))
-    variable_rows = np.array([row for row, _, _ in variables])
+    variable_rows = np.array([row for row, _, _, _, _ in variables])
     equality = csr_array((np.concatenate([np.ones(len(variables)), -np.asarray(row_weights)]),
                           (np.concatenate([variable_rows, np.arange(rows)]),
                            np.concatenate([columns, np.full(rows, n - 1)]))), shape=(rows, n))
-    upper = csr_array((np.array([time_s for _, _, time_s in variables]),
-                       (np.array([node for _, node, _ in variables]), columns)), shape=(len(scenario.nodes), n))
-    slots = np.array([node.slots for node in scenario.nodes], dtype=float)
+    # one row per node for its slots, then one per node of finite memory that some stage's working memory uses
+    memory_row: dict[int, int] = {}
+    for _, node_index, _, _, memory_bytes in variables:
+        if memory_bytes > 0 and math.isfinite(scenario.nodes[node_index].memory_bytes):
+            memory_row.setdefault(node_index, len(scenario.nodes) + len(memory_row))
+    entries = [(node, column, time_s * slots) for column, (_, node, time_s, slots, _) in enumerate(variables)]
+    entries += [(memory_row[node], column, time_s * memory_bytes)
+                for column, (_, node, time_s, _, memory_bytes) in enumerate(variables)
+                if memory_bytes > 0 and node in memory_row]
+    upper = csr_array((np.array([value for _, _, value in entries]),
+                       (np.array([row for row, _, _ in entries]), np.array([column for _, column, _ in entries]))),
+                      shape=(len(scenario.nodes) + len(memory_row), n))
+    bounds = np.array([float(node.slots) for node in scenario.nodes]
+                      + [scenario.nodes[node].memory_bytes for node in memory_row])
     objective = np.zeros(n)
     objective[-1] = -1.0
-    solution = linprog(objective, A_ub=upper, b_ub=slots, A_eq=equality, b_eq=np.zeros(rows),
+    solution = linprog(objective, A_ub=upper, b_ub=bounds, A_eq=equality, b_eq=np.zeros(rows),
                        bounds=[(0, None)] * n, method="highs")
     if solution.status == 3:  # unbounded: some stage costs nothing anywhere
         return math.inf

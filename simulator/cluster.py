@@ -21,6 +21,7 @@ from typing import Any
 import simpy
 
 from simulator.config import NodeSpec, Scenario, memory_limits_residency
+from simulator.config.specs import eligible_node_names
 from simulator.costs import ServiceTimeModel
 from simulator.engine import NORMAL, event_queue, reusable_event, scheduler
 from simulator.workload import Task
@@ -64,6 +65,16 @@ class Node:
     def queue_length(self) -> int:
         """Tasks waiting at the node for a free slot."""
         return len(self._heap) if self._priority else len(self._fifo)
+
+    @property
+    def free_slots(self) -> int:
+        """Slots neither serving a task nor claimed by one waiting at the node."""
+        return len(self._idle_events)
+
+    @property
+    def free_memory_bytes(self) -> float:
+        """Memory (bytes) nothing holds: a node that neither holds models nor runs demanding tasks has it all."""
+        return self.spec.memory_bytes
 
     def expected_ready_time_s(self) -> float:
         """When a task assigned now is expected to start: now if a slot is free for it, otherwise now plus
@@ -180,6 +191,10 @@ class ModelServerNode(Node):
     @property
     def queue_length(self) -> int:
         return self._queued
+
+    @property
+    def free_memory_bytes(self) -> float:
+        return self.memory_bytes - self._used_bytes
 
     @property
     def resident_models(self) -> tuple[str, ...]:
@@ -322,15 +337,22 @@ class ModelServerNode(Node):
 
 def build_nodes(env: simpy.Environment, scenario: Scenario, costs: ServiceTimeModel, seed: int,
                 on_task_done: Callable[[Task], None]) -> list[Node]:
-    """The scenario's nodes: a `ModelServerNode` where the node batches or its memory limits residency, the class
-    of its discipline where ``queue`` is one of `simulator.disciplines`, a plain `Node` otherwise (so nodes that
-    do none of these keep the short path)."""
-    from simulator.disciplines import discipline_node_class  # imported here: that module builds on Node
+    """The scenario's nodes: a `MultiResourceNode` where a stage that may run there demands more than one slot or
+    any memory, a `ModelServerNode` where the node batches or its memory limits residency, the class of its
+    discipline where ``queue`` is one of `simulator.disciplines` (the configuration refuses combining any two of
+    these on one node), a plain `Node` otherwise (so nodes that do none of these keep the short path)."""
+    from simulator.disciplines import discipline_node_class  # imported here: these modules build on Node
+    from simulator.multi_resource import MultiResourceNode
 
+    demanding = {name for application in scenario.applications.values() for stage in application.stages
+                 if stage.demands_resources
+                 for name in eligible_node_names(stage, scenario.nodes, scenario.models)}
     batch_samplers: dict[tuple[str, str], Callable[[int], float]] = {}
     nodes: list[Node] = []
     for index, spec in enumerate(scenario.nodes):
-        if spec.max_batch_size > 1 or memory_limits_residency(spec, scenario.models):
+        if spec.name in demanding:
+            nodes.append(MultiResourceNode(env, index, spec, on_task_done))
+        elif spec.max_batch_size > 1 or memory_limits_residency(spec, scenario.models):
             serving = _model_serving(spec, scenario, costs, seed, batch_samplers)
             nodes.append(ModelServerNode(env, index, spec, on_task_done, serving))
         else:

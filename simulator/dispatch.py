@@ -82,6 +82,19 @@ class ReadOnlyView:
     def load(self, node: int) -> int:
         return self._nodes[node].load
 
+    def memory_bytes(self, node: int) -> float:
+        return self._nodes[node].spec.memory_bytes
+
+    def free_slots(self, node: int) -> int:
+        return self._nodes[node].free_slots
+
+    def free_memory_bytes(self, node: int) -> float:
+        return self._nodes[node].free_memory_bytes
+
+    def demand(self, task: Task) -> tuple[int, float]:
+        spec = task.stage.spec
+        return spec.slots, spec.memory_bytes
+
     def queue_length(self, node: int) -> int:
         return self._nodes[node].queue_length
 
@@ -99,7 +112,6 @@ class ReadOnlyView:
         links on its route would give it now."""
         return max((self._dispatcher.network.estimate_shared_s(source, node, size)
                     for source, size in self._dispatcher.inputs_of(task)), default=0.0)
-
 
     def stage_graph(self, task: Task) -> StageGraph:
         return task.job.application.stage_graph

@@ -24,23 +24,25 @@ def _is(column: pd.Series, value: str) -> np.ndarray:
 
 
 def busy_slot_seconds(node_index: np.ndarray, start_s: np.ndarray, finish_s: np.ndarray, n_nodes: int,
-                      window_start_s: float, window_end_s: float) -> np.ndarray:
+                      window_start_s: float, window_end_s: float, slots: np.ndarray | None = None) -> np.ndarray:
     """Per node, the slot-seconds its service intervals spend inside the window; an interval still open
-    (``finish_s`` NaN) counts until the window's end."""
+    (``finish_s`` NaN) counts until the window's end. ``slots``: how many slots each interval holds (None: one)."""
     finish = np.where(np.isnan(finish_s), window_end_s, finish_s).clip(window_start_s, window_end_s)
     start = start_s.clip(window_start_s, window_end_s)
-    return np.bincount(node_index, weights=finish - start, minlength=n_nodes)
+    seconds = finish - start
+    return np.bincount(node_index, weights=seconds if slots is None else seconds * slots, minlength=n_nodes)
 
 
 def node_table(tasks: pd.DataFrame, nodes: Sequence[NodeSpec], window_start_s: float, window_end_s: float,
-               slot_intervals: Mapping[int, Sequence[tuple[float, float]]] | None = None) -> pd.DataFrame:
+               slot_intervals: Mapping[int, Sequence[tuple[float, float]]] | None = None,
+               task_slots: np.ndarray | None = None) -> pd.DataFrame:
     """One row per node: utilization, tasks completed, busy time and energy over the measurement window.
 
-    A busy slot serves one task from its start to its finish, so a node's busy time comes from its task rows,
-    except for the nodes in ``slot_intervals`` (node index -> (start_s, finish_s) of each interval a slot was
-    busy, finish NaN while it still is): a batch of ``b`` tasks holds one slot once, not ``b`` times, and under
-    processor sharing or round robin a task shares slots or leaves its slot between quanta. Energy is linear in
-    busy slots, from idle to busy power.
+    A node's busy time comes from its task rows, each holding one slot or ``task_slots[row]`` (the stage's
+    demand) from its start to its finish, except for the nodes in ``slot_intervals`` (node index -> (start_s,
+    finish_s) of each interval a slot was busy, finish NaN while it still is): a batch of ``b`` tasks holds one
+    slot once, not ``b`` times, and under processor sharing or round robin a task shares slots or leaves its
+    slot between quanta. Energy is linear in busy slots, from idle to busy power.
     """
     duration = max(window_end_s - window_start_s, 0.0)
     start = tasks["start_s"].to_numpy()
@@ -51,13 +53,16 @@ def node_table(tasks: pd.DataFrame, nodes: Sequence[NodeSpec], window_start_s: f
     interval_nodes = [node_index[served]]
     interval_starts = [start[served]]
     interval_finishes = [tasks["finish_s"].to_numpy()[served]]
+    interval_slots = [np.ones(int(served.sum())) if task_slots is None else task_slots[served]]
     for index, intervals in (slot_intervals or {}).items():
         interval = np.array(intervals, dtype=float).reshape(-1, 2)
         interval_nodes.append(np.full(len(interval), index))
         interval_starts.append(interval[:, 0])
         interval_finishes.append(interval[:, 1])
+        interval_slots.append(np.ones(len(interval)))
     busy = busy_slot_seconds(np.concatenate(interval_nodes), np.concatenate(interval_starts),
-                             np.concatenate(interval_finishes), len(nodes), window_start_s, window_end_s)
+                             np.concatenate(interval_finishes), len(nodes), window_start_s, window_end_s,
+                             np.concatenate(interval_slots) if task_slots is not None else None)
     slots = np.array([node.slots for node in nodes], dtype=float)
     idle_w = np.array([node.idle_power_w for node in nodes])
     busy_w = np.array([node.busy_power_w for node in nodes])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from simulator.policies import Policy, make_policy
 from simulator.randomness import stream
 from simulator.recorder import Recorder, batch_table
 from simulator.user_files import user_output, writable_directory
-from simulator.workload import compile_applications
+from simulator.workload import CompiledApplication, compile_applications
 
 __all__ = ["RunResult", "Simulation", "run"]
 
@@ -154,7 +154,8 @@ class Simulation:
         warmup = scenario.simulation.warmup_s
         nodes = node_table(tasks, scenario.nodes, warmup, end_s,
                            slot_intervals={node.index: node.slot_intervals() for node in self.nodes
-                                           if isinstance(node, _SLOT_INTERVAL_NODES)})
+                                           if isinstance(node, _SLOT_INTERVAL_NODES)},
+                           task_slots=_task_slots(tasks, self.applications))
         summary = summarize(tasks, jobs, nodes, self.network.bytes_transferred, warmup, end_s)
         summary["wall_s"] = wall_s
         undefined, undefined_warnings = explain_undefined(summary, scenario.path)
@@ -170,6 +171,15 @@ class Simulation:
             links=self.network.link_table(end_s), summary=summary, wall_s=wall_s, config=config,
             batches=batch_table({node.name: node.batches for node in self.nodes if isinstance(node, ModelServerNode)}),
         )
+
+
+def _task_slots(tasks: pd.DataFrame, applications: Sequence[CompiledApplication]) -> np.ndarray | None:
+    """The slots each task row holds while it runs (its stage's demand), or None when every stage holds one."""
+    demands = {(app.name, stage.spec.name): stage.spec.slots for app in applications for stage in app.stages}
+    if all(slots == 1 for slots in demands.values()):
+        return None
+    keys = zip(tasks["application"].astype(str), tasks["stage"].astype(str), strict=True)
+    return np.array([demands[key] for key in keys], dtype=float)
 
 
 def stability_warnings(scenario: Scenario) -> list[str]:

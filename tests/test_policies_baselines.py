@@ -26,6 +26,10 @@ class FakeTask:
     deadline_s: float = float("inf")
     arrival_s: float = 0.0
     stage_index: int = 0
+    slots: int = 1
+    memory_bytes: float = 0.0
+    work: float = 1.0
+    """Multiplies the view's execution estimates of this task."""
 
 
 @dataclass
@@ -37,6 +41,16 @@ class FakeView:
     transfer_s: list[float]
     eligible: list[int] = field(default_factory=list)
     now: float = 0.0
+    free_slot_counts: list[int] = field(default_factory=list)
+    """Free slots per node (empty: the slots not loaded)."""
+    memory: list[float] = field(default_factory=list)
+    """Memory per node in bytes (empty: unlimited everywhere)."""
+    free_memory: list[float] = field(default_factory=list)
+    """Free memory per node in bytes (empty: all of it)."""
+    busy_power: list[float] = field(default_factory=list)
+    """Busy power per node in watts (empty: none)."""
+    speeds: list[float] = field(default_factory=list)
+    """Speed per node (empty: 1; capacity is slots x speed)."""
 
     @property
     def n_nodes(self) -> int:
@@ -49,10 +63,24 @@ class FakeView:
         return self.slot_counts[node]
 
     def capacity(self, node: int) -> float:
-        return float(self.slot_counts[node])
+        return self.slot_counts[node] * (self.speeds[node] if self.speeds else 1.0)
 
     def power_w(self, node: int) -> tuple[float, float]:
-        return 0.0, 0.0
+        return 0.0, self.busy_power[node] if self.busy_power else 0.0
+
+    def memory_bytes(self, node: int) -> float:
+        return self.memory[node] if self.memory else float("inf")
+
+    def free_slots(self, node: int) -> int:
+        if self.free_slot_counts:
+            return self.free_slot_counts[node]
+        return max(0, self.slot_counts[node] - self.loads[node])
+
+    def free_memory_bytes(self, node: int) -> float:
+        return self.free_memory[node] if self.free_memory else self.memory_bytes(node)
+
+    def demand(self, task) -> tuple[int, float]:
+        return task.slots, task.memory_bytes
 
     def load(self, node: int) -> int:
         return self.loads[node]
@@ -64,7 +92,7 @@ class FakeView:
         return self.eligible or list(range(len(self.loads)))
 
     def exec_estimate_s(self, task, node: int) -> float:
-        return self.exec_s[node]
+        return self.exec_s[node] * task.work
 
     def transfer_estimate_s(self, task, node: int) -> float:
         return self.transfer_s[node]

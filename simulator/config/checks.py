@@ -11,6 +11,7 @@ from simulator.config.network_spec import NetworkSpec
 from simulator.config.problems import Problems
 from simulator.config.schema import EMPIRICAL
 from simulator.config.specs import (
+    RESOURCE_QUEUES,
     ApplicationSpec,
     ArrivalSpec,
     ModelSpec,
@@ -20,7 +21,8 @@ from simulator.config.specs import (
     memory_limits_residency,
 )
 
-__all__ = ["check_batch_rules", "check_placement_and_routes", "check_queue_disciplines", "check_run_ends"]
+__all__ = ["check_batch_rules", "check_placement_and_routes", "check_queue_disciplines", "check_resource_demands",
+           "check_run_ends"]
 
 
 def check_placement_and_routes(problems: Problems, nodes: Sequence[NodeSpec], network: NetworkSpec,
@@ -55,8 +57,10 @@ def check_placement_and_routes(problems: Problems, nodes: Sequence[NodeSpec], ne
                              for node in nodes
                              if node.kind in services and services[node.kind].memory_bytes > node.memory_bytes]
                 memory = f"; too little memory_bytes for the model on: {', '.join(too_small)}" if too_small else ""
+                demand = (f"; it demands {stage.slots} slots and {stage.memory_bytes:.4g} memory_bytes, which a node "
+                          "must have" if stage.demands_resources else "")
                 problems.add(path, f"can run on no node: model {stage.model!r} has costs for device kinds {kinds}"
-                             f"{where}, but the nodes are of kinds {node_kinds}{memory}")
+                             f"{where}, but the nodes are of kinds {node_kinds}{memory}{demand}")
             involved.update(eligible)
         needs_network = len(application.stages) > 1
         for arrival in arrivals:
@@ -132,6 +136,35 @@ def check_queue_disciplines(problems: Problems, nodes: Sequence[NodeSpec], model
             problems.add(f"nodes.{node.group}.queue", f"is {node.queue!r}, which does not manage model residency: "
                          f"with a finite memory_bytes ({node.memory_bytes:.4g}) that models occupy use queue = "
                          "\"fifo\" or \"priority\", or remove memory_bytes")
+
+
+def check_resource_demands(problems: Problems, nodes: Sequence[NodeSpec], models: Mapping[str, ModelSpec],
+                           applications: Mapping[str, ApplicationSpec]) -> None:
+    """A stage that demands resources (``slots`` > 1 or ``memory_bytes`` > 0) runs only on nodes that neither
+    batch nor hold models resident in a finite memory, and queue first-come-first-served or by priority: the
+    multi-resource node that runs it does not combine with model serving."""
+    for application in applications.values():
+        for stage in application.stages:
+            if not stage.demands_resources:
+                continue
+            path = f"applications.{application.name}.stages.{stage.name}"
+            names = set(eligible_node_names(stage, nodes, models))
+            for node in nodes:
+                if node.name not in names:
+                    continue
+                if node.max_batch_size > 1 or memory_limits_residency(node, models):
+                    why = ("batches (max_batch_size > 1)" if node.max_batch_size > 1
+                           else "holds models resident in a finite memory_bytes")
+                    problems.add(path, f"demands {stage.slots} slots and {stage.memory_bytes:.4g} memory_bytes, but "
+                                 f"may run on node {node.name!r}, which {why}; stage demands are allowed only on "
+                                 "nodes without batching or model residency: restrict the stage's placement, or "
+                                 "set slots = 1 and memory_bytes = 0")
+                    break
+                if node.queue not in RESOURCE_QUEUES:
+                    problems.add(path, f"demands {stage.slots} slots and {stage.memory_bytes:.4g} memory_bytes, but "
+                                 f"may run on node {node.name!r}, whose queue is {node.queue!r}; nodes running stages "
+                                 f"with demands allow queue = {' or '.join(map(repr, RESOURCE_QUEUES))}")
+                    break
 
 
 def check_run_ends(problems: Problems, simulation: SimulationSpec, arrivals: Sequence[ArrivalSpec]) -> None:

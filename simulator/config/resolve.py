@@ -294,7 +294,8 @@ def resolve_applications(tables: Mapping[str, ApplicationTable], models: Mapping
                              f"[models]: {', '.join(models) or '(none)'}")
             stages[stage_name] = StageSpec(name=stage_name, model=stage.model, work=stage.work,
                                            output_bytes=stage.output_bytes, after=stage.after,
-                                           placement=stage.placement, input_bytes=stage.input_bytes)
+                                           placement=stage.placement, input_bytes=stage.input_bytes,
+                                           slots=stage.slots, memory_bytes=stage.memory_bytes)
         sink = table.source if table.sink is None else table.sink
         for key, vertex in (("source", table.source), ("sink", sink)):
             if vertex is not None and vertex not in vertex_names:

@@ -17,6 +17,7 @@ from simulator.config.checks import (
     check_batch_rules,
     check_placement_and_routes,
     check_queue_disciplines,
+    check_resource_demands,
     check_run_ends,
 )
 from simulator.config.loading import apply_overrides, find_scenario, read_toml
@@ -67,6 +68,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
         check_placement_and_routes(problems, nodes, network, models, applications, arrivals)
         check_batch_rules(problems, nodes, models)
         check_queue_disciplines(problems, nodes, models)
+        check_resource_demands(problems, nodes, models, applications)
     check_run_ends(problems, simulation, arrivals)
     problems.raise_if_any(ScenarioError)
     return Scenario(

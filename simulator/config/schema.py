@@ -253,6 +253,8 @@ class StageTable(_Table):
     after: Annotated[tuple[str, ...], Checked(NAMES)] = ()
     placement: Annotated[tuple[str, ...], Checked(NAMES)] = ()
     input_bytes: Annotated[float | None, Checked(InRange(0, MAX_BYTES))] = None
+    slots: Annotated[int, Checked(IntInRange(1, MAX_SLOTS))] = 1
+    memory_bytes: Annotated[float, Checked(InRange(0, MAX_BYTES))] = 0.0
 
 
 class ApplicationTable(_Table):

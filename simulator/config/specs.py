@@ -14,6 +14,7 @@ from typing import Any
 from simulator.config.network_spec import NetworkSpec
 
 __all__ = [
+    "RESOURCE_QUEUES",
     "ApplicationSpec",
     "ArrivalSpec",
     "ModelSpec",
@@ -28,6 +29,9 @@ __all__ = [
     "eligible_nodes",
     "memory_limits_residency",
 ]
+
+RESOURCE_QUEUES = ("fifo", "priority")
+"""Queue disciplines of a node that runs stages demanding resources (its head waits until its demand fits)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,10 @@ class StageSpec:
 
     An entry stage (no predecessors) reads ``input_bytes`` from the job's source; None means the
     application's ``input_bytes``.
+
+    A task of the stage holds ``slots`` of its node's slots and ``memory_bytes`` of its node's memory (working
+    memory, drawn from the same ``memory_bytes`` as model residency) while it runs; the defaults (1, 0) are a
+    plain task's demand.
     """
 
     name: str
@@ -139,6 +147,13 @@ class StageSpec:
     after: tuple[str, ...] = ()
     placement: tuple[str, ...] = ()
     input_bytes: float | None = None
+    slots: int = 1
+    memory_bytes: float = 0.0
+
+    @property
+    def demands_resources(self) -> bool:
+        """Whether a task of the stage needs more than one slot or any memory (a multi-resource node runs it)."""
+        return self.slots > 1 or self.memory_bytes > 0
 
 
 @dataclass(frozen=True)
@@ -203,8 +218,9 @@ class Scenario:
 
 
 def eligible_node_names(stage: StageSpec, nodes: Sequence[NodeSpec], models: Mapping[str, ModelSpec]) -> list[str]:
-    """Names of the nodes a stage may run on: its model has a cost on their kind, fits their memory, and the
-    stage's placement (if any) names the node, its group or its kind."""
+    """Names of the nodes a stage may run on: its model has a cost on their kind, fits their memory, the node
+    has the slots and memory the stage demands, and the stage's placement (if any) names the node, its group or
+    its kind."""
     model = models.get(stage.model)
     if model is None:
         return []
@@ -213,6 +229,8 @@ def eligible_node_names(stage: StageSpec, nodes: Sequence[NodeSpec], models: Map
         for node in nodes
         if node.kind in model.devices
         and model.devices[node.kind].memory_bytes <= node.memory_bytes
+        and stage.slots <= node.slots
+        and stage.memory_bytes <= node.memory_bytes
         and (not stage.placement or {node.name, node.group, node.kind} & set(stage.placement))
     ]
 

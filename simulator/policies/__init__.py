@@ -1,6 +1,6 @@
 """Allocation policies: importing this package registers every built-in policy (plug-ins: `simulator.plugins`)."""
 
-from simulator.policies import batch, dag, greedy
+from simulator.policies import batch, dag, greedy, packing
 from simulator.policies.base import (
     BATCH,
     IMMEDIATE,
@@ -31,6 +31,7 @@ __all__ = [
     "dag",
     "greedy",
     "make_policy",
+    "packing",
     "policy_class",
     "policy_names",
     "register_policy",

@@ -1,7 +1,10 @@
 """Greedy baselines, one decision per task: random, round robin, least loaded (join the shortest queue), power of d,
-OLB, MET, MCT, capacity-proportional and weighted balance."""
+OLB, MET, MCT, capacity- and energy-proportional shares and weighted balance (the multi-resource packing rules:
+`simulator.policies.packing`)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -161,11 +164,23 @@ class MinExecutionTimePolicy(Policy):
                         self.rng_)
 
 
+def _smooth_weighted_pick(credit: list[float], weights: Sequence[float], tie_break: str,
+                          rng: np.random.Generator) -> int:
+    """Smooth weighted round robin: every candidate earns its weight in credit, the richest one (ties: lowest
+    position or a random one) takes the task and pays the total. Of T tasks, position i gets w_i T / sum_j w_j,
+    interleaved."""
+    for position, weight in enumerate(weights):
+        credit[position] += weight
+    best = pick_min(range(len(credit)), lambda position: -credit[position], tie_break, rng)
+    credit[best] -= sum(weights)
+    return best
+
+
 @register_policy("capacity_proportional")
 class CapacityProportionalPolicy(Policy):
     """Each node receives work in proportion to its capacity coefficient F_i = slots x speed: of T tasks,
-    node i gets T_i = F_i T / sum_j F_j, in a smooth deterministic interleaving (smooth weighted round robin:
-    every node earns its capacity in credit per task; the richest node takes the task and pays the total)."""
+    node i gets T_i = F_i T / sum_j F_j, in a smooth deterministic interleaving (smooth weighted round robin,
+    ties to the lowest index)."""
 
     modes = (IMMEDIATE, BATCH)
 
@@ -181,11 +196,43 @@ class CapacityProportionalPolicy(Policy):
         candidates = tuple(view.eligible_nodes(task))
         credit = self.credit_.setdefault(candidates, [0.0] * len(candidates))
         capacities = [view.capacity(node) for node in candidates]
-        for position, capacity in enumerate(capacities):
-            credit[position] += capacity
-        best = max(range(len(candidates)), key=lambda position: (credit[position], -position))
-        credit[best] -= sum(capacities)
-        return candidates[best]
+        return candidates[_smooth_weighted_pick(credit, capacities, "lowest_index", self.rng_)]
+
+
+@register_policy("energy_proportional")
+class EnergyProportionalPolicy(Policy):
+    """Each node receives work in proportion to its energy coefficient C_i = capacity / busy power (work per
+    joule): of R tasks, node i gets R_i = C_i R / sum_j C_j, interleaved by smooth weighted round robin (beside
+    ``capacity_proportional``'s T_i = F_i T / sum_j F_j). Nodes drawing no busy power cost no energy: when some
+    candidates are such, they share the work alone, in proportion to their capacity.
+
+    Args:
+        tie_break: "lowest_index" or "random": among nodes with equal credit.
+    """
+
+    modes = (IMMEDIATE, BATCH)
+
+    def __init__(self, *, tie_break: str = "lowest_index") -> None:
+        self.tie_break = tie_break
+
+    def check_params(self) -> None:
+        check_choice(self, "tie_break", TIE_BREAKS)
+
+    def bind(self, view: SystemView, rng: np.random.Generator) -> None:
+        super().bind(view, rng)
+        self.credit_: dict[tuple[int, ...], list[float]] = {}
+
+    def assign(self, task: TaskView) -> int:
+        view = self.view_
+        candidates = tuple(view.eligible_nodes(task))
+        credit = self.credit_.setdefault(candidates, [0.0] * len(candidates))
+        busy_w = [view.power_w(node)[1] for node in candidates]
+        if all(watts > 0 for watts in busy_w):
+            weights = [view.capacity(node) / watts for node, watts in zip(candidates, busy_w, strict=True)]
+        else:
+            weights = [view.capacity(node) if watts <= 0 else 0.0
+                       for node, watts in zip(candidates, busy_w, strict=True)]
+        return candidates[_smooth_weighted_pick(credit, weights, self.tie_break, self.rng_)]
 
 
 @register_policy("weighted_balance")
