@@ -164,43 +164,47 @@ class MinExecutionTimePolicy(Policy):
                         self.rng_)
 
 
-def _smooth_weighted_pick(credit: list[float], weights: Sequence[float], tie_break: str,
-                          rng: np.random.Generator) -> int:
-    """Smooth weighted round robin: every candidate earns its weight in credit, the richest one (ties: lowest
-    position or a random one) takes the task and pays the total. Of T tasks, position i gets w_i T / sum_j w_j,
-    interleaved."""
-    for position, weight in enumerate(weights):
-        credit[position] += weight
-    best = pick_min(range(len(credit)), lambda position: -credit[position], tie_break, rng)
-    credit[best] -= sum(weights)
-    return best
-
-
-@register_policy("capacity_proportional")
-class CapacityProportionalPolicy(Policy):
-    """Each node receives work in proportion to its capacity coefficient F_i = slots x speed: of T tasks,
-    node i gets T_i = F_i T / sum_j F_j, in a smooth deterministic interleaving (smooth weighted round robin,
-    ties to the lowest index)."""
+class _ProportionalShare(Policy):
+    """Work shared among the eligible nodes in proportion to a weight per node, by smooth weighted round robin:
+    every candidate earns its weight in credit, the richest one takes the task and pays the total. Of T tasks,
+    node i gets w_i T / sum_j w_j, interleaved. Credit is kept per set of eligible nodes."""
 
     modes = (IMMEDIATE, BATCH)
-
-    def __init__(self) -> None:
-        pass
+    tie_break: str = "lowest_index"
 
     def bind(self, view: SystemView, rng: np.random.Generator) -> None:
         super().bind(view, rng)
         self.credit_: dict[tuple[int, ...], list[float]] = {}
 
+    def _weights(self, candidates: Sequence[int]) -> list[float]:
+        raise NotImplementedError
+
     def assign(self, task: TaskView) -> int:
-        view = self.view_
-        candidates = tuple(view.eligible_nodes(task))
+        candidates = tuple(self.view_.eligible_nodes(task))
         credit = self.credit_.setdefault(candidates, [0.0] * len(candidates))
-        capacities = [view.capacity(node) for node in candidates]
-        return candidates[_smooth_weighted_pick(credit, capacities, "lowest_index", self.rng_)]
+        weights = self._weights(candidates)
+        for position, weight in enumerate(weights):
+            credit[position] += weight
+        best = pick_min(range(len(credit)), lambda position: -credit[position], self.tie_break, self.rng_)
+        credit[best] -= sum(weights)
+        return candidates[best]
+
+
+@register_policy("capacity_proportional")
+class CapacityProportionalPolicy(_ProportionalShare):
+    """Each node receives work in proportion to its capacity coefficient F_i = slots x speed: of T tasks,
+    node i gets T_i = F_i T / sum_j F_j, in a smooth deterministic interleaving (smooth weighted round robin,
+    ties to the lowest index)."""
+
+    def __init__(self) -> None:
+        pass
+
+    def _weights(self, candidates: Sequence[int]) -> list[float]:
+        return [self.view_.capacity(node) for node in candidates]
 
 
 @register_policy("energy_proportional")
-class EnergyProportionalPolicy(Policy):
+class EnergyProportionalPolicy(_ProportionalShare):
     """Each node receives work in proportion to its energy coefficient C_i = capacity / busy power (work per
     joule): of R tasks, node i gets R_i = C_i R / sum_j C_j, interleaved by smooth weighted round robin (beside
     ``capacity_proportional``'s T_i = F_i T / sum_j F_j). Nodes drawing no busy power cost no energy: when some
@@ -210,29 +214,18 @@ class EnergyProportionalPolicy(Policy):
         tie_break: "lowest_index" or "random": among nodes with equal credit.
     """
 
-    modes = (IMMEDIATE, BATCH)
-
     def __init__(self, *, tie_break: str = "lowest_index") -> None:
         self.tie_break = tie_break
 
     def check_params(self) -> None:
         check_choice(self, "tie_break", TIE_BREAKS)
 
-    def bind(self, view: SystemView, rng: np.random.Generator) -> None:
-        super().bind(view, rng)
-        self.credit_: dict[tuple[int, ...], list[float]] = {}
-
-    def assign(self, task: TaskView) -> int:
+    def _weights(self, candidates: Sequence[int]) -> list[float]:
         view = self.view_
-        candidates = tuple(view.eligible_nodes(task))
-        credit = self.credit_.setdefault(candidates, [0.0] * len(candidates))
         busy_w = [view.power_w(node)[1] for node in candidates]
         if all(watts > 0 for watts in busy_w):
-            weights = [view.capacity(node) / watts for node, watts in zip(candidates, busy_w, strict=True)]
-        else:
-            weights = [view.capacity(node) if watts <= 0 else 0.0
-                       for node, watts in zip(candidates, busy_w, strict=True)]
-        return candidates[_smooth_weighted_pick(credit, weights, self.tie_break, self.rng_)]
+            return [view.capacity(node) / watts for node, watts in zip(candidates, busy_w, strict=True)]
+        return [view.capacity(node) if watts <= 0 else 0.0 for node, watts in zip(candidates, busy_w, strict=True)]
 
 
 @register_policy("weighted_balance")
