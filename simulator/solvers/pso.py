@@ -33,9 +33,11 @@ pyswarms 1.3 needs three more workarounds, all confined to this module:
 * its ``Reporter`` calls ``logging.config.dictConfig`` when pyswarms is imported and whenever an optimizer
   is built, replacing the root logger's handlers and creating ``report.log`` in the working directory.
   pyswarms reads an alternative configuration from the file named by the ``LOG_CFG`` environment
-  variable; during import and construction we point it at an *incremental*, empty configuration, which
-  leaves logging untouched, and restore the variable afterwards. pyswarms is imported lazily so that
-  importing :mod:`simulator.solvers` has no such side effect at all;
+  variable; during the import we point it at an *incremental*, empty configuration, which leaves logging
+  untouched, and restore the variable afterwards. During construction (six reporters per optimizer) the
+  reporters' ``_setup_logger`` is skipped altogether: parsing that file six times per call was a quarter
+  of a small solve, which matters to a batch policy solving a handful of tasks at every tick. pyswarms is
+  imported lazily so that importing :mod:`simulator.solvers` has no such side effect at all;
 * ``optimize`` stores every iteration's positions and velocities (``pos_history``), which would grow to
   gigabytes over a minute of iterations, so a subclass keeps only the cost history.
 
@@ -60,7 +62,7 @@ from numpy.typing import NDArray
 from simulator.mapping import MappingProblem, makespan
 from simulator.plugins import ParameterError, check_choice, check_number
 from simulator.solvers.base import Search, Solver, register_solver
-from simulator.solvers.ga import local_search
+from simulator.solvers.ga import budgeted_local_search
 from simulator.solvers.global_random import seeded_global_random
 from simulator.solvers.list_heuristics import min_min_order
 
@@ -72,8 +74,9 @@ class _BudgetSpentError(Exception):
 
 
 @contextlib.contextmanager
-def _quiet_pyswarms_logging() -> Iterator[None]:
-    """Make pyswarms' ``Reporter`` leave the logging configuration alone (see the module docstring)."""
+def _quiet_pyswarms_import() -> Iterator[None]:
+    """Make pyswarms' import-time ``Reporter`` leave the logging configuration alone (see the module
+    docstring)."""
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "pyswarms_logging.yaml"
         config.write_text("version: 1\nincremental: true\n", encoding="utf-8")
@@ -88,10 +91,23 @@ def _quiet_pyswarms_logging() -> Iterator[None]:
                 os.environ["LOG_CFG"] = previous
 
 
+@contextlib.contextmanager
+def _reporters_without_logging_setup() -> Iterator[None]:
+    """Reporters built in the block skip ``_setup_logger`` (see the module docstring)."""
+    from pyswarms.utils.reporter.reporter import Reporter
+
+    setup = Reporter._setup_logger
+    Reporter._setup_logger = lambda self, path=None: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Reporter._setup_logger = setup  # type: ignore[method-assign]
+
+
 @functools.cache
 def _lean_optimizer_class() -> type:
     """``GlobalBestPSO`` without the per-iteration position and velocity history (imported lazily)."""
-    with _quiet_pyswarms_logging():
+    with _quiet_pyswarms_import():
         from pyswarms.single import GlobalBestPSO
 
     class LeanGlobalBestPSO(GlobalBestPSO):
@@ -293,9 +309,11 @@ class ParticleSwarm(Solver):
             for index in candidates:
                 if not affordable(1):
                     break
-                improved = local_search(problem, decoded[index], rng)
+                improved, scans = budgeted_local_search(
+                    problem, decoded[index], rng, power=8, swap_sample=64, max_steps=10_000,
+                    max_scans=None if search.max_evaluations is None else search.max_evaluations - evaluations)
                 searched.add(hash(improved.tobytes()))
-                evaluations += 1
+                evaluations += max(scans, 1)
                 value = float(makespan(problem, improved))
                 if value < values[index]:
                     values[index] = value
@@ -313,7 +331,7 @@ class ParticleSwarm(Solver):
             return values
 
         optimizer_class = _lean_optimizer_class()
-        with _quiet_pyswarms_logging():
+        with _reporters_without_logging_setup():
             optimizer = optimizer_class(
                 n_particles=n_particles,
                 dimensions=n_tasks * n_machines,
