@@ -28,7 +28,7 @@ from simulator.solvers.front import pick
 from simulator.solvers.ga import critical_descent, local_search
 from simulator.solvers.global_random import seeded_global_random
 from simulator.solvers.list_heuristics import mct, min_min, min_min_order
-from simulator.solvers.nsga import NSGA2
+from simulator.solvers.nsga import NSGA2, ParetoIndividual, select_nsga2, sort_nondominated
 from simulator.solvers.pso import decode_positions, encode_assignment
 
 BRAUN_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "data" / "braun"
@@ -295,6 +295,35 @@ def test_pso_leaves_logging_alone_and_writes_no_report_log(tmp_path: Path, monke
     fast_solver("pso").solve(small_problem(), np.random.default_rng(0))
     assert root.handlers == handlers and root.level == level
     assert not (tmp_path / "report.log").exists()
+
+
+@pytest.mark.validation
+@pytest.mark.parametrize("seed", range(5))
+def test_nondominated_sort_and_selection_match_deaps(seed: int) -> None:
+    """Reference: DEAP's ``tools.sortNondominated`` and ``tools.selNSGA2`` (Deb et al. 2002): the vectorized
+    sort gives the same fronts with the same members in the same order, and the selection the same
+    individuals, on populations with repeated objective vectors (which DEAP sorts as one)."""
+    from deap import tools
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 6, size=(60, 3)).astype(float)  # few values: many ties and repeats
+
+    def population() -> list[ParetoIndividual]:
+        individuals = []
+        for number, row in enumerate(values):
+            individual = ParetoIndividual([number])
+            individual.fitness.values = tuple(row)
+            individuals.append(individual)
+        return individuals
+
+    def numbers(fronts: list[list[Any]]) -> list[list[int]]:
+        return [[individual[0] for individual in front] for front in fronts]
+
+    for k in (1, 20, 45, 60):
+        assert numbers(sort_nondominated(population(), k)) == numbers(tools.sortNondominated(population(), k))
+        assert numbers([select_nsga2(population(), k)]) == numbers([tools.selNSGA2(population(), k)])
+    first = sort_nondominated(population(), 60, first_front_only=True)
+    assert numbers(first) == numbers(tools.sortNondominated(population(), 60, first_front_only=True))
 
 
 @pytest.mark.validation
