@@ -17,9 +17,11 @@ import random
 from collections.abc import Mapping, Sequence
 from itertools import chain
 from operator import attrgetter
+from typing import TypeVar
 
 import numpy as np
 from deap import base  # deap.tools and pandas (slow to import) are imported where NSGA-II runs
+from numpy.typing import NDArray
 
 from simulator.mapping import MappingProblem
 from simulator.plugins import ParameterError, check_choice, check_number
@@ -30,6 +32,9 @@ from simulator.solvers.global_random import seeded_global_random
 from simulator.solvers.multiobjective import MultiObjectiveSolver, starting_assignments
 
 __all__ = ["NSGA2", "ParetoIndividual", "ThreeObjectiveFitness", "select_nsga2", "sort_nondominated"]
+
+
+IndividualT = TypeVar("IndividualT", bound=Chromosome)
 
 
 class ThreeObjectiveFitness(base.Fitness):
@@ -44,8 +49,8 @@ class ParetoIndividual(Chromosome):
     fitness_class = ThreeObjectiveFitness
 
 
-def sort_nondominated(individuals: Sequence[Chromosome], k: int, first_front_only: bool = False
-                      ) -> list[list[Chromosome]]:
+def sort_nondominated(individuals: Sequence[IndividualT], k: int, first_front_only: bool = False
+                      ) -> list[list[IndividualT]]:
     """DEAP's ``tools.sortNondominated`` (Deb et al. 2002's fast non-dominated sort): the same fronts, each in
     the same order, with the dominance tests vectorized.
 
@@ -55,14 +60,14 @@ def sort_nondominated(individuals: Sequence[Chromosome], k: int, first_front_onl
     """
     if k == 0:
         return []
-    groups: dict[tuple[float, ...], list[Chromosome]] = {}
+    groups: dict[tuple[float, ...], list[IndividualT]] = {}
     for individual in individuals:
         groups.setdefault(individual.fitness.wvalues, []).append(individual)
     members = list(groups.values())
     weighted = np.array(list(groups), dtype=float)  # one row per distinct fitness, in first-seen order
     not_worse = (weighted[:, None, :] >= weighted[None, :, :]).all(axis=2)
     better = (weighted[:, None, :] > weighted[None, :, :]).any(axis=2)
-    dominates = not_worse & better  # dominates[p, d]: fitness p dominates fitness d
+    dominates: NDArray[np.bool_] = np.logical_and(not_worse, better)  # dominates[p, d]: fitness p dominates fitness d
     dominators = dominates.sum(axis=0).tolist()
     current = [index for index, count in enumerate(dominators) if count == 0]
     fronts = [[individual for index in current for individual in members[index]]]
@@ -84,7 +89,7 @@ def sort_nondominated(individuals: Sequence[Chromosome], k: int, first_front_onl
     return fronts
 
 
-def select_nsga2(individuals: Sequence[Chromosome], k: int) -> list[Chromosome]:
+def select_nsga2(individuals: Sequence[IndividualT], k: int) -> list[IndividualT]:
     """DEAP's ``tools.selNSGA2`` on :func:`sort_nondominated`: whole fronts while they fit, then the last one's
     individuals by decreasing crowding distance; every front gets its crowding distances."""
     from deap.tools.emo import assignCrowdingDist

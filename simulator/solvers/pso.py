@@ -97,11 +97,11 @@ def _reporters_without_logging_setup() -> Iterator[None]:
     from pyswarms.utils.reporter.reporter import Reporter
 
     setup = Reporter._setup_logger
-    Reporter._setup_logger = lambda self, path=None: None  # type: ignore[method-assign]
+    Reporter._setup_logger = lambda self, path=None: None
     try:
         yield
     finally:
-        Reporter._setup_logger = setup  # type: ignore[method-assign]
+        Reporter._setup_logger = setup
 
 
 @functools.cache
