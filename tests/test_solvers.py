@@ -493,13 +493,31 @@ def test_pso_includes_the_warm_start() -> None:
 @pytest.mark.parametrize("budget", [1, 7, 20, 57])
 def test_pso_honours_the_evaluation_budget(budget: int) -> None:
     """Reference: Search's docstring (stop when ``max_evaluations`` candidate assignments have been evaluated):
-    every decoded particle and every local-search result counts; without an iteration limit the budget alone
-    stops the swarm."""
+    every decoded particle and every neighbourhood scan of the local search counts (as in the GA); without an
+    iteration limit the budget alone stops the swarm."""
     problem = small_problem(n_tasks=40, n_machines=4)
     result = get_solver("pso", n_particles=6, max_iterations=None).solve(
         problem, np.random.default_rng(0), max_evaluations=budget)
     assert 1 <= result.extras["evaluations"] <= budget
     assert result.extras["evaluations"] > budget - 6 - 2  # it stops only when the next iteration does not fit
+
+
+@pytest.mark.unit
+def test_pso_result_does_not_depend_on_whether_its_optimizer_was_kept() -> None:
+    """Reference: the solver base's docstring (a solve is a pure function of its generator): the optimizer a
+    thread keeps for a configuration (``pso._optimizer``) is reset to exactly the state of a new one."""
+    from simulator.solvers import pso
+
+    problem = small_problem(n_tasks=20, n_machines=4)
+    solver = get_solver("pso", n_particles=6, max_iterations=8)
+    pso._optimizers.__dict__.clear()
+    new = solver.solve(problem, np.random.default_rng(5))
+    other = small_problem(seed=9, n_tasks=20, n_machines=4)  # the same configuration: it keeps the optimizer
+    get_solver("pso", n_particles=6, max_iterations=3).solve(other, np.random.default_rng(1))
+    kept = solver.solve(problem, np.random.default_rng(5))
+    assert len(pso._optimizers.by_configuration) == 1
+    assert kept.assignment.tolist() == new.assignment.tolist()
+    assert [cost for _, cost in kept.history] == [cost for _, cost in new.history]
 
 
 @pytest.mark.validation

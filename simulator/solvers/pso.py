@@ -42,7 +42,8 @@ pyswarms 1.3 needs three more workarounds, all confined to this module:
   gigabytes over a minute of iterations, so a subclass keeps only the cost history.
 
 pyswarms has no wall-clock or evaluation budget: the cost function raises an internal exception once the
-time limit or ``max_evaluations`` is spent, which ends ``optimize``; the best assignment found so far is
+time limit or ``max_evaluations`` is spent (each decoded particle counts as one evaluation, and so does each
+neighbourhood scan of the local search, as in the GA, which also stops the search when the budget is spent), which ends ``optimize``; the best assignment found so far is
 tracked by the cost function itself (it sees every evaluated position), so nothing is lost.
 """
 
@@ -52,6 +53,7 @@ import contextlib
 import functools
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -117,6 +119,49 @@ def _lean_optimizer_class() -> type:
             self.cost_history.append(hist.best_cost)
 
     return LeanGlobalBestPSO
+
+
+_optimizers = threading.local()
+"""Per thread: the optimizers built so far, by configuration (see `_optimizer`)."""
+
+
+def _optimizer(n_particles: int, dimensions: int, cognitive: float, social: float, inertia: float,
+               velocity_clamp: float, initial: NDArray[np.float64]) -> Any:
+    """A ``LeanGlobalBestPSO`` with these settings and starting positions, in the state a new one would have.
+
+    Building one costs more than a batch policy's whole search of a small batch (six reporters, three
+    handlers that list their own methods by introspection), so the optimizers of a thread are kept by
+    configuration and reset for the next call. pyswarms resets a new optimizer twice (its base class and
+    ``GlobalBestPSO`` each call ``reset``, each drawing initial velocities from the global generator); a
+    kept one is reset twice too, so that a call draws exactly the same numbers whether its optimizer is
+    new or kept, and results do not depend on what ran before in the thread.
+    """
+    key = (n_particles, dimensions, cognitive, social, inertia, velocity_clamp)
+    kept: dict[tuple[Any, ...], Any] = _optimizers.__dict__.setdefault("by_configuration", {})
+    optimizer = kept.get(key)
+    if optimizer is not None:
+        optimizer.init_pos = initial
+        optimizer.reset()
+        optimizer.reset()
+        return optimizer
+    with _reporters_without_logging_setup():
+        optimizer = _lean_optimizer_class()(
+            n_particles=n_particles,
+            dimensions=dimensions,
+            options={"c1": cognitive, "c2": social, "w": inertia},
+            bounds=(np.zeros(dimensions), np.ones(dimensions)),
+            bh_strategy="nearest",
+            velocity_clamp=(-velocity_clamp, velocity_clamp),
+            init_pos=initial,
+        )
+    if len(kept) >= _KEPT_OPTIMIZERS:
+        kept.pop(next(iter(kept)))
+    kept[key] = optimizer
+    return optimizer
+
+
+_KEPT_OPTIMIZERS = 64
+"""Optimizers kept per thread: a simulation's batches have a few dozen sizes (one configuration each)."""
 
 
 def decode_positions(
@@ -330,17 +375,8 @@ class ParticleSwarm(Solver):
                 last_improvement = iterations
             return values
 
-        optimizer_class = _lean_optimizer_class()
-        with _reporters_without_logging_setup():
-            optimizer = optimizer_class(
-                n_particles=n_particles,
-                dimensions=n_tasks * n_machines,
-                options={"c1": self.cognitive, "c2": self.social, "w": self.inertia},
-                bounds=(np.zeros(n_tasks * n_machines), np.ones(n_tasks * n_machines)),
-                bh_strategy="nearest",
-                velocity_clamp=(-self.velocity_clamp, self.velocity_clamp),
-                init_pos=initial,
-            )
+        optimizer = _optimizer(n_particles, n_tasks * n_machines, self.cognitive, self.social, self.inertia,
+                               self.velocity_clamp, initial)
         iterations_allowed = self.max_iterations if self.max_iterations is not None else 2**62
         with contextlib.suppress(_BudgetSpentError):
             optimizer.optimize(cost, iters=iterations_allowed, verbose=False)
