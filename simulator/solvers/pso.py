@@ -42,9 +42,10 @@ pyswarms 1.3 needs three more workarounds, all confined to this module:
   gigabytes over a minute of iterations, so a subclass keeps only the cost history.
 
 pyswarms has no wall-clock or evaluation budget: the cost function raises an internal exception once the
-time limit or ``max_evaluations`` is spent (each decoded particle counts as one evaluation, and so does each
-neighbourhood scan of the local search, as in the GA, which also stops the search when the budget is spent), which ends ``optimize``; the best assignment found so far is
-tracked by the cost function itself (it sees every evaluated position), so nothing is lost.
+time limit or ``max_evaluations`` is spent, which ends ``optimize``; the best assignment found so far is
+tracked by the cost function itself (it sees every evaluated position), so nothing is lost. Each decoded
+particle counts as one evaluation, and so does each neighbourhood scan of the local search (as in the GA),
+whose descent also stops when the evaluation budget is spent.
 """
 
 from __future__ import annotations
