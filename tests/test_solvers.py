@@ -27,7 +27,7 @@ from simulator.solvers import (
 from simulator.solvers.front import pick
 from simulator.solvers.ga import critical_descent, local_search
 from simulator.solvers.global_random import seeded_global_random
-from simulator.solvers.list_heuristics import mct, min_min, min_min_order
+from simulator.solvers.list_heuristics import mct, min_min, min_min_with_order
 from simulator.solvers.nsga import NSGA2, ParetoIndividual, select_nsga2, sort_nondominated
 from simulator.solvers.pso import decode_positions, encode_assignment
 
@@ -443,11 +443,11 @@ def test_pso_decoder_reproduces_min_min_and_mct(source: str) -> None:
     mapping order gives Min-min's assignment, in index order MCT's."""
     problem = small_problem(n_tasks=60, n_machines=5) if source == "random" else load_etc(BRAUN_DIR / "u_c_hihi.0")
     origin = np.zeros((2, problem.n_tasks * problem.n_machines))
-    decoded = decode_positions(problem, origin, min_min_order(problem), 1.0)
+    decoded = decode_positions(problem, origin, min_min_with_order(problem)[1], 1.0)
     assert np.array_equal(decoded[0], min_min(problem)) and np.array_equal(decoded[1], min_min(problem))
     in_index_order = decode_positions(problem, origin[:1], np.arange(problem.n_tasks), 1.0)[0]
     assert np.array_equal(in_index_order, mct(problem))
-    assert sorted(min_min_order(problem)) == list(range(problem.n_tasks))
+    assert sorted(min_min_with_order(problem)[1]) == list(range(problem.n_tasks))
 
 
 @pytest.mark.unit
@@ -457,7 +457,7 @@ def test_pso_one_hot_position_decodes_to_its_assignment() -> None:
     move single tasks while the decoder keeps the others on their minimum-completion machines."""
     problem = small_problem(n_tasks=60, n_machines=5)
     rng = np.random.default_rng(1)
-    order = min_min_order(problem)
+    order = min_min_with_order(problem)[1]
     for assignment in [*rng.integers(0, 5, size=(5, 60)), mct(problem), local_search(problem, min_min(problem), rng)]:
         scale = float(makespan(problem, assignment))
         position = encode_assignment(np.asarray(assignment), problem.n_machines)[None, :]

@@ -67,7 +67,7 @@ from simulator.plugins import ParameterError, check_choice, check_number
 from simulator.solvers.base import Search, Solver, register_solver
 from simulator.solvers.ga import budgeted_local_search
 from simulator.solvers.global_random import seeded_global_random
-from simulator.solvers.list_heuristics import min_min_order
+from simulator.solvers.list_heuristics import min_min_with_order
 
 __all__ = ["ParticleSwarm", "decode_positions", "encode_assignment"]
 
@@ -290,9 +290,7 @@ class ParticleSwarm(Solver):
         search: Search,
     ) -> tuple[NDArray[np.intp], list[tuple[float, float]], dict[str, Any]]:
         n_tasks, n_machines = problem.n_tasks, problem.n_machines
-        order = min_min_order(problem)
-        origin = np.zeros((1, n_tasks * n_machines))
-        min_min_assignment = decode_positions(problem, origin, order, 1.0)[0]
+        min_min_assignment, order = min_min_with_order(problem)  # the origin decodes to this assignment
         scale = float(makespan(problem, min_min_assignment))
         n_particles = self.n_particles
         if search.max_evaluations is not None:
