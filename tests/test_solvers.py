@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import pickle
 import random
 import time
@@ -324,6 +325,25 @@ def test_nondominated_sort_and_selection_match_deaps(seed: int) -> None:
         assert numbers([select_nsga2(population(), k)]) == numbers([tools.selNSGA2(population(), k)])
     first = sort_nondominated(population(), 60, first_front_only=True)
     assert numbers(first) == numbers(tools.sortNondominated(population(), 60, first_front_only=True))
+
+
+@pytest.mark.unit
+def test_pso_in_a_fresh_interpreter_leaves_logging_alone(tmp_path: Path) -> None:
+    """Reference: STYLE.md (no side effects): as the test above, where the solve is also pyswarms' first import
+    (which configures logging at import time unless told otherwise)."""
+    import subprocess
+    import sys
+
+    code = ("import logging, numpy as np; from simulator.solvers import get_solver; "
+            "from simulator.mapping import MappingProblem; "
+            "problem = MappingProblem(etc_s=np.arange(1.0, 13.0).reshape(4, 3), ready_time_s=np.zeros(3)); "
+            "get_solver('pso', n_particles=4, max_iterations=2).solve(problem, np.random.default_rng(0)); "
+            "print(len(logging.getLogger().handlers))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "0"
+    assert not (tmp_path / "report.log").exists()
 
 
 @pytest.mark.validation

@@ -97,6 +97,7 @@ def _quiet_pyswarms_import() -> Iterator[None]:
 @contextlib.contextmanager
 def _reporters_without_logging_setup() -> Iterator[None]:
     """Reporters built in the block skip ``_setup_logger`` (see the module docstring)."""
+    _lean_optimizer_class()  # pyswarms' first import, with its own logging workaround
     from pyswarms.utils.reporter.reporter import Reporter
 
     setup = Reporter._setup_logger
