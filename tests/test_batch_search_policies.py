@@ -126,6 +126,8 @@ def test_the_previous_batch_answer_carries_over_by_stage():
 @pytest.mark.unit
 def test_search_policies_take_an_evaluation_budget_and_rules_do_not():
     assert make_policy("ga").get_params()["evaluations_per_task"] == 2
+    assert make_policy("pso").get_params()["evaluations_per_task"] == 1  # see EVALUATIONS_PER_TASK_BY_SOLVER
+    assert make_policy("nsga2").get_params()["evaluations_per_task"] == 1
     assert "evaluations_per_task" not in make_policy("min_min").get_params()
     with pytest.raises(Exception, match="evaluations_per_task"):
         make_policy("pso", {"evaluations_per_task": 0})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import pickle
 import random
 import time
@@ -27,8 +28,8 @@ from simulator.solvers import (
 from simulator.solvers.front import pick
 from simulator.solvers.ga import critical_descent, local_search
 from simulator.solvers.global_random import seeded_global_random
-from simulator.solvers.list_heuristics import mct, min_min, min_min_order
-from simulator.solvers.nsga import NSGA2
+from simulator.solvers.list_heuristics import mct, min_min, min_min_with_order
+from simulator.solvers.nsga import NSGA2, ParetoIndividual, select_nsga2, sort_nondominated
 from simulator.solvers.pso import decode_positions, encode_assignment
 
 BRAUN_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "data" / "braun"
@@ -298,6 +299,54 @@ def test_pso_leaves_logging_alone_and_writes_no_report_log(tmp_path: Path, monke
 
 
 @pytest.mark.validation
+@pytest.mark.parametrize("seed", range(5))
+def test_nondominated_sort_and_selection_match_deaps(seed: int) -> None:
+    """Reference: DEAP's ``tools.sortNondominated`` and ``tools.selNSGA2`` (Deb et al. 2002): the vectorized
+    sort gives the same fronts with the same members in the same order, and the selection the same
+    individuals, on populations with repeated objective vectors (which DEAP sorts as one)."""
+    from deap import tools
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 6, size=(60, 3)).astype(float)  # few values: many ties and repeats
+
+    def population() -> list[ParetoIndividual]:
+        individuals = []
+        for number, row in enumerate(values):
+            individual = ParetoIndividual([number])
+            individual.fitness.values = tuple(row)
+            individuals.append(individual)
+        return individuals
+
+    def numbers(fronts: list[list[Any]]) -> list[list[int]]:
+        return [[individual[0] for individual in front] for front in fronts]
+
+    for k in (1, 20, 45, 60):
+        assert numbers(sort_nondominated(population(), k)) == numbers(tools.sortNondominated(population(), k))
+        assert numbers([select_nsga2(population(), k)]) == numbers([tools.selNSGA2(population(), k)])
+    first = sort_nondominated(population(), 60, first_front_only=True)
+    assert numbers(first) == numbers(tools.sortNondominated(population(), 60, first_front_only=True))
+
+
+@pytest.mark.unit
+def test_pso_in_a_fresh_interpreter_leaves_logging_alone(tmp_path: Path) -> None:
+    """Reference: STYLE.md (no side effects): as the test above, where the solve is also pyswarms' first import
+    (which configures logging at import time unless told otherwise)."""
+    import subprocess
+    import sys
+
+    code = ("import logging, numpy as np; from simulator.solvers import get_solver; "
+            "from simulator.mapping import MappingProblem; "
+            "problem = MappingProblem(etc_s=np.arange(1.0, 13.0).reshape(4, 3), ready_time_s=np.zeros(3)); "
+            "get_solver('pso', n_particles=4, max_iterations=2).solve(problem, np.random.default_rng(0)); "
+            "print(len(logging.getLogger().handlers))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "0"
+    assert not (tmp_path / "report.log").exists()
+
+
+@pytest.mark.validation
 def test_nsga2_front_is_mutually_non_dominated() -> None:
     """Reference: Pareto dominance (Deb et al. 2002): no front member is at least as good in every objective
     and better in one than another member."""
@@ -414,11 +463,11 @@ def test_pso_decoder_reproduces_min_min_and_mct(source: str) -> None:
     mapping order gives Min-min's assignment, in index order MCT's."""
     problem = small_problem(n_tasks=60, n_machines=5) if source == "random" else load_etc(BRAUN_DIR / "u_c_hihi.0")
     origin = np.zeros((2, problem.n_tasks * problem.n_machines))
-    decoded = decode_positions(problem, origin, min_min_order(problem), 1.0)
+    decoded = decode_positions(problem, origin, min_min_with_order(problem)[1], 1.0)
     assert np.array_equal(decoded[0], min_min(problem)) and np.array_equal(decoded[1], min_min(problem))
     in_index_order = decode_positions(problem, origin[:1], np.arange(problem.n_tasks), 1.0)[0]
     assert np.array_equal(in_index_order, mct(problem))
-    assert sorted(min_min_order(problem)) == list(range(problem.n_tasks))
+    assert sorted(min_min_with_order(problem)[1]) == list(range(problem.n_tasks))
 
 
 @pytest.mark.unit
@@ -428,7 +477,7 @@ def test_pso_one_hot_position_decodes_to_its_assignment() -> None:
     move single tasks while the decoder keeps the others on their minimum-completion machines."""
     problem = small_problem(n_tasks=60, n_machines=5)
     rng = np.random.default_rng(1)
-    order = min_min_order(problem)
+    order = min_min_with_order(problem)[1]
     for assignment in [*rng.integers(0, 5, size=(5, 60)), mct(problem), local_search(problem, min_min(problem), rng)]:
         scale = float(makespan(problem, assignment))
         position = encode_assignment(np.asarray(assignment), problem.n_machines)[None, :]
@@ -464,13 +513,31 @@ def test_pso_includes_the_warm_start() -> None:
 @pytest.mark.parametrize("budget", [1, 7, 20, 57])
 def test_pso_honours_the_evaluation_budget(budget: int) -> None:
     """Reference: Search's docstring (stop when ``max_evaluations`` candidate assignments have been evaluated):
-    every decoded particle and every local-search result counts; without an iteration limit the budget alone
-    stops the swarm."""
+    every decoded particle and every neighbourhood scan of the local search counts (as in the GA); without an
+    iteration limit the budget alone stops the swarm."""
     problem = small_problem(n_tasks=40, n_machines=4)
     result = get_solver("pso", n_particles=6, max_iterations=None).solve(
         problem, np.random.default_rng(0), max_evaluations=budget)
     assert 1 <= result.extras["evaluations"] <= budget
     assert result.extras["evaluations"] > budget - 6 - 2  # it stops only when the next iteration does not fit
+
+
+@pytest.mark.unit
+def test_pso_result_does_not_depend_on_whether_its_optimizer_was_kept() -> None:
+    """Reference: the solver base's docstring (a solve is a pure function of its generator): the optimizer a
+    thread keeps for a configuration (``pso._optimizer``) is reset to exactly the state of a new one."""
+    from simulator.solvers import pso
+
+    problem = small_problem(n_tasks=20, n_machines=4)
+    solver = get_solver("pso", n_particles=6, max_iterations=8)
+    pso._optimizers.__dict__.clear()
+    new = solver.solve(problem, np.random.default_rng(5))
+    other = small_problem(seed=9, n_tasks=20, n_machines=4)  # the same configuration: it keeps the optimizer
+    get_solver("pso", n_particles=6, max_iterations=3).solve(other, np.random.default_rng(1))
+    kept = solver.solve(problem, np.random.default_rng(5))
+    assert len(pso._optimizers.by_configuration) == 1
+    assert kept.assignment.tolist() == new.assignment.tolist()
+    assert [cost for _, cost in kept.history] == [cost for _, cost in new.history]
 
 
 @pytest.mark.validation

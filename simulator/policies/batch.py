@@ -39,6 +39,15 @@ DEFAULT_EVALUATIONS_PER_TASK = 2
 """Evaluations per task of a batch a solver may spend by default: `experiments/perf/bench_batch_policies.py`
 measures what it costs in simulation time against the Min-min batch policy."""
 
+EVALUATIONS_PER_TASK_BY_SOLVER = {"pso": 1, "nsga2": 1}
+"""Built-in solvers whose default budget differs from `DEFAULT_EVALUATIONS_PER_TASK`, chosen with
+`experiments/perf/bench_batch_policies.py` on the demo's 1,000 jobs (best of 5 rounds, 2026-11-30). At 2
+evaluations per task PSO and NSGA-II took 2.6x and 2.9x the Min-min batch policy's time, too close to the 3x
+target on a noisy machine (each solve has a fixed cost the GA's has not: pyswarms' loop, DEAP's selection);
+at 1 they take 2.4x and 2.5x. Their mean response time is 0.975x and 0.996x Min-min's at 1, 0.973x and
+0.996x at 2: the answer is kept only when it is no worse than the Min-min (or carried-over) start, so the
+smaller budget gives up almost nothing."""
+
 
 class SolverPolicy(Policy):
     """Maps all pending tasks of a batch with the static solver ``solver_class`` (see the module docstring).
@@ -123,8 +132,9 @@ class SearchPolicy(SolverPolicy):
 
     ``evaluations_per_task`` bounds the solver's evaluations (``max_evaluations``) at that many per task in
     the batch, so the work grows with the batch, not with the simulation; None leaves only the solver's own
-    limits and ``time_limit_s``. The default, `DEFAULT_EVALUATIONS_PER_TASK`, keeps the demo's batch runs
-    within 3x the Min-min batch policy's time (`experiments/perf/bench_batch_policies.py`).
+    limits and ``time_limit_s``. The defaults, `DEFAULT_EVALUATIONS_PER_TASK` and
+    `EVALUATIONS_PER_TASK_BY_SOLVER`, keep the demo's batch runs within 3x the Min-min batch policy's time
+    (`experiments/perf/bench_batch_policies.py`).
 
     Warm start: the tasks of one batch are never those of the previous one, so what carries over is where each stage
     went. The previous batch's answer is remembered as the slots its tasks of each (application, stage) were mapped
@@ -201,7 +211,9 @@ def _make_solver_policy(solver: type[Solver]) -> type[SolverPolicy]:
     parameters += [inspect.Parameter(name, keyword, default=default)
                    for name, default in solver.default_params().items()]
     if solver.stochastic:
-        parameters.append(inspect.Parameter("evaluations_per_task", keyword, default=DEFAULT_EVALUATIONS_PER_TASK,
+        name = next((name for name, built_in in SOLVERS.items() if built_in is solver), None)
+        default = EVALUATIONS_PER_TASK_BY_SOLVER.get(name or "", DEFAULT_EVALUATIONS_PER_TASK)
+        parameters.append(inspect.Parameter("evaluations_per_task", keyword, default=default,
                                             annotation="int | None"))
     parameters.append(inspect.Parameter("time_limit_s", keyword, default=None, annotation="float | None"))
 

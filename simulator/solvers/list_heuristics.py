@@ -42,7 +42,7 @@ __all__ = [
     "mct",
     "met",
     "min_min",
-    "min_min_order",
+    "min_min_with_order",
     "olb",
     "shortest_task_first",
     "sufferage",
@@ -128,10 +128,11 @@ def min_min(problem: MappingProblem) -> NDArray[np.intp]:
     return _min_or_max_min(problem, pick_largest=False)[0]
 
 
-def min_min_order(problem: MappingProblem) -> NDArray[np.intp]:
-    """The order in which Min-min maps the tasks; mapping them in this order, each to its minimum-completion
-    machine, reproduces :func:`min_min`'s assignment (the particle swarm's decoder starts from it)."""
-    return _min_or_max_min(problem, pick_largest=False)[1]
+def min_min_with_order(problem: MappingProblem) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """:func:`min_min`'s assignment and the order in which it maps the tasks; mapping them in this order, each
+    to its minimum-completion machine, reproduces the assignment (the particle swarm's decoder starts from
+    it)."""
+    return _min_or_max_min(problem, pick_largest=False)
 
 
 def max_min(problem: MappingProblem) -> NDArray[np.intp]:

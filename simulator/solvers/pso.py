@@ -33,15 +33,19 @@ pyswarms 1.3 needs three more workarounds, all confined to this module:
 * its ``Reporter`` calls ``logging.config.dictConfig`` when pyswarms is imported and whenever an optimizer
   is built, replacing the root logger's handlers and creating ``report.log`` in the working directory.
   pyswarms reads an alternative configuration from the file named by the ``LOG_CFG`` environment
-  variable; during import and construction we point it at an *incremental*, empty configuration, which
-  leaves logging untouched, and restore the variable afterwards. pyswarms is imported lazily so that
-  importing :mod:`simulator.solvers` has no such side effect at all;
+  variable; during the import we point it at an *incremental*, empty configuration, which leaves logging
+  untouched, and restore the variable afterwards. During construction (six reporters per optimizer) the
+  reporters' ``_setup_logger`` is skipped altogether: parsing that file six times per call was a quarter
+  of a small solve, which matters to a batch policy solving a handful of tasks at every tick. pyswarms is
+  imported lazily so that importing :mod:`simulator.solvers` has no such side effect at all;
 * ``optimize`` stores every iteration's positions and velocities (``pos_history``), which would grow to
   gigabytes over a minute of iterations, so a subclass keeps only the cost history.
 
 pyswarms has no wall-clock or evaluation budget: the cost function raises an internal exception once the
 time limit or ``max_evaluations`` is spent, which ends ``optimize``; the best assignment found so far is
-tracked by the cost function itself (it sees every evaluated position), so nothing is lost.
+tracked by the cost function itself (it sees every evaluated position), so nothing is lost. Each decoded
+particle counts as one evaluation, and so does each neighbourhood scan of the local search (as in the GA),
+whose descent also stops when the evaluation budget is spent.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import contextlib
 import functools
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,9 +65,9 @@ from numpy.typing import NDArray
 from simulator.mapping import MappingProblem, makespan
 from simulator.plugins import ParameterError, check_choice, check_number
 from simulator.solvers.base import Search, Solver, register_solver
-from simulator.solvers.ga import local_search
+from simulator.solvers.ga import budgeted_local_search
 from simulator.solvers.global_random import seeded_global_random
-from simulator.solvers.list_heuristics import min_min_order
+from simulator.solvers.list_heuristics import min_min_with_order
 
 __all__ = ["ParticleSwarm", "decode_positions", "encode_assignment"]
 
@@ -72,8 +77,9 @@ class _BudgetSpentError(Exception):
 
 
 @contextlib.contextmanager
-def _quiet_pyswarms_logging() -> Iterator[None]:
-    """Make pyswarms' ``Reporter`` leave the logging configuration alone (see the module docstring)."""
+def _quiet_pyswarms_import() -> Iterator[None]:
+    """Make pyswarms' import-time ``Reporter`` leave the logging configuration alone (see the module
+    docstring)."""
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "pyswarms_logging.yaml"
         config.write_text("version: 1\nincremental: true\n", encoding="utf-8")
@@ -88,10 +94,24 @@ def _quiet_pyswarms_logging() -> Iterator[None]:
                 os.environ["LOG_CFG"] = previous
 
 
+@contextlib.contextmanager
+def _reporters_without_logging_setup() -> Iterator[None]:
+    """Reporters built in the block skip ``_setup_logger`` (see the module docstring)."""
+    _lean_optimizer_class()  # pyswarms' first import, with its own logging workaround
+    from pyswarms.utils.reporter.reporter import Reporter
+
+    setup = Reporter._setup_logger
+    Reporter._setup_logger = lambda self, path=None: None
+    try:
+        yield
+    finally:
+        Reporter._setup_logger = setup
+
+
 @functools.cache
 def _lean_optimizer_class() -> type:
     """``GlobalBestPSO`` without the per-iteration position and velocity history (imported lazily)."""
-    with _quiet_pyswarms_logging():
+    with _quiet_pyswarms_import():
         from pyswarms.single import GlobalBestPSO
 
     class LeanGlobalBestPSO(GlobalBestPSO):
@@ -101,6 +121,49 @@ def _lean_optimizer_class() -> type:
             self.cost_history.append(hist.best_cost)
 
     return LeanGlobalBestPSO
+
+
+_optimizers = threading.local()
+"""Per thread: the optimizers built so far, by configuration (see `_optimizer`)."""
+
+
+def _optimizer(n_particles: int, dimensions: int, cognitive: float, social: float, inertia: float,
+               velocity_clamp: float, initial: NDArray[np.float64]) -> Any:
+    """A ``LeanGlobalBestPSO`` with these settings and starting positions, in the state a new one would have.
+
+    Building one costs more than a batch policy's whole search of a small batch (six reporters, three
+    handlers that list their own methods by introspection), so the optimizers of a thread are kept by
+    configuration and reset for the next call. pyswarms resets a new optimizer twice (its base class and
+    ``GlobalBestPSO`` each call ``reset``, each drawing initial velocities from the global generator); a
+    kept one is reset twice too, so that a call draws exactly the same numbers whether its optimizer is
+    new or kept, and results do not depend on what ran before in the thread.
+    """
+    key = (n_particles, dimensions, cognitive, social, inertia, velocity_clamp)
+    kept: dict[tuple[Any, ...], Any] = _optimizers.__dict__.setdefault("by_configuration", {})
+    optimizer = kept.get(key)
+    if optimizer is not None:
+        optimizer.init_pos = initial
+        optimizer.reset()
+        optimizer.reset()
+        return optimizer
+    with _reporters_without_logging_setup():
+        optimizer = _lean_optimizer_class()(
+            n_particles=n_particles,
+            dimensions=dimensions,
+            options={"c1": cognitive, "c2": social, "w": inertia},
+            bounds=(np.zeros(dimensions), np.ones(dimensions)),
+            bh_strategy="nearest",
+            velocity_clamp=(-velocity_clamp, velocity_clamp),
+            init_pos=initial,
+        )
+    if len(kept) >= _KEPT_OPTIMIZERS:
+        kept.pop(next(iter(kept)))
+    kept[key] = optimizer
+    return optimizer
+
+
+_KEPT_OPTIMIZERS = 64
+"""Optimizers kept per thread: a simulation's batches have a few dozen sizes (one configuration each)."""
 
 
 def decode_positions(
@@ -228,9 +291,7 @@ class ParticleSwarm(Solver):
         search: Search,
     ) -> tuple[NDArray[np.intp], list[tuple[float, float]], dict[str, Any]]:
         n_tasks, n_machines = problem.n_tasks, problem.n_machines
-        order = min_min_order(problem)
-        origin = np.zeros((1, n_tasks * n_machines))
-        min_min_assignment = decode_positions(problem, origin, order, 1.0)[0]
+        min_min_assignment, order = min_min_with_order(problem)  # the origin decodes to this assignment
         scale = float(makespan(problem, min_min_assignment))
         n_particles = self.n_particles
         if search.max_evaluations is not None:
@@ -293,9 +354,11 @@ class ParticleSwarm(Solver):
             for index in candidates:
                 if not affordable(1):
                     break
-                improved = local_search(problem, decoded[index], rng)
+                improved, scans = budgeted_local_search(
+                    problem, decoded[index], rng, power=8, swap_sample=64, max_steps=10_000,
+                    max_scans=None if search.max_evaluations is None else search.max_evaluations - evaluations)
                 searched.add(hash(improved.tobytes()))
-                evaluations += 1
+                evaluations += max(scans, 1)
                 value = float(makespan(problem, improved))
                 if value < values[index]:
                     values[index] = value
@@ -312,17 +375,8 @@ class ParticleSwarm(Solver):
                 last_improvement = iterations
             return values
 
-        optimizer_class = _lean_optimizer_class()
-        with _quiet_pyswarms_logging():
-            optimizer = optimizer_class(
-                n_particles=n_particles,
-                dimensions=n_tasks * n_machines,
-                options={"c1": self.cognitive, "c2": self.social, "w": self.inertia},
-                bounds=(np.zeros(n_tasks * n_machines), np.ones(n_tasks * n_machines)),
-                bh_strategy="nearest",
-                velocity_clamp=(-self.velocity_clamp, self.velocity_clamp),
-                init_pos=initial,
-            )
+        optimizer = _optimizer(n_particles, n_tasks * n_machines, self.cognitive, self.social, self.inertia,
+                               self.velocity_clamp, initial)
         iterations_allowed = self.max_iterations if self.max_iterations is not None else 2**62
         with contextlib.suppress(_BudgetSpentError):
             optimizer.optimize(cost, iters=iterations_allowed, verbose=False)
