@@ -62,7 +62,7 @@ def node_table(tasks: pd.DataFrame, nodes: Sequence[NodeSpec], window_start_s: f
         interval_slots.append(np.ones(len(interval)))
     busy = busy_slot_seconds(np.concatenate(interval_nodes), np.concatenate(interval_starts),
                              np.concatenate(interval_finishes), len(nodes), window_start_s, window_end_s,
-                             np.concatenate(interval_slots) if task_slots is not None else None)
+                             np.concatenate(interval_slots))
     slots = np.array([node.slots for node in nodes], dtype=float)
     idle_w = np.array([node.idle_power_w for node in nodes])
     busy_w = np.array([node.busy_power_w for node in nodes])
