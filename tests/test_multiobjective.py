@@ -19,7 +19,7 @@ from simulator.mapping import MappingProblem, evaluate
 from simulator.plugins import ParameterError
 from simulator.policies import check_policy_params, make_policy
 from simulator.solvers import get_solver
-from simulator.solvers.front import REFERENCE_MARGIN, hypervolumes, non_dominated
+from simulator.solvers.front import REFERENCE_MARGIN, hypervolumes, non_dominated, pick
 from simulator.solvers.mopso import MOPSO, decode_keys, encode_keys
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,3 +220,11 @@ def test_experiment_script_writes_hypervolume_intervals_and_the_figure(tmp_path:
     assert (summary["hypervolume_mean"] <= summary["hypervolume_ci_high"]).all()
     assert (summary["hypervolume_mean"] <= REFERENCE_MARGIN**3).all() and (summary["hypervolume_mean"] > 0).all()
     assert (tmp_path / "fronts.png").stat().st_size > 0 and "t-interval" in (tmp_path / "summary.md").read_text()
+
+
+def test_pick_by_huge_weights_chooses_as_by_their_ratio():
+    """Weights of 1e308 each (finite, accepted) would overflow a weighted sum to inf on every row and make the
+    choice the first row; scaled by the largest weight they choose what weights 1 and 1 choose."""
+    front = pd.DataFrame({"makespan_s": [3.0, 1.0, 2.0], "flowtime_s": [1.0, 3.0, 1.5]})
+    assert pick(front, "weights", {"makespan": 1e308, "flowtime": 1e308}) == pick(
+        front, "weights", {"makespan": 1.0, "flowtime": 1.0}) == 2

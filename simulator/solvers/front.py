@@ -179,4 +179,5 @@ def pick(
             raise ValueError(f"weights must have one entry per column ({values.shape[1]}), got {vector.shape}")
     if np.any(vector < 0) or not np.any(vector > 0):
         raise ValueError("weights must be non-negative with at least one positive")
+    vector = vector / vector.max()  # the same choice, and no overflow when the weights are huge (1e308 each)
     return int(np.argmin(normalised @ vector))
