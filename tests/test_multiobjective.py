@@ -225,6 +225,7 @@ def test_experiment_script_writes_hypervolume_intervals_and_the_figure(tmp_path:
 def test_pick_by_huge_weights_chooses_as_by_their_ratio():
     """Weights of 1e308 each (finite, accepted) would overflow a weighted sum to inf on every row and make the
     choice the first row; scaled by the largest weight they choose what weights 1 and 1 choose."""
-    front = pd.DataFrame({"makespan_s": [3.0, 1.0, 2.0], "flowtime_s": [1.0, 3.0, 1.5]})
-    assert pick(front, "weights", {"makespan": 1e308, "flowtime": 1e308}) == pick(
-        front, "weights", {"makespan": 1.0, "flowtime": 1.0}) == 2
+    front = pd.DataFrame({"makespan_s": [1.0, 0.0, 1.0], "flowtime_s": [0.0, 1.0, 1.0],
+                          "load_variance_s2": [1.0, 0.9, 0.0]})  # weighted sums 2, 1.9, 2: row 1
+    huge = {"makespan": 1e308, "flowtime": 1e308, "load_variance": 1e308}
+    assert pick(front, "weights", huge) == pick(front, "weights", {name: 1.0 for name in huge}) == 1
