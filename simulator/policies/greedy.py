@@ -177,6 +177,7 @@ class _ProportionalShare(Policy):
         self.credit_: dict[tuple[int, ...], list[float]] = {}
 
     def _weights(self, candidates: Sequence[int]) -> list[float]:
+        """The share weight of each candidate node, in order (each subclass says what it shares by)."""
         raise NotImplementedError
 
     def assign(self, task: TaskView) -> int:

@@ -42,6 +42,7 @@ class PackingPolicy(Policy):
         return list(range(len(tasks)))
 
     def score(self, task: TaskView, node: int, free_slots: int, free_memory_bytes: float) -> float:
+        """The rule's score of placing ``task`` on ``node`` (smaller is better); each rule defines it."""
         raise NotImplementedError
 
     def assign(self, task: TaskView) -> int:
