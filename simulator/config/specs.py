@@ -14,17 +14,26 @@ from typing import Any
 from simulator.config.network_spec import NetworkSpec
 
 __all__ = [
+    "FAILURE_CLOCKS",
+    "ON_FAILURE_ACTIONS",
+    "REBALANCING_TRIGGERS",
     "RESOURCE_QUEUES",
     "ApplicationSpec",
     "ArrivalSpec",
+    "DurationSpec",
+    "FailureProcessSpec",
     "ModelSpec",
     "NodeSpec",
+    "OutageSpec",
     "PolicySpec",
     "ProfileBinding",
+    "RebalancingSpec",
+    "RecoverySpec",
     "Scenario",
     "ServiceSpec",
     "SimulationSpec",
     "StageSpec",
+    "WorkStealingSpec",
     "eligible_node_names",
     "eligible_nodes",
     "memory_limits_residency",
@@ -149,6 +158,9 @@ class StageSpec:
     input_bytes: float | None = None
     slots: int = 1
     memory_bytes: float = 0.0
+    replicas: int = 1
+    """Redundant execution: a task of the stage runs on up to this many distinct nodes at once; the first to
+    finish wins and the others are cancelled (their work counted as wasted)."""
 
     @property
     def demands_resources(self) -> bool:
@@ -170,6 +182,8 @@ class ApplicationSpec:
     deadline_s: float = math.inf
     priority: float = 0.0
     weight: float = 1.0
+    timeout_s: float = math.inf
+    """A job not complete ``timeout_s`` after its arrival is abandoned (its tasks cancelled); inf: never."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +208,108 @@ class ArrivalSpec:
     table: str = ""
 
 
+FAILURE_CLOCKS = ("wall", "busy")
+"""What a time to failure elapses in: simulated time, or only time during which the node has at least one task
+queued or in service (failures caused by use)."""
+ON_FAILURE_ACTIONS = ("redispatch", "resume", "restart")
+"""What a node failure does to the tasks on the node: running and queued tasks go back to the policy (a running
+one as a retry after a backoff), or they wait for the repair and then resume where they stopped
+(preemptive-resume) or start again with a new draw (preemptive-repeat)."""
+REBALANCING_TRIGGERS = ("off", "periodic", "threshold")
+"""When queued tasks are moved to other nodes: never, at every check, or when a node's utilization or queue
+over the window is above its threshold."""
+
+
+@dataclass(frozen=True)
+class DurationSpec:
+    """A distribution of durations in seconds (a time to failure, a time to repair); `simulator.distributions`
+    draws from it.
+
+    ``distribution``: ``exponential`` and ``deterministic`` (by ``mean_s``), ``lognormal`` and ``gamma`` (by
+    ``mean_s`` and ``cv``), ``weibull`` (by ``shape`` and ``scale_s``), ``empirical`` (``samples_s`` drawn
+    uniformly with replacement). ``mean_s`` is the distribution's mean whatever the family (computed for
+    ``weibull`` and ``empirical``).
+    """
+
+    distribution: str
+    mean_s: float
+    cv: float = 0.0
+    shape: float = 1.0
+    scale_s: float = 0.0
+    samples_s: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class FailureProcessSpec:
+    """One failure process: a renewal sequence of up times (``time_to_failure``, elapsing in ``clock`` time) and
+    repair times (``time_to_repair``) that takes down all of its nodes and links together.
+
+    A node group or link table with ``correlated = false`` makes one process per member (independent failures);
+    with ``correlated = true`` one process for the whole group (a site losing power). ``name`` is the node, group,
+    link or link table the process belongs to; ``table`` the file's dotted path of its ``failures`` table.
+    """
+
+    name: str
+    table: str
+    nodes: tuple[str, ...]
+    links: tuple[str, ...]
+    time_to_failure: DurationSpec
+    time_to_repair: DurationSpec
+    clock: str = "wall"
+
+
+@dataclass(frozen=True)
+class OutageSpec:
+    """A scripted outage: ``target`` (a node, node group, link or link table, as written) is down from
+    ``start_s`` for ``duration_s``; ``nodes`` and ``links`` are what it names, resolved."""
+
+    target: str
+    nodes: tuple[str, ...]
+    links: tuple[str, ...]
+    start_s: float
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class RecoverySpec:
+    """What a node failure does to the work on it (``on_failure``, one of `ON_FAILURE_ACTIONS`), and how failed
+    tasks are retried: at most ``max_retries`` re-executions (redispatch or restart) of a task before its job
+    fails; the n-th retry of a task waits ``backoff_s * backoff_factor ** (n - 1)`` before it is placed again."""
+
+    on_failure: str = "redispatch"
+    max_retries: int = 3
+    backoff_s: float = 0.0
+    backoff_factor: float = 2.0
+
+
+@dataclass(frozen=True)
+class RebalancingSpec:
+    """Moving queued, not yet started tasks away from loaded nodes during a run.
+
+    Every ``interval_s`` a monitor samples each node's busy fraction (busy slots / slots) and queue length; with
+    ``trigger = "periodic"`` it moves tasks from every node with a queue, with ``"threshold"`` only from nodes
+    whose mean utilization over the last ``window_s`` is above ``utilization_above`` or whose mean queue is above
+    ``queue_above``. At most ``max_moves`` tasks leave one node per check; each goes back to the policy (its node
+    of origin excluded) and its inputs travel to its new node.
+    """
+
+    trigger: str = "off"
+    interval_s: float = 10.0
+    window_s: float = 30.0
+    utilization_above: float = 0.8
+    queue_above: float = math.inf
+    max_moves: int = 10
+
+
+@dataclass(frozen=True)
+class WorkStealingSpec:
+    """Work stealing: a node with a free slot and an empty queue takes the oldest queued task it may run from the
+    eligible node with the longest queue (at least ``min_queue`` tasks queued there)."""
+
+    enabled: bool = False
+    min_queue: int = 1
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A validated scenario. `config` is the fully resolved configuration (after overrides) it came from."""
@@ -211,6 +327,19 @@ class Scenario:
     warnings: tuple[str, ...] = ()
     """Things that are valid but probably not what the user meant (each names file and field); a run reports
     them on stderr and in its summary's ``warnings``."""
+    failures: tuple[FailureProcessSpec, ...] = ()
+    outages: tuple[OutageSpec, ...] = ()
+    recovery: RecoverySpec = field(default_factory=RecoverySpec)
+    rebalancing: RebalancingSpec = field(default_factory=RebalancingSpec)
+    work_stealing: WorkStealingSpec = field(default_factory=WorkStealingSpec)
+
+    @property
+    def is_dynamic(self) -> bool:
+        """Whether anything can change the world or move work during a run (failures, outages, job timeouts,
+        rebalancing, work stealing, redundant stages): only then does a run build the machinery for it."""
+        return bool(self.failures or self.outages or self.rebalancing.trigger != "off" or self.work_stealing.enabled
+                    or any(math.isfinite(app.timeout_s) or any(stage.replicas > 1 for stage in app.stages)
+                           for app in self.applications.values()))
 
     @property
     def node_names(self) -> list[str]:
