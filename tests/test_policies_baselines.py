@@ -91,6 +91,9 @@ class FakeView:
     def eligible_nodes(self, task) -> list[int]:
         return self.eligible or list(range(len(self.loads)))
 
+    def is_up(self, node: int) -> bool:
+        return True
+
     def exec_estimate_s(self, task, node: int) -> float:
         return self.exec_s[node] * task.work
 
