@@ -60,6 +60,9 @@ class RunResult:
     config: dict[str, Any] = field(default_factory=dict)
     batches: pd.DataFrame = field(default_factory=pd.DataFrame)
     """One row per batch served by a batching or memory-limited node (empty when the scenario has none)."""
+    down_periods: pd.DataFrame = field(default_factory=lambda: down_period_table({}, {}))
+    """One row per period a node or link was down: component (``node`` or ``link``), name, start_s, end_s (NaN if
+    still down at the end); empty in a run without failures or outages."""
 
     def overview(self) -> dict[str, Any]:
         """What identifies the run (scenario name, policy, seed, horizon) and its key summary metrics."""
@@ -85,7 +88,8 @@ class RunResult:
             raise UserInputError([f"--format must be 'csv' or 'parquet', got {table_format!r}"])
         out = writable_directory(out_dir)
         written = []
-        names = ["tasks", "jobs", "nodes", "transfers", "links"] + (["batches"] if len(self.batches) else [])
+        names = ["tasks", "jobs", "nodes", "transfers", "links"] + [
+            name for name in ("batches", "down_periods") if len(getattr(self, name))]
         with user_output(out):
             for name in names:
                 table: pd.DataFrame = getattr(self, name)
@@ -200,6 +204,8 @@ class Simulation:
             tasks=tasks, jobs=jobs, nodes=nodes, transfers=self.network.transfer_table(),
             links=self.network.link_table(end_s), summary=summary, wall_s=wall_s, config=config,
             batches=batch_table({node.name: node.batches for node in self.nodes if isinstance(node, ModelServerNode)}),
+            down_periods=down_period_table(self.world.node_down, self.world.link_down) if self.world else
+            down_period_table({}, {}),
         )
 
 
@@ -223,6 +229,16 @@ class Simulation:
         return {"retries": self.dispatcher.recovery.retries,
                 "failed_service_wasted": self.scenario.recovery.on_failure != "resume",
                 "link_failures": link_failures}
+
+
+def down_period_table(node_down: Mapping[str, Sequence[Sequence[float]]],
+                      link_down: Mapping[str, Sequence[Sequence[float]]]) -> pd.DataFrame:
+    """The down periods of nodes and links (name -> ``[start_s, end_s]`` each) as one table, in start order."""
+    rows = [(component, name, start, end) for component, periods in (("node", node_down), ("link", link_down))
+            for name, intervals in periods.items() for start, end in intervals]
+    frame = pd.DataFrame(rows, columns=["component", "name", "start_s", "end_s"]).astype(
+        {"start_s": float, "end_s": float})
+    return frame.sort_values(["start_s", "component", "name"], kind="stable").reset_index(drop=True)
 
 
 def _task_slots(tasks: pd.DataFrame, applications: Sequence[CompiledApplication]) -> np.ndarray | None:

@@ -77,7 +77,7 @@ class FailureProcess:
     """
 
     def __init__(self, env: simpy.Environment, world: World, spec: FailureProcessSpec, seed: int) -> None:
-        rng = stream(seed, "failures", spec.name)
+        rng = stream(seed, "failures", spec.table, spec.name)
         self.env = env
         self.world = world
         self.spec = spec
