@@ -228,7 +228,7 @@ class Simulation:
                             if warmup_s <= start < end_s)
         return {"retries": self.dispatcher.recovery.retries,
                 "failed_service_wasted": self.scenario.recovery.on_failure != "resume",
-                "link_failures": link_failures}
+                "link_failures": link_failures, "failed_transfers": self.network.failed_transfers}
 
 
 def down_period_table(node_down: Mapping[str, Sequence[Sequence[float]]],

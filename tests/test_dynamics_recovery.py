@@ -221,3 +221,26 @@ rate_per_s = 0.01
     assert nodes["failures"].tolist() == [3, 3] and nodes["mttr_s"].tolist() == [1.0, 1.0]
     assert nodes["energy_j"].tolist() == pytest.approx([70.0, 70.0])
     assert result.summary["availability_mean"] == pytest.approx(0.7) and result.summary["node_failures"] == 6
+
+
+def test_a_task_its_inputs_cannot_reach_waits_for_the_link():
+    """The job's input is on a, the stage runs only on b, and b's link is down from 0.5 s to 3 s: the task has no
+    available node (b is up but unreachable) and is parked; at 3 s the link is up, the input travels (two links of
+    10 ms) and the task runs 3.02 s to 7.02 s."""
+    text = TWO_NODES + """
+[network]
+switches = ["sw"]
+[network.links.la]
+endpoints = ["a", "sw"]
+latency_s = 0.01
+bandwidth_bytes_per_s = 1e9
+[network.links.lb]
+endpoints = ["b", "sw"]
+latency_s = 0.01
+bandwidth_bytes_per_s = 1e9
+"""
+    result = run(scenario(text, outages=[("lb", 0.5, 2.5)], applications__app__source="a",
+                          applications__app__stages__s__placement=["b"]))
+    assert same(rows(result), [("b", "finished", 1.0, 3.02, 3.02, 7.02)])
+    assert result.summary["link_failures"] == 1 and result.summary["node_failures"] == 0
+    assert result.down_periods[["component", "name", "start_s", "end_s"]].values.tolist() == [["link", "lb", 0.5, 3.0]]
