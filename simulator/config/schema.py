@@ -128,7 +128,7 @@ MIN_ARRIVALS_PER_CYCLE = 1e-3
 mean sojourn over the states), or it would spend nearly all its work switching states without arrivals."""
 MAX_MMPP_STATES = 1000
 WEIBULL_SHAPE_RANGE = (0.05, 100.0)
-"""Range of a Weibull shape: from a very heavy tail (mean about 2.4e18 scales at 0.05) to nearly deterministic."""
+"""Range of a Weibull shape: from a very heavy tail (at 0.05 the mean is 2.4e18 scales) to nearly deterministic."""
 MAX_DURATION_SAMPLES = 100_000
 """Most samples of an empirical duration distribution."""
 MAX_RETRIES = 1000
