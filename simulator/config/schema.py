@@ -289,7 +289,8 @@ def _family_parameter_problem(table: type[BaseModel], key: str) -> str | None:
         return None
     takes = ", ".join(name for name in table.model_fields if name != "distribution")
     owner = owners[0] if len(owners) == 1 else f"{', '.join(owners[:-1])} and {owners[-1]}"
-    kind = f"a {owner} parameter" if len(owners) == 1 else f"a parameter of {owner}"
+    article = "an" if owner[0] in "aeiou" else "a"
+    kind = f"{article} {owner} parameter" if len(owners) == 1 else f"a parameter of {owner}"
     return f"is {kind}; {family} takes {takes}"
 
 
