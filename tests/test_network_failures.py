@@ -323,7 +323,8 @@ def test_failure_takes_both_directions_down(duplex: str, end_s: float) -> None:
     """A link failure ends the flows of both directions. a->b and b->a, 1 MB each, over one link (0.25 s,
     1 MB/s) that fails at 0.75 s and comes back at 1 s: both restart at 1 s and transmit from 1.25 s; on a
     half-duplex link they share 1 MB/s (end 1.25 + 2 = 3.25 s), on a full-duplex link each direction is its
-    own (1.25 + 1 = 2.25 s). Before the failure, half duplex gave each 0.5 MB/s, so each had sent 0.25 MB."""
+    own (1.25 + 1 = 2.25 s). Before the failure, half duplex gave each 0.5 MB/s, so each had sent 0.25 MB.
+    The link table counts the failure, the down time and the time transmitting, not the lost bytes."""
     env, network = build(["a", "b"], [LinkSpec("ab", ("a", "b"), 0.25, MEGABYTE, duplex)])
     finished: dict[str, list[float]] = {}
     send(env, network, 0.0, 0, 1, MEGABYTE, finished, "ab")
@@ -340,6 +341,9 @@ def test_failure_takes_both_directions_down(duplex: str, end_s: float) -> None:
     links = network.link_table(env.now)
     assert links["failures"].tolist() == [1] * len(links)
     assert links["down_s"].tolist() == [0.25] * len(links)
+    # Busy while transmitting, 0.25-0.75 s and from 1.25 s to the end; bytes of completed transfers only.
+    assert links["busy_s"].tolist() == [0.5 + end_s - 1.25] * len(links)
+    assert links["bytes"].sum() == 2 * MEGABYTE
 
 
 def _diamond_run(fail_spare: bool) -> tuple[Network, list[float]]:
