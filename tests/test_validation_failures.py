@@ -150,12 +150,12 @@ def model_check(label: str, samples: Sequence[dict[str, float]], key: str, theor
 def test_busy_clock_theory_matches_independent_model() -> None:
     """Gaver's completion-time moments and the M/G/1 response time (Gaver 1962; Avi-Itzhak & Naor 1963;
     Pollaczek-Khinchine) with the parameters of mm1_breakdowns_busy.toml, against the sample-path model of
-    ``dynamics_theory.busy_clock_sample_path``: 99.9% t-interval over 10 replications of 60000 jobs, 3%."""
+    ``dynamics_theory.busy_clock_sample_path``: 99.9% t-interval over 10 replications of 200000 jobs, 3%."""
     rate, service, nu, repair, clock = breakdown_queue_parameters(scenario("mm1_breakdowns_busy"))
     assert (clock, repair.distribution) == ("busy", "deterministic")
     completion = interrupted_completion_moments(service, nu, duration_moments(repair))
     samples = model_replications("busy", rate, lambda rng: exponential_draws(rng, service.mean_s), nu,
-                                 lambda rng: deterministic_draws(repair.mean_s), 60_000, 10)
+                                 lambda rng: deterministic_draws(repair.mean_s), 200_000, 10)
     model_check("busy clock E[C] (s)", samples, "completion_s", completion.mean_s)
     model_check("busy clock E[C^2] (s^2)", samples, "completion_squared_s2", completion.second_s2)
     model_check("busy clock mean response (s)", samples, "response_s",
@@ -170,7 +170,7 @@ def test_wall_clock_theory_matches_independent_model() -> None:
     rate, service, nu, repair, clock = breakdown_queue_parameters(scenario("mm1_breakdowns_wall"))
     assert (clock, repair.distribution) == ("wall", "exponential")
     samples = model_replications("wall", rate, lambda rng: exponential_draws(rng, service.mean_s), nu,
-                                 lambda rng: exponential_draws(rng, repair.mean_s), 60_000, 10)
+                                 lambda rng: exponential_draws(rng, repair.mean_s), 200_000, 10)
     completion = interrupted_completion_moments(service, nu, duration_moments(repair))
     model_check("wall clock E[C] (s)", samples, "completion_s", completion.mean_s)
     model_check("wall clock E[C^2] (s^2)", samples, "completion_squared_s2", completion.second_s2)
