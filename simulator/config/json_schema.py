@@ -27,13 +27,22 @@ _TAGGED_UNIONS: tuple[tuple[dict[str, Any], str, str, type], ...] = (
 """The tables told apart by a key (its value, the model of each, the default value, the model of an unknown one)."""
 
 
-def _without_null_defaults(node: Any) -> Any:
-    """A field whose default is "not given" (None) has no default an editor could insert."""
+_NULL = {"type": "null"}
+
+
+def _without_nulls(node: Any) -> Any:
+    """TOML has no null: a field whose default is "not given" (None) has no default an editor could insert, and
+    an optional table (``[nodes.NAME.failures]``) is the table or absent."""
     if isinstance(node, dict):
-        return {key: _without_null_defaults(value) for key, value in node.items()
-                if not (key == "default" and value is None)}
+        node = {key: _without_nulls(value) for key, value in node.items() if not (key == "default" and value is None)}
+        options = node.get("anyOf")
+        if options is not None and _NULL in options:
+            rest = [option for option in options if option != _NULL]
+            node = {key: value for key, value in node.items() if key != "anyOf"}
+            node.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+        return node
     if isinstance(node, list):
-        return [_without_null_defaults(item) for item in node]
+        return [_without_nulls(item) for item in node]
     return node
 
 
@@ -55,7 +64,7 @@ def scenario_json_schema() -> dict[str, Any]:
     ``distribution`` (default exponential), so an editor offers exactly the fields of the process or family
     written.
     """
-    schema = _without_null_defaults(ScenarioFile.model_json_schema(mode="validation"))
+    schema = _without_nulls(ScenarioFile.model_json_schema(mode="validation"))
     definitions = schema["$defs"]
     removed = set()
     for tables, key, default, unknown in _TAGGED_UNIONS:
