@@ -4,7 +4,8 @@ The closed forms are what `test_validation_failures.py` compares the simulator w
 
 * availability of an alternating renewal process (up, repair, up, ...): ``MTBF / (MTBF + MTTR)``;
 * the completion time of a job on a server that fails only while it serves (busy clock), preemptive-resume,
-  and the M/G/1 mean response time that follows from its two moments (Pollaczek-Khinchine);
+  the M/G/1 mean response time that follows from its two moments (Pollaczek-Khinchine), and that server's
+  availability;
 * the same queue when the server also fails while idle (wall clock): a job that finds the system empty may
   find the server under repair and waits the rest of the repair first (an M/G/1 queue with exceptional first
   service), with exponential repair times.
@@ -95,6 +96,17 @@ def busy_clock_breakdowns_response_s(arrival_rate_per_s: float, service: Moments
     completion = interrupted_completion_moments(service, failure_rate_per_s, repair)
     _require_stable(arrival_rate_per_s * completion.mean_s)
     return pollaczek_khinchine_response_s(arrival_rate_per_s, completion.mean_s, completion.second_s2)
+
+
+def busy_clock_availability(arrival_rate_per_s: float, service_mean_s: float, failure_rate_per_s: float,
+                            repair_mean_s: float) -> float:
+    """Long-run fraction of time a server that fails only while busy is up: ``1 - lambda E[S] nu E[R]``.
+
+    In a stable queue the server does ``lambda E[S]`` seconds of service per second; its failure clock runs
+    only then, so it fails ``nu lambda E[S]`` times per second, each time for ``E[R]`` on average (the
+    renewal-reward theorem; Ross, Stochastic Processes, 2nd ed., 1996, theorem 3.6.1). Any repair distribution.
+    """
+    return 1 - arrival_rate_per_s * service_mean_s * failure_rate_per_s * repair_mean_s
 
 
 def idle_server_down_probability(arrival_rate_per_s: float, failure_rate_per_s: float,

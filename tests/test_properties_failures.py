@@ -1,8 +1,9 @@
 """Conservation invariants of the dynamic world over random small scenarios with failures (Hypothesis).
 
 Each example takes a random scenario of `test_properties.raw_scenarios` (random DAGs, node groups, queue
-disciplines, network, arrivals, policy and mode) and adds random node failures (exponential or Weibull times to
-failure and repair, wall or busy clock, independent or correlated), scripted outages, a random ``on_failure``
+disciplines, network, arrivals, policy and mode) and adds random node failures (four duration families for the times to
+failure and repair, wall or busy clock, independent or correlated), link failures, scripted outages of nodes,
+groups and links, a random ``on_failure``
 with ``max_retries`` and backoff, and job timeouts, always with a horizon. Then:
 
 * every job ends exactly once, as finished, failed, abandoned or unfinished, and a finished job has exactly one
@@ -16,6 +17,7 @@ with ``max_retries`` and backoff, and job timeouts, always with a horizon. Then:
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import numpy as np
@@ -63,11 +65,14 @@ def dynamic_scenarios(draw: st.DrawFn) -> dict[str, Any]:
             "clock": draw(st.sampled_from(("wall", "busy"))),
             "correlated": draw(st.booleans()),
         }
+    for link in draw(st.lists(st.sampled_from(sorted(raw["network"]["links"])), unique=True, max_size=2)):
+        raw["network"]["links"][link]["failures"] = {"time_to_failure": draw(durations(0.5, 8.0)),
+                                                     "time_to_repair": draw(durations(0.1, 3.0))}
     counts = {group: raw["nodes"][group]["count"] for group in groups}
     members = [name for group, count in counts.items()
                for name in ([group] if count == 1 else [f"{group}-{index}" for index in range(count)])]
     outages = draw(st.lists(st.fixed_dictionaries({
-        "target": st.sampled_from(members + groups),
+        "target": st.sampled_from(members + groups + sorted(raw["network"]["links"])),
         "start_s": st.floats(0.0, 10.0),
         "duration_s": st.floats(0.1, 5.0),
     }), max_size=2))
@@ -87,12 +92,20 @@ def dynamic_scenarios(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def down_intervals(result: RunResult) -> dict[int, list[tuple[float, float]]]:
-    """Node index -> the intervals (start_s, end_s) it was down: the scripted outages of the scenario."""
+    """Node index -> the periods (start_s, end_s) it was down (`RunResult.down_periods`; end NaN: still down at
+    the end of the run, which then stands for it). Each scripted outage must lie inside one of them."""
     index = {name: position for position, name in enumerate(result.scenario.node_names)}
+    end_of_run = result.summary["duration_s"]
     intervals: dict[int, list[tuple[float, float]]] = {}
+    periods = result.down_periods[result.down_periods["component"] == "node"]
+    for period in periods.itertuples(index=False):
+        end = end_of_run if math.isnan(period.end_s) else period.end_s
+        intervals.setdefault(index[period.name], []).append((period.start_s, end))
     for outage in result.scenario.outages:
-        for node in outage.nodes:
-            intervals.setdefault(index[node], []).append((outage.start_s, outage.start_s + outage.duration_s))
+        start, end = outage.start_s, min(outage.start_s + outage.duration_s, end_of_run)
+        for node in outage.nodes if start < end_of_run else ():
+            assert any(down_start <= start and end <= down_end for down_start, down_end in intervals[index[node]]), (
+                f"node {node} is not recorded down during its outage [{start}, {end}]")
     return intervals
 
 

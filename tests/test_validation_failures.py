@@ -32,6 +32,7 @@ import pytest
 from dynamics_theory import (
     Moments,
     alternating_renewal_availability,
+    busy_clock_availability,
     busy_clock_breakdowns_response_s,
     deterministic_draws,
     deterministic_moments,
@@ -41,7 +42,7 @@ from dynamics_theory import (
     model_replications,
     wall_clock_breakdowns_response_s,
 )
-from test_validation_queueing import assert_controls_unbiased, assert_matches, column, estimate
+from test_validation_queueing import Estimate, assert_controls_unbiased, assert_matches, column, estimate
 
 from simulator import Scenario, load_scenario, run
 from simulator.config.specs import DurationSpec
@@ -97,8 +98,8 @@ def breakdown_queue_parameters(spec: Scenario) -> tuple[float, Moments, float, D
 
 
 def measure_queue(result: RunResult) -> dict[str, float]:
-    """Per run: mean response, completion (a job's first start to its finish, i.e. response minus wait) and
-    service (its attempts' service times summed: the work it needed) of the measured jobs, the mean
+    """Per run: mean response, completion (a job's first start to its finish, i.e. response minus wait) and its
+    square, service (its attempts' service times summed: the work it needed) of the measured jobs, the mean
     inter-arrival time, and the server's availability from the node table."""
     simulation = result.scenario.simulation
     assert simulation.horizon_s is not None
@@ -112,6 +113,7 @@ def measure_queue(result: RunResult) -> dict[str, float]:
     (availability,) = result.nodes["availability"]
     return {"response_s": float(measured["response_s"].mean()),
             "completion_s": float(completion.mean()),
+            "completion_squared_s2": float((completion**2).mean()),
             "service_s": float(per_job["service_s"].mean()),
             "interarrival_s": float(np.diff(np.sort(measured["arrival_s"].to_numpy())).mean()),
             "availability": float(availability)}
@@ -124,9 +126,10 @@ def queue_replications(name: str) -> tuple[dict[str, float], ...]:
     return tuple(measure_queue(run(spec, seed=seed)) for seed in range(1, n_replications + 1))
 
 
-def check_breakdown_queue(name: str, theory_response_s: float, completion: Moments, relative_bound: float) -> None:
-    """The simulated completion and response means match the theory (controls: mean service and inter-arrival
-    time, whose own means are checked first)."""
+def check_breakdown_queue(name: str, theory_response_s: float, completion: Moments, availability: float,
+                          relative_bound: float) -> Estimate:
+    """The simulated completion moments, response mean and availability match the theory (controls: mean
+    service and inter-arrival time, whose own means are checked first); returns the response estimate."""
     spec = scenario(name)
     rate, service, *_ = breakdown_queue_parameters(spec)
     samples = queue_replications(name)
@@ -135,8 +138,12 @@ def check_breakdown_queue(name: str, theory_response_s: float, completion: Momen
     controls = ([column(samples, key) for key in expectations], list(expectations.values()))
     assert_matches(f"{name} mean completion time E[C] (s)", estimate(column(samples, "completion_s"), *controls),
                    completion.mean_s, 0.02)
-    assert_matches(f"{name} mean response time (s)", estimate(column(samples, "response_s"), *controls),
-                   theory_response_s, relative_bound)
+    assert_matches(f"{name} completion time second moment E[C^2] (s^2)",
+                   estimate(column(samples, "completion_squared_s2"), *controls), completion.second_s2, 0.04)
+    assert_matches(f"{name} server availability", estimate(column(samples, "availability")), availability, 0.02)
+    response = estimate(column(samples, "response_s"), *controls)
+    assert_matches(f"{name} mean response time (s)", response, theory_response_s, relative_bound)
+    return response
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -149,7 +156,8 @@ def model_check(label: str, samples: Sequence[dict[str, float]], key: str, theor
 
 def test_busy_clock_theory_matches_independent_model() -> None:
     """Gaver's completion-time moments and the M/G/1 response time (Gaver 1962; Avi-Itzhak & Naor 1963;
-    Pollaczek-Khinchine) with the parameters of mm1_breakdowns_busy.toml, against the sample-path model of
+    Pollaczek-Khinchine) and the availability 1 - lambda E[S] nu E[R] (renewal-reward) with the parameters of
+    mm1_breakdowns_busy.toml, against the sample-path model of
     ``dynamics_theory.busy_clock_sample_path``: 99.9% t-interval over 10 replications of 200000 jobs, 3%."""
     rate, service, nu, repair, clock = breakdown_queue_parameters(scenario("mm1_breakdowns_busy"))
     assert (clock, repair.distribution) == ("busy", "deterministic")
@@ -160,6 +168,8 @@ def test_busy_clock_theory_matches_independent_model() -> None:
     model_check("busy clock E[C^2] (s^2)", samples, "completion_squared_s2", completion.second_s2)
     model_check("busy clock mean response (s)", samples, "response_s",
                 busy_clock_breakdowns_response_s(rate, service, nu, duration_moments(repair)))
+    model_check("busy clock availability", samples, "up_fraction",
+                busy_clock_availability(rate, service.mean_s, nu, repair.mean_s))
 
 
 def test_wall_clock_theory_matches_independent_model() -> None:
@@ -219,15 +229,18 @@ def test_busy_clock_breakdowns_match_gaver_and_pollaczek_khinchine() -> None:
     Reference: Gaver, "A waiting line with interrupted service, including priorities", JRSS B 24 (1962);
     Avi-Itzhak & Naor, "Some queuing problems with the service station subject to breakdown", Operations
     Research 11 (1963); Pollaczek-Khinchine for M/G/1 with service C (Kleinrock Vol. 1, 1975, chapter 5).
-    E[C] is a job's first start to its finish. Controls: mean service and inter-arrival time. Tolerance:
-    99.9% t-interval, and 2% (E[C]) and 4% (W) relative error.
+    E[C] is a job's first start to its finish. The server is up a fraction 1 - lambda E[S] nu E[R] = 0.9 of the
+    time (renewal-reward: Ross, Stochastic Processes, 1996, theorem 3.6.1). Controls: mean service and
+    inter-arrival time. Tolerance: 99.9% t-interval, and 2% (E[C], availability) and 4% (E[C^2], W) relative
+    error.
     """
     rate, service, nu, repair, clock = breakdown_queue_parameters(scenario("mm1_breakdowns_busy"))
     assert clock == "busy"
     completion = interrupted_completion_moments(service, nu, duration_moments(repair))
     theory = busy_clock_breakdowns_response_s(rate, service, nu, duration_moments(repair))
-    assert (completion.mean_s, completion.second_s2, theory) == pytest.approx((1.2, 3.28, 3.25))
-    check_breakdown_queue("mm1_breakdowns_busy", theory, completion, 0.04)
+    availability = busy_clock_availability(rate, service.mean_s, nu, repair.mean_s)
+    assert (completion.mean_s, completion.second_s2, theory, availability) == pytest.approx((1.2, 3.28, 3.25, 0.9))
+    check_breakdown_queue("mm1_breakdowns_busy", theory, completion, availability, 0.04)
 
 
 def test_wall_clock_breakdowns_match_exceptional_first_service() -> None:
@@ -238,15 +251,15 @@ def test_wall_clock_breakdowns_match_exceptional_first_service() -> None:
     queuing process in which the first customer of each busy period receives exceptional service", Operations
     Research 12 (1964); Takagi, Queueing Analysis Vol. 1 (1991), section 2.3 (derivation in
     ``dynamics_theory.wall_clock_breakdowns_response_s``); Ross (1996) for the availability. Controls: mean
-    service and inter-arrival time. Tolerance: 99.9% t-interval, and 2% (E[C], availability) and 5% (W)
-    relative error.
+    service and inter-arrival time. Tolerance: 99.9% t-interval, and 2% (E[C], availability), 4% (E[C^2]) and
+    5% (W) relative error; the busy-clock formula must lie outside the interval of W.
     """
     rate, service, nu, repair, clock = breakdown_queue_parameters(scenario("mm1_breakdowns_wall"))
     assert clock == "wall"
     completion = interrupted_completion_moments(service, nu, duration_moments(repair))
     theory = wall_clock_breakdowns_response_s(rate, service, nu, repair.mean_s)
-    assert (completion.mean_s, theory) == pytest.approx((1.3, 5.692308), abs=1e-6)
-    check_breakdown_queue("mm1_breakdowns_wall", theory, completion, 0.05)
-    assert_matches("mm1_breakdowns_wall server availability",
-                   estimate(column(queue_replications("mm1_breakdowns_wall"), "availability")),
-                   alternating_renewal_availability(1 / nu, repair.mean_s), 0.02)
+    availability = alternating_renewal_availability(1 / nu, repair.mean_s)
+    assert (completion.mean_s, theory, availability) == pytest.approx((1.3, 5.692308, 10 / 13), abs=1e-6)
+    response = check_breakdown_queue("mm1_breakdowns_wall", theory, completion, availability, 0.05)
+    busy_formula = busy_clock_breakdowns_response_s(rate, service, nu, duration_moments(repair))
+    assert abs(response.value - busy_formula) > response.half_width, "failures while idle left no trace"

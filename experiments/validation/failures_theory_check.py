@@ -106,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
                                    ("completion E[C] (s)", completion.mean_s, "completion_s"),
                                    ("completion E[C^2] (s^2)", completion.second_s2, "completion_squared_s2")):
             all_inside &= row(name, formula, [sample[key] for sample in samples])
-        if clock == "wall":
-            all_inside &= row("availability", theory.alternating_renewal_availability(1 / nu, repair_moments.mean_s),
-                              [sample["up_fraction"] for sample in samples])
+        availability = (theory.alternating_renewal_availability(1 / nu, repair_moments.mean_s) if clock == "wall"
+                        else theory.busy_clock_availability(rate, service_moments.mean_s, nu, repair_moments.mean_s))
+        all_inside &= row("availability", availability, [sample["up_fraction"] for sample in samples])
     for label, failure, mtbf, repair, mttr in availability_cases():
         print(label)
         values = []
