@@ -148,7 +148,7 @@ def check_attempts_never_overlap(result: RunResult) -> None:
         assert np.all(starts[1:] >= ends[:-1]), f"attempts of job {job_id} stage {stage} overlap:\n{attempts}"
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=dynamic_scenarios())
 def test_conservation_under_failures(raw: dict[str, Any]) -> None:
     """Jobs end once, no attempt runs on a down node, attempts of a task never overlap (module docstring)."""
@@ -158,7 +158,7 @@ def test_conservation_under_failures(raw: dict[str, Any]) -> None:
     check_attempts_never_overlap(result)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=raw_scenarios(), clock=st.sampled_from(("wall", "busy")),
        on_failure=st.sampled_from(ON_FAILURE))
 def test_failures_beyond_the_horizon_change_nothing(raw: dict[str, Any], clock: str, on_failure: str) -> None:
