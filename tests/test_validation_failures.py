@@ -6,12 +6,12 @@ simulator is checked against the formula on the scenarios of ``scenarios/validat
 
 * ``availability.toml``: the node table's availability and observed MTTR of nodes with Weibull failures and
   lognormal repairs, against MTBF / (MTBF + MTTR) and the repair distribution's mean;
-* ``mm1_breakdowns_busy.toml``: M/M/1 whose server fails only while busy (deterministic repairs, resume): the
-  mean completion time of a job (first start to finish) and the mean response time, against Gaver (1962) and
-  Pollaczek-Khinchine;
+* ``mm1_breakdowns_busy.toml``: M/M/1 whose server fails only while busy (deterministic repairs, resume, and
+  restart by override): the first two moments of a job's completion time (first start to finish), the mean
+  response time and the availability, against Gaver (1962), Pollaczek-Khinchine and renewal-reward;
 * ``mm1_breakdowns_wall.toml``: the same queue failing in wall time (exponential repairs): the same quantities,
   against the M/G/1 with exceptional first service (Welch 1964; Avi-Itzhak & Naor 1963), and the server's
-  availability.
+  availability against MTBF / (MTBF + MTTR).
 
 The estimator and tolerance are those of ``test_validation_queueing.py``: replications with seeds 1..n, a
 99.9% t-interval (with control variates of known expectation where they help) that must contain the theory,
@@ -23,8 +23,9 @@ are left out, and every measured job must have finished.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ from dynamics_theory import (
 from test_validation_queueing import Estimate, assert_controls_unbiased, assert_matches, column, estimate
 
 from simulator import Scenario, load_scenario, run
+from simulator.config.schema import MAX_RETRIES
 from simulator.config.specs import DurationSpec
 from simulator.simulation import RunResult
 
@@ -54,22 +56,26 @@ SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios" / "validation"
 MARGIN_S = 500.0
 """Jobs arriving this close to the horizon are not measured (they might not finish: a truncation bias)."""
 
-# Replication budgets: (horizon in seconds, replications), sized from the observed spread so that each
-# relative-error bound is several standard errors wide.
-BUDGETS: dict[str, tuple[float, int]] = {
-    "mm1_breakdowns_busy": (80_000.0, 12),
-    "mm1_breakdowns_wall": (80_000.0, 12),
-    "availability": (40_000.0, 3),
+RESTART = {"recovery.on_failure": "restart", "recovery.max_retries": MAX_RETRIES}
+"""Preemptive-repeat with a new draw, never failing a job for its retries."""
+
+# The queue cases: (scenario file, overrides, horizon in seconds, replications). Replication budgets are sized
+# from the observed spread so that each relative-error bound is several standard errors wide.
+QUEUE_CASES: dict[str, tuple[str, dict[str, Any], float, int]] = {
+    "busy clock, resume": ("mm1_breakdowns_busy", {}, 80_000.0, 12),
+    "busy clock, restart": ("mm1_breakdowns_busy", RESTART, 80_000.0, 8),
+    "wall clock, resume": ("mm1_breakdowns_wall", {}, 80_000.0, 12),
 }
+AVAILABILITY_BUDGET = (40_000.0, 3)
+"""availability.toml: (horizon in seconds, replications); each replication gives one sample per node."""
 
 
 # ----------------------------------------------------------------------------------------------------------
 # The scenarios' parameters
 
 
-def scenario(name: str, horizon_s: float | None = None) -> Scenario:
-    overrides = {} if horizon_s is None else {"simulation.horizon_s": horizon_s}
-    return load_scenario(SCENARIOS / f"{name}.toml", overrides=overrides)
+def scenario(name: str, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    return load_scenario(SCENARIOS / f"{name}.toml", overrides=dict(overrides or {}))
 
 
 def duration_moments(spec: DurationSpec) -> Moments:
@@ -88,7 +94,6 @@ def breakdown_queue_parameters(spec: Scenario) -> tuple[float, Moments, float, D
     service = model.devices[node.kind]
     assert (node.slots, service.distribution, process.nodes) == (1, "exponential", (node.name,))
     assert process.time_to_failure.distribution == "exponential"
-    assert spec.recovery.on_failure == "resume"
     return (arrival.params["rate_per_s"], exponential_moments(service.mean_s), 1 / process.time_to_failure.mean_s,
             process.time_to_repair, process.clock)
 
@@ -119,19 +124,24 @@ def measure_queue(result: RunResult) -> dict[str, float]:
             "availability": float(availability)}
 
 
+def queue_case(name: str) -> Scenario:
+    """The scenario of a queue case at its replication horizon."""
+    file, overrides, horizon_s, _ = QUEUE_CASES[name]
+    return scenario(file, {**overrides, "simulation.horizon_s": horizon_s})
+
+
 @functools.cache
 def queue_replications(name: str) -> tuple[dict[str, float], ...]:
-    horizon_s, n_replications = BUDGETS[name]
-    spec = scenario(name, horizon_s)
-    return tuple(measure_queue(run(spec, seed=seed)) for seed in range(1, n_replications + 1))
+    spec = queue_case(name)
+    return tuple(measure_queue(run(spec, seed=seed)) for seed in range(1, QUEUE_CASES[name][3] + 1))
 
 
 def check_breakdown_queue(name: str, theory_response_s: float, completion: Moments, availability: float,
                           relative_bound: float) -> Estimate:
-    """The simulated completion moments, response mean and availability match the theory (controls: mean
-    service and inter-arrival time, whose own means are checked first); returns the response estimate."""
-    spec = scenario(name)
-    rate, service, *_ = breakdown_queue_parameters(spec)
+    """The simulated completion moments, response mean and availability of a queue case match the theory
+    (controls: mean service and inter-arrival time, whose own means are checked first); returns the response
+    estimate."""
+    rate, service, *_ = breakdown_queue_parameters(queue_case(name))
     samples = queue_replications(name)
     expectations = {"service_s": service.mean_s, "interarrival_s": 1 / rate}
     assert_controls_unbiased(name, samples, expectations)
@@ -207,8 +217,8 @@ def test_node_availability_matches_alternating_renewal() -> None:
     t-interval, and 1% (availability) and 3% (MTTR) relative error. The start of a run in the up state
     biases a node's up fraction by about 0.04% at this horizon (the independent model), far inside both.
     """
-    horizon_s, n_replications = BUDGETS["availability"]
-    spec = scenario("availability", horizon_s)
+    horizon_s, n_replications = AVAILABILITY_BUDGET
+    spec = scenario("availability", {"simulation.horizon_s": horizon_s})
     (first, *others) = spec.failures
     assert len(spec.failures) == len(spec.nodes) == 8
     assert all((p.time_to_failure, p.time_to_repair, p.clock) == (first.time_to_failure, first.time_to_repair,
@@ -222,25 +232,32 @@ def test_node_availability_matches_alternating_renewal() -> None:
     assert_matches("node observed MTTR (s)", estimate(nodes["mttr_s"].tolist()), mttr_s, 0.03)
 
 
-def test_busy_clock_breakdowns_match_gaver_and_pollaczek_khinchine() -> None:
-    """M/M/1 whose server fails only while busy, deterministic repairs, preemptive-resume
-    (mm1_breakdowns_busy.toml): E[C] = E[S] (1 + nu E[R]) = 1.2 s and W = 3.25 s.
+@pytest.mark.parametrize(("case", "on_failure"), [("busy clock, resume", "resume"),
+                                                  ("busy clock, restart", "restart")])
+def test_busy_clock_breakdowns_match_gaver_and_pollaczek_khinchine(case: str, on_failure: str) -> None:
+    """M/M/1 whose server fails only while busy, deterministic repairs (mm1_breakdowns_busy.toml):
+    E[C] = E[S] (1 + nu E[R]) = 1.2 s and W = 3.25 s, under preemptive-resume and, with the override
+    ``recovery.on_failure = "restart"``, under preemptive-repeat with a new draw: for exponential service the
+    two give the same completion time (the remaining service is exponential again after each failure).
 
-    Reference: Gaver, "A waiting line with interrupted service, including priorities", JRSS B 24 (1962);
-    Avi-Itzhak & Naor, "Some queuing problems with the service station subject to breakdown", Operations
-    Research 11 (1963); Pollaczek-Khinchine for M/G/1 with service C (Kleinrock Vol. 1, 1975, chapter 5).
-    E[C] is a job's first start to its finish. The server is up a fraction 1 - lambda E[S] nu E[R] = 0.9 of the
-    time (renewal-reward: Ross, Stochastic Processes, 1996, theorem 3.6.1). Controls: mean service and
-    inter-arrival time. Tolerance: 99.9% t-interval, and 2% (E[C], availability) and 4% (E[C^2], W) relative
-    error.
+    Reference: Gaver, "A waiting line with interrupted service, including priorities", JRSS B 24 (1962), who
+    treats both disciplines; Avi-Itzhak & Naor, "Some queuing problems with the service station subject to
+    breakdown", Operations Research 11 (1963); Pollaczek-Khinchine for M/G/1 with service C (Kleinrock Vol. 1,
+    1975, chapter 5). E[C] is a job's first start to its finish. The server is up a fraction
+    1 - lambda E[S] nu E[R] = 0.9 of the time (renewal-reward: Ross, Stochastic Processes, 1996, theorem
+    3.6.1). Controls: mean service (the attempts' service summed: exponential again under restart) and
+    inter-arrival time. Tolerance: 99.9% t-interval, and 2% (E[C], availability) and 4% (E[C^2]) relative
+    error; W 4% (resume, 12 replications) and 5% (restart, 8).
     """
-    rate, service, nu, repair, clock = breakdown_queue_parameters(scenario("mm1_breakdowns_busy"))
+    spec = queue_case(case)
+    assert spec.recovery.on_failure == on_failure
+    rate, service, nu, repair, clock = breakdown_queue_parameters(spec)
     assert clock == "busy"
     completion = interrupted_completion_moments(service, nu, duration_moments(repair))
     theory = busy_clock_breakdowns_response_s(rate, service, nu, duration_moments(repair))
     availability = busy_clock_availability(rate, service.mean_s, nu, repair.mean_s)
     assert (completion.mean_s, completion.second_s2, theory, availability) == pytest.approx((1.2, 3.28, 3.25, 0.9))
-    check_breakdown_queue("mm1_breakdowns_busy", theory, completion, availability, 0.04)
+    check_breakdown_queue(case, theory, completion, availability, 0.04 if on_failure == "resume" else 0.05)
 
 
 def test_wall_clock_breakdowns_match_exceptional_first_service() -> None:
@@ -254,12 +271,14 @@ def test_wall_clock_breakdowns_match_exceptional_first_service() -> None:
     service and inter-arrival time. Tolerance: 99.9% t-interval, and 2% (E[C], availability), 4% (E[C^2]) and
     5% (W) relative error; the busy-clock formula must lie outside the interval of W.
     """
-    rate, service, nu, repair, clock = breakdown_queue_parameters(scenario("mm1_breakdowns_wall"))
+    spec = queue_case("wall clock, resume")
+    assert spec.recovery.on_failure == "resume"
+    rate, service, nu, repair, clock = breakdown_queue_parameters(spec)
     assert clock == "wall"
     completion = interrupted_completion_moments(service, nu, duration_moments(repair))
     theory = wall_clock_breakdowns_response_s(rate, service, nu, repair.mean_s)
     availability = alternating_renewal_availability(1 / nu, repair.mean_s)
     assert (completion.mean_s, theory, availability) == pytest.approx((1.3, 5.692308, 10 / 13), abs=1e-6)
-    response = check_breakdown_queue("mm1_breakdowns_wall", theory, completion, availability, 0.05)
+    response = check_breakdown_queue("wall clock, resume", theory, completion, availability, 0.05)
     busy_formula = busy_clock_breakdowns_response_s(rate, service, nu, duration_moments(repair))
     assert abs(response.value - busy_formula) > response.half_width, "failures while idle left no trace"
