@@ -392,3 +392,19 @@ def test_the_json_schema_describes_the_new_tables_and_refuses_a_family_s_foreign
     failures["time_to_repair"] = {"mean_s": 1.0}
     raw["network"]["links"]["lan"]["failures"]["clock"] = "busy"
     assert schema_errors(raw, schema, schema)
+
+
+def test_failures_expecting_more_events_than_a_run_can_process_are_refused():
+    """A time to failure of a microsecond over a long horizon would take days to simulate: the file is refused,
+    naming the failures table whose process makes the most events (the fuzz test found such a mutant)."""
+    tiny = '{ distribution = "exponential", mean_s = 1e-6 }'
+    found = problems(node_failures(tiny).replace("{ mean_s = 5.0 }", tiny))
+    assert len(found) == 1
+    assert found[0].startswith("s.toml: nodes.edge.failures.time_to_failure makes about 3e+09 failures and repairs")
+    assert "at most 1e+06 are allowed" in found[0]
+    assert scenario(node_failures(EXPONENTIAL)).failures  # a sane time to failure passes
+
+
+def test_a_monitor_sampling_more_node_states_than_a_run_can_process_is_refused():
+    found = problems('[rebalancing]\ntrigger = "periodic"\ninterval_s = 1e-6\n')
+    assert len(found) == 1 and found[0].startswith("s.toml: rebalancing.interval_s (1e-06 s) makes the monitor")

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from simulator.calibration.profile import ProfileError, load_profile
 from simulator.config.network_spec import NetworkSpec
 from simulator.config.problems import Problems
-from simulator.config.schema import EMPIRICAL
+from simulator.config.schema import EMPIRICAL, MAX_FAILURE_EVENTS, MAX_MONITOR_SAMPLES
 from simulator.config.specs import (
     RESOURCE_QUEUES,
     ApplicationSpec,
@@ -179,20 +179,38 @@ def check_run_ends(problems: Problems, simulation: SimulationSpec, arrivals: Seq
 
 
 def check_endless_processes(problems: Problems, simulation: SimulationSpec, failures: Sequence[FailureProcessSpec],
-                            rebalancing: RebalancingSpec) -> None:
+                            rebalancing: RebalancingSpec, n_nodes: int) -> None:
     """Failure processes (a failure is always followed by a repair, and that by the next failure) and the
-    rebalancing monitor (a check every interval) never end by themselves: only a horizon ends such a run."""
-    if simulation.horizon_s is not None:
+    rebalancing monitor (a check every interval) never end by themselves: only a horizon ends such a run, and the
+    horizon must not hold more of their events than a run can process (`MAX_FAILURE_EVENTS`,
+    `MAX_MONITOR_SAMPLES`)."""
+    horizon_s = simulation.horizon_s
+    if horizon_s is None:
+        if failures:
+            tables = ", ".join(f"[{table}]" for table in dict.fromkeys(process.table for process in failures))
+            problems.add("simulation.horizon_s", f"is required with failures ({tables}): failure processes never "
+                         "end (each repair is followed by the next failure), so only a horizon ends the run: set "
+                         "simulation.horizon_s")
+        if rebalancing.trigger != "off":
+            problems.add("simulation.horizon_s", f"is required with rebalancing.trigger = {rebalancing.trigger!r}: "
+                         "the rebalancing monitor checks every interval_s for ever, so only a horizon ends the run: "
+                         "set simulation.horizon_s")
         return
-    if failures:
-        tables = ", ".join(f"[{table}]" for table in dict.fromkeys(process.table for process in failures))
-        problems.add("simulation.horizon_s", f"is required with failures ({tables}): failure processes never end "
-                     "(each repair is followed by the next failure), so only a horizon ends the run: set "
-                     "simulation.horizon_s")
-    if rebalancing.trigger != "off":
-        problems.add("simulation.horizon_s", f"is required with rebalancing.trigger = {rebalancing.trigger!r}: the "
-                     "rebalancing monitor checks every interval_s for ever, so only a horizon ends the run: set "
-                     "simulation.horizon_s")
+    expected = {process.table: 0.0 for process in failures}
+    for process in failures:
+        cycle_s = process.time_to_failure.mean_s + process.time_to_repair.mean_s
+        expected[process.table] += 2 * horizon_s / cycle_s if cycle_s > 0 else math.inf
+    if sum(expected.values()) > MAX_FAILURE_EVENTS:
+        worst = max(expected, key=lambda table: expected[table])
+        problems.add(f"{worst}.time_to_failure", f"makes about {sum(expected.values()):.3g} failures and repairs "
+                     f"expected before simulation.horizon_s ({horizon_s:g} s) with the other failure tables; at "
+                     f"most {MAX_FAILURE_EVENTS:g} are allowed: lengthen the mean time to failure or repair, or "
+                     "shorten the horizon")
+    if rebalancing.trigger != "off" and horizon_s / rebalancing.interval_s * n_nodes > MAX_MONITOR_SAMPLES:
+        problems.add("rebalancing.interval_s", f"({rebalancing.interval_s:g} s) makes the monitor sample "
+                     f"{horizon_s / rebalancing.interval_s * n_nodes:.3g} node states before simulation.horizon_s "
+                     f"({horizon_s:g} s, {n_nodes} nodes); at most {MAX_MONITOR_SAMPLES:g} are allowed: lengthen "
+                     "the interval or shorten the horizon")
 
 
 def check_replicas(problems: Problems, nodes: Sequence[NodeSpec], models: Mapping[str, ModelSpec],

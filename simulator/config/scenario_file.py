@@ -84,7 +84,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
         check_resource_demands(problems, nodes, models, applications)
         check_replicas(problems, nodes, models, applications)
     check_run_ends(problems, simulation, arrivals)
-    check_endless_processes(problems, simulation, failures, rebalancing)
+    check_endless_processes(problems, simulation, failures, rebalancing, len(nodes))
     problems.raise_if_any(ScenarioError)
     return Scenario(
         name=file.scenario.name or Path(source).stem,

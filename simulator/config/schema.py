@@ -137,6 +137,11 @@ MAX_REPLICAS = 64
 """Most nodes a task of a stage runs on at once (redundant execution)."""
 MAX_COUNT_PER_CHECK = 1_000_000
 """Largest count of tasks in a rebalancing or work-stealing setting (moves per check, a queue length)."""
+MAX_FAILURE_EVENTS = 1_000_000
+"""Most failures and repairs a scenario's failure processes may expect before the horizon (each costs the work on
+a node or link), so that no time to failure, however short, makes a run that cannot end in reasonable time."""
+MAX_MONITOR_SAMPLES = 10_000_000
+"""Most node samples the rebalancing monitor may take before the horizon (checks x nodes)."""
 
 LIMIT_S = InRange(0, MAX_TIME_S, low_open=True, inf_allowed=True)
 """A time limit in seconds (a horizon, a deadline): inf means none."""
