@@ -195,3 +195,15 @@ def test_every_policy_works_with_rebalancing_stealing_and_replicas(name, mode):
     ran = tasks[tasks["start_s"].notna()].sort_values("start_s")
     for _, attempts in ran.groupby(["job_id", "stage", "node"], observed=True):
         assert (attempts["start_s"].to_numpy()[1:] >= attempts["finish_s"].to_numpy()[:-1]).all()
+
+
+@pytest.mark.parametrize("policy, mode", [("round_robin", "immediate"), ("least_loaded", "batch")])
+def test_the_reallocating_world_runs_every_path(policy, mode):
+    """The battery's world is not vacuous: tasks are rebalanced (more moves than steals) and stolen, replicas race
+    and lose, and failed attempts are retried."""
+    result = run(load_scenario("demo_edge_cloud", {**REALLOCATING_WORLD, "policy.mode": mode}), policy, seed=2)
+    summary = result.summary
+    assert summary["migrations"] > summary["steals"] > 0
+    assert summary["replicas_cancelled"] > 0 and summary["retries"] > 0
+    cancelled = result.tasks[result.tasks["state"] == "cancelled"]
+    assert len(cancelled) >= summary["replicas_cancelled"]
