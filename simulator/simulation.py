@@ -154,7 +154,8 @@ class Simulation:
             self.dispatcher.add_arrival_stream(arrival, stream(seed, "arrivals", arrival.name), source, sink)
 
     def _start_dynamics(self) -> None:
-        """The world's up/down state, its failure processes and outages, wired to recovery and the network."""
+        """The world's up/down state, its failure processes and outages, wired to recovery and the network, and
+        the re-allocation the scenario turns on (built first, so a busy-clock watch sees its wrapped methods)."""
         from simulator.dynamics import DynamicDispatcher, Reallocation, World, start_failures
 
         dispatcher = self.dispatcher
