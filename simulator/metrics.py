@@ -116,14 +116,16 @@ def _mean(values: np.ndarray) -> float:
 
 def summarize(tasks: pd.DataFrame, jobs: pd.DataFrame, nodes: pd.DataFrame, bytes_transferred: float,
               warmup_s: float, end_s: float, retries: int = 0, failed_service_wasted: bool = True,
-              link_failures: int = 0, failed_transfers: int = 0) -> dict[str, Any]:
+              link_failures: int = 0, failed_transfers: int = 0, steals: int = 0,
+              replicas_cancelled: int = 0) -> dict[str, Any]:
     """The run's summary metrics (see the module docstring for the measurement window).
 
     Response-time statistics are over completed jobs only; ``completion_rate`` (completed / arrived) and
     ``stability`` (1 - (failed + abandoned) / arrived; jobs still in the system count as neither) say how many
     jobs that is. ``wasted_work_s``: service received by attempts that did not finish (cancelled ones, and failed
     ones when ``failed_service_wasted``: not under resume, where the work is kept). ``retries`` (over the whole
-    run), ``link_failures`` and ``failed_transfers`` are counted by the run's dynamics and network.
+    run), ``link_failures``, ``failed_transfers``, ``steals`` (migrations a work-stealing node made) and
+    ``replicas_cancelled`` (redundant attempts that lost their race) are counted by the run's dynamics and network.
     """
     measured = jobs["arrival_s"].to_numpy() >= warmup_s
     arrived = int(measured.sum())
@@ -156,6 +158,8 @@ def summarize(tasks: pd.DataFrame, jobs: pd.DataFrame, nodes: pd.DataFrame, byte
         "stability": 1.0 - (jobs_failed + jobs_abandoned) / arrived if arrived else math.nan,
         "retries": int(retries),
         "migrations": int((measured_rows & _is(tasks["state"], "moved")).sum()),
+        "steals": int(steals),
+        "replicas_cancelled": int(replicas_cancelled),
         "wasted_work_s": float(service[wasted].sum()),
         "node_failures": int(nodes["failures"].sum()),
         "availability_mean": _mean(nodes["availability"].to_numpy()),

@@ -29,7 +29,7 @@ from simulator.user_files import user_output, writable_directory
 from simulator.workload import CompiledApplication, compile_applications
 
 if TYPE_CHECKING:
-    from simulator.dynamics import World
+    from simulator.dynamics import Reallocation, World
 
 __all__ = ["RunResult", "Simulation", "run"]
 
@@ -132,6 +132,7 @@ class Simulation:
         self.costs = costs or CostTable(scenario.models)
         self.applications = compile_applications(scenario, self.costs, self.seed)
         self.world: World | None = None
+        self.reallocation: Reallocation | None = None
         dispatcher_class: type[Dispatcher] = Dispatcher
         dynamic_options: dict[str, Any] = {}
         if scenario.is_dynamic:  # only then: a static run executes the plain dispatcher and nodes
@@ -153,8 +154,9 @@ class Simulation:
             self.dispatcher.add_arrival_stream(arrival, stream(seed, "arrivals", arrival.name), source, sink)
 
     def _start_dynamics(self) -> None:
-        """The world's up/down state, its failure processes and outages, wired to recovery and the network."""
-        from simulator.dynamics import DynamicDispatcher, World, start_failures
+        """The world's up/down state, its failure processes and outages, wired to recovery and the network, and
+        the re-allocation the scenario turns on (built first, so a busy-clock watch sees its wrapped methods)."""
+        from simulator.dynamics import DynamicDispatcher, Reallocation, World, start_failures
 
         dispatcher = self.dispatcher
         assert isinstance(dispatcher, DynamicDispatcher)
@@ -164,7 +166,8 @@ class Simulation:
             if up:
                 dispatcher.examine_parked()
 
-        self.world = World(self.env, self.scenario.node_names, dispatcher.recovery.node_changed, link_changed)
+        self.reallocation = Reallocation(dispatcher, self.scenario)
+        self.world = World(self.env, self.scenario.node_names, self.reallocation.on_node, link_changed)
         dispatcher.recovery.watch = start_failures(self.env, self.world, self.scenario.failures,
                                                    self.scenario.outages, self.seed, self.nodes)
 
@@ -217,9 +220,9 @@ class Simulation:
         return {index[name]: periods for name, periods in self.world.node_down.items()}
 
     def _dynamics_counts(self, warmup_s: float, end_s: float) -> dict[str, Any]:
-        """What the summary needs from the dynamics layer: retries, whether failed service is wasted, and link
-        failures (down periods of links starting in the measured window)."""
-        if self.world is None:
+        """What the summary needs from the dynamics layer: retries, whether failed service is wasted, link
+        failures (down periods of links starting in the measured window), steals and cancelled replicas."""
+        if self.world is None or self.reallocation is None:
             return {}
         from simulator.dynamics import DynamicDispatcher
 
@@ -228,7 +231,8 @@ class Simulation:
                             if warmup_s <= start < end_s)
         return {"retries": self.dispatcher.recovery.retries,
                 "failed_service_wasted": self.scenario.recovery.on_failure != "resume",
-                "link_failures": link_failures, "failed_transfers": self.network.failed_transfers}
+                "link_failures": link_failures, "failed_transfers": self.network.failed_transfers,
+                **self.reallocation.counts()}
 
 
 def down_period_table(node_down: Mapping[str, Sequence[Sequence[float]]],

@@ -17,6 +17,7 @@ import simpy
 from simulator.config.specs import RecoverySpec
 from simulator.dispatch import Dispatcher, ReadOnlyView
 from simulator.dynamics.recovery import Recovery
+from simulator.dynamics.redundancy import Redundancy
 from simulator.workload import Job, Task
 
 
@@ -56,6 +57,7 @@ class DynamicDispatcher(Dispatcher):
     def __init__(self, *args: Any, recovery: RecoverySpec, **kwargs: Any) -> None:
         self.exclusions: dict[Task, frozenset[int]] = {}
         self.parked: dict[Task, None] = {}  # tasks with no available node, in the order they came
+        self.redundancy: Redundancy | None = None  # set when some stage runs replicas
         super().__init__(*args, **kwargs)
         self.recovery = Recovery(self, recovery)
         if any(math.isfinite(application.spec.timeout_s) for application in self.applications):
@@ -101,12 +103,19 @@ class DynamicDispatcher(Dispatcher):
             else:
                 self.parked[task] = None
         if placeable:
+            if self.redundancy is not None:
+                placeable = self.redundancy.with_replicas(placeable)
             super()._place_batch(placeable, now)
 
     def _assign(self, task: Task, node_index: int, now: float) -> None:
         if self.exclusions:
             self.exclusions.pop(task, None)
-        super()._assign(task, node_index, now)
+        redundancy = self.redundancy
+        if redundancy is None or task.stage.spec.replicas == 1:
+            super()._assign(task, node_index, now)
+        elif redundancy.admits(task, node_index):
+            super()._assign(task, node_index, now)
+            redundancy.placed(task, now)
 
     def _input_arrived(self, task: Task) -> None:
         if task.node >= 0:  # a withdrawn attempt (node -1) ignores inputs still arriving for it

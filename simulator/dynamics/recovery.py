@@ -87,6 +87,9 @@ class Recovery:
         for task, _, remaining_s in running:
             if task not in self.recorded:
                 continue  # its job ended while an earlier task of this node was handled
+            if self._sibling_carries_on(task, recorded=True):
+                self.recorded.discard(task)
+                continue
             retry = 0 if self.spec.on_failure == "resume" else self._count_retry(task)
             self.recorded.discard(task)
             if retry < 0:
@@ -166,10 +169,22 @@ class Recovery:
             self.dispatcher.place(task)
 
     def _move(self, task: Task) -> None:
-        """A task that had not started leaves its node (row ``moved``); a new attempt is placed at once."""
+        """A task that had not started leaves its failed node; a new attempt is placed at once (unless it is a
+        replica whose sibling still races)."""
+        if not self._sibling_carries_on(task, recorded=False):
+            self.dispatcher.place(self.moved(task))
+
+    def moved(self, task: Task) -> Task:
+        """A task taken off its node before it started is recorded ``moved`` (a migration); returns its new
+        attempt, not placed yet."""
         self.recorder.attempt(task, "moved")
         self.migrations += 1
-        self.dispatcher.place(new_task(task.job, task.stage, self.env._now))
+        return new_task(task.job, task.stage, self.env._now)
+
+    def _sibling_carries_on(self, task: Task, recorded: bool) -> bool:
+        """Redundant execution: an attempt a failure took is not replaced while a sibling replica still races."""
+        redundancy = self.dispatcher.redundancy
+        return redundancy is not None and redundancy.lost(task, recorded)
 
     # -- taking work back and ending jobs --------------------------------------------------------------------
 
