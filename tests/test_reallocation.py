@@ -116,6 +116,19 @@ def test_batch_mode_moved_tasks_join_the_next_batch():
         ("a", "moved", 4.0, 4.01, NAN, NAN), ("b", "finished", 5.0, 5.01, 5.01, 9.01)])
 
 
+def test_a_moved_task_whose_new_nodes_all_fail_before_its_batch_goes_back_to_its_node_of_origin():
+    """As above, but b is down from 4.7 s to 14.7 s: at the 5 s tick only a, the node job 2 was moved away from,
+    can take it. Its exclusion is dropped rather than parking it until b's repair: it is placed on a at 5 s, its
+    input arrives at 5.01 s and it runs after job 1, 6.01-8.01 s."""
+    result = run(scenario(NETWORK, **fast_a(), simulation=jobs(3), applications__app__source="sw",
+                          policy__mode="batch", policy__batch_interval_s=1.0,
+                          outages=[("b", 4.7, 10.0)],
+                          rebalancing={"trigger": "threshold", "interval_s": 4.5, "window_s": 4.5, "max_moves": 1}))
+    assert same(rows(result), [
+        ("a", "finished", 2.0, 2.01, 2.01, 4.01), ("a", "finished", 3.0, 3.01, 4.01, 6.01),
+        ("a", "moved", 4.0, 4.01, NAN, NAN), ("a", "finished", 5.0, 5.01, 6.01, 8.01)])
+
+
 def test_a_monitor_that_never_acts_leaves_the_tables_bit_for_bit():
     """A threshold no node reaches: the monitor samples every second yet the task and job tables equal those of
     the same run without rebalancing (the zero-cost rule)."""

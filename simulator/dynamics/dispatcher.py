@@ -73,10 +73,19 @@ class DynamicDispatcher(Dispatcher):
         self._release(task, self.env._now)
 
     def _release(self, task: Task, now: float) -> None:
-        if self.view.eligible_nodes(task):
+        if self._has_available_node(task):
             super()._release(task, now)
         else:
             self.parked[task] = None
+
+    def _has_available_node(self, task: Task) -> bool:
+        """Whether some node is available to the task. A move's exclusion (its node of origin) is dropped when it
+        is all that stands in the way, so a moved task never waits for a node it may go back to."""
+        if self.view.eligible_nodes(task):
+            return True
+        if self.exclusions.pop(task, None) is None:
+            return False
+        return bool(self.view.eligible_nodes(task))
 
     def examine_parked(self) -> None:
         """A node or link came up: place the parked tasks that now have an available node, in order."""
@@ -98,7 +107,7 @@ class DynamicDispatcher(Dispatcher):
         """Tasks whose nodes all went down since their release are parked; the policy places the others."""
         placeable = []
         for task in tasks:
-            if self.view.eligible_nodes(task):
+            if self._has_available_node(task):
                 placeable.append(task)
             else:
                 self.parked[task] = None
