@@ -3,9 +3,10 @@ overrides (shared with experiment files), resolution into the frozen objects the
 semantic checks; every problem is reported at once, naming the file, the dotted field and what is allowed.
 
 Modules: `schema` (the file format), `values` (checkers of single values), `problems` (the error collector),
-`loading` (files and overrides), `resolve` (groups, profiles, traces), `checks` (whole-scenario checks),
-`specs` (the resolved objects), `network_spec` (the network description), `scenario_file` (the pipeline from
-path to `Scenario`), `json_schema` (the schema for editors).
+`loading` (files and overrides), `resolve` (groups, profiles, traces), `resolve_dynamics` (failures, outages,
+recovery, rebalancing, work stealing), `checks` (whole-scenario checks), `specs` (the resolved objects),
+`network_spec` (the network description), `scenario_file` (the pipeline from path to `Scenario`), `json_schema`
+(the schema for editors).
 """
 
 from simulator.config.loading import (
@@ -30,14 +31,20 @@ from simulator.config.schema import (
 from simulator.config.specs import (
     ApplicationSpec,
     ArrivalSpec,
+    DurationSpec,
+    FailureProcessSpec,
     ModelSpec,
     NodeSpec,
+    OutageSpec,
     PolicySpec,
     ProfileBinding,
+    RebalancingSpec,
+    RecoverySpec,
     Scenario,
     ServiceSpec,
     SimulationSpec,
     StageSpec,
+    WorkStealingSpec,
     eligible_nodes,
     memory_limits_residency,
 )
@@ -53,17 +60,23 @@ __all__ = [
     "SHARING_MODELS",
     "ApplicationSpec",
     "ArrivalSpec",
+    "DurationSpec",
+    "FailureProcessSpec",
     "LinkSpec",
     "ModelSpec",
     "NetworkSpec",
     "NodeSpec",
+    "OutageSpec",
     "PolicySpec",
     "Problems",
     "ProfileBinding",
+    "RebalancingSpec",
+    "RecoverySpec",
     "Scenario",
     "ServiceSpec",
     "SimulationSpec",
     "StageSpec",
+    "WorkStealingSpec",
     "apply_overrides",
     "bundled_scenario_names",
     "eligible_nodes",

@@ -14,15 +14,17 @@ from simulator.config.specs import (
     RESOURCE_QUEUES,
     ApplicationSpec,
     ArrivalSpec,
+    FailureProcessSpec,
     ModelSpec,
     NodeSpec,
+    RebalancingSpec,
     SimulationSpec,
     eligible_node_names,
     memory_limits_residency,
 )
 
-__all__ = ["check_batch_rules", "check_placement_and_routes", "check_queue_disciplines", "check_resource_demands",
-           "check_run_ends"]
+__all__ = ["check_batch_rules", "check_endless_processes", "check_placement_and_routes", "check_queue_disciplines",
+           "check_replicas", "check_resource_demands", "check_run_ends"]
 
 
 def check_placement_and_routes(problems: Problems, nodes: Sequence[NodeSpec], network: NetworkSpec,
@@ -174,3 +176,35 @@ def check_run_ends(problems: Problems, simulation: SimulationSpec, arrivals: Seq
     ):
         problems.add("simulation", "needs max_jobs or horizon_s (or every arrival stream needs stop_s), "
                      "otherwise the run never ends")
+
+
+def check_endless_processes(problems: Problems, simulation: SimulationSpec, failures: Sequence[FailureProcessSpec],
+                            rebalancing: RebalancingSpec) -> None:
+    """Failure processes (a failure is always followed by a repair, and that by the next failure) and the
+    rebalancing monitor (a check every interval) never end by themselves: only a horizon ends such a run."""
+    if simulation.horizon_s is not None:
+        return
+    if failures:
+        tables = ", ".join(f"[{table}]" for table in dict.fromkeys(process.table for process in failures))
+        problems.add("simulation.horizon_s", f"is required with failures ({tables}): failure processes never end "
+                     "(each repair is followed by the next failure), so only a horizon ends the run: set "
+                     "simulation.horizon_s")
+    if rebalancing.trigger != "off":
+        problems.add("simulation.horizon_s", f"is required with rebalancing.trigger = {rebalancing.trigger!r}: the "
+                     "rebalancing monitor checks every interval_s for ever, so only a horizon ends the run: set "
+                     "simulation.horizon_s")
+
+
+def check_replicas(problems: Problems, nodes: Sequence[NodeSpec], models: Mapping[str, ModelSpec],
+                   applications: Mapping[str, ApplicationSpec]) -> None:
+    """A stage runs its ``replicas`` on distinct nodes: asking for more replicas than it has eligible nodes is
+    valid (it gets as many as there are) but probably not what was meant."""
+    for application in applications.values():
+        for stage in application.stages:
+            if stage.replicas <= 1:
+                continue
+            eligible = eligible_node_names(stage, nodes, models)
+            if 0 < len(eligible) < stage.replicas:
+                problems.warn(f"applications.{application.name}.stages.{stage.name}.replicas",
+                              f"is {stage.replicas}, but the stage may run on only {len(eligible)} nodes "
+                              f"({', '.join(eligible)}): a task runs on at most {len(eligible)} at once")

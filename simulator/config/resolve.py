@@ -137,13 +137,15 @@ def resolve_nodes(tables: Mapping[str, NodeGroupTable],
 
 
 def resolve_network(table: NetworkTable, groups: Mapping[str, list[str]], node_names: set[str],
-                    problems: Problems) -> NetworkSpec:
-    """The network: a link with a group endpoint becomes one link per member (``LINK-MEMBER``)."""
+                    problems: Problems) -> tuple[NetworkSpec, dict[str, list[str]]]:
+    """The network: a link with a group endpoint becomes one link per member (``LINK-MEMBER``); also returns the
+    links each ``[network.links.NAME]`` table made."""
     for switch in table.switches:
         if switch in groups and switch not in node_names:
             problems.add("network.switches", f"name {switch!r} is already used by a group of nodes")
     links: list[LinkSpec] = []
     table_of_link: dict[str, str] = {}  # a link's name -> its [network.links.NAME] table
+    links_of_table: dict[str, list[str]] = {}
     for link_name, link in table.links.items():
         path = f"network.links.{link_name}"
         if len(link.endpoints) != 2:
@@ -158,6 +160,7 @@ def resolve_network(table: NetworkTable, groups: Mapping[str, list[str]], node_n
             name = link_name if len(pairs) == 1 else f"{link_name}-{a if len(expanded[0]) > 1 else b}"
             links.append(LinkSpec(name, (a, b), link.latency_s, link.bandwidth_bytes_per_s, link.duplex))
             table_of_link.setdefault(name, link_name)
+            links_of_table.setdefault(link_name, []).append(name)
     spec = NetworkSpec(sharing=table.sharing, switches=table.switches, links=tuple(links))
     for where, message in network_problems(spec, sorted(node_names)):
         kind, _, name = where.partition(".")
@@ -167,7 +170,7 @@ def resolve_network(table: NetworkTable, groups: Mapping[str, list[str]], node_n
             problems.add(f"{path}.{field}" if field else path, message)
         elif kind != "nodes":  # duplicate node names are reported by [nodes]
             problems.add(f"network.{where}", message)
-    return spec
+    return spec, links_of_table
 
 
 def _hand_given_cost(model: ModelTable, device: DeviceCostTable, model_path: str, device_path: str,
@@ -295,7 +298,8 @@ def resolve_applications(tables: Mapping[str, ApplicationTable], models: Mapping
             stages[stage_name] = StageSpec(name=stage_name, model=stage.model, work=stage.work,
                                            output_bytes=stage.output_bytes, after=stage.after,
                                            placement=stage.placement, input_bytes=stage.input_bytes,
-                                           slots=stage.slots, memory_bytes=stage.memory_bytes)
+                                           slots=stage.slots, memory_bytes=stage.memory_bytes,
+                                           replicas=stage.replicas)
         sink = table.source if table.sink is None else table.sink
         for key, vertex in (("source", table.source), ("sink", sink)):
             if vertex is not None and vertex not in vertex_names:
@@ -305,6 +309,7 @@ def resolve_applications(tables: Mapping[str, ApplicationTable], models: Mapping
             name=name, stages=_topological_stages(path, stages, problems), source=table.source, sink=sink,
             input_bytes=table.input_bytes, deadline_s=math.inf if table.deadline_s is None else table.deadline_s,
             priority=table.priority, weight=table.weight,
+            timeout_s=math.inf if table.timeout_s is None else table.timeout_s,
         )
     return applications
 

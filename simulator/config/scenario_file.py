@@ -15,8 +15,10 @@ from typing import Any
 
 from simulator.config.checks import (
     check_batch_rules,
+    check_endless_processes,
     check_placement_and_routes,
     check_queue_disciplines,
+    check_replicas,
     check_resource_demands,
     check_run_ends,
 )
@@ -30,6 +32,13 @@ from simulator.config.resolve import (
     resolve_nodes,
     resolve_policy,
     resolve_simulation,
+)
+from simulator.config.resolve_dynamics import (
+    resolve_failures,
+    resolve_outages,
+    resolve_rebalancing,
+    resolve_recovery,
+    resolve_work_stealing,
 )
 from simulator.config.schema import validate_file
 from simulator.config.specs import Scenario
@@ -58,18 +67,24 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
     policy = resolve_policy(file.policy, base_dir, problems)
     nodes, groups = resolve_nodes(file.nodes, problems)
     node_names = {node.name for node in nodes}
-    network = resolve_network(file.network, groups, node_names, problems)
+    network, links_of_table = resolve_network(file.network, groups, node_names, problems)
     models = resolve_models(file.models, base_dir, problems)
     applications = resolve_applications(file.applications, models, node_names | set(network.switches) | set(groups),
                                         problems)
     arrivals = resolve_arrivals(file.arrivals, applications, groups, node_names | set(network.switches), base_dir,
                                 problems)
+    failures = resolve_failures(file.nodes, groups, file.network.links, links_of_table, problems)
+    outages = resolve_outages(file.outages, groups, links_of_table, problems)
+    recovery = resolve_recovery(file.recovery, problems)
+    rebalancing = resolve_rebalancing(file.rebalancing, problems)
     if not problems.items:
         check_placement_and_routes(problems, nodes, network, models, applications, arrivals)
         check_batch_rules(problems, nodes, models)
         check_queue_disciplines(problems, nodes, models)
         check_resource_demands(problems, nodes, models, applications)
+        check_replicas(problems, nodes, models, applications)
     check_run_ends(problems, simulation, arrivals)
+    check_endless_processes(problems, simulation, failures, rebalancing)
     problems.raise_if_any(ScenarioError)
     return Scenario(
         name=file.scenario.name or Path(source).stem,
@@ -83,6 +98,11 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
         arrivals=tuple(arrivals),
         config=copy.deepcopy(dict(raw)),
         warnings=tuple(problems.warnings),
+        failures=tuple(failures),
+        outages=tuple(outages),
+        recovery=recovery,
+        rebalancing=rebalancing,
+        work_stealing=resolve_work_stealing(file.work_stealing),
     )
 
 

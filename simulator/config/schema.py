@@ -31,7 +31,16 @@ from pydantic_core import core_schema
 from simulator.calibration.profile import DTYPES
 from simulator.config.network_spec import DUPLEX_MODES, SHARING_MODELS
 from simulator.config.problems import Problems
+from simulator.config.specs import (
+    FAILURE_CLOCKS,
+    ON_FAILURE_ACTIONS,
+    REBALANCING_TRIGGERS,
+    RebalancingSpec,
+    RecoverySpec,
+    WorkStealingSpec,
+)
 from simulator.config.values import (
+    Boolean,
     Choice,
     InRange,
     IntInRange,
@@ -46,7 +55,9 @@ from simulator.policies import MODES
 
 __all__ = [
     "ARRIVAL_PROCESSES",
+    "DEFAULT_DURATION_DISTRIBUTION",
     "DISTRIBUTIONS",
+    "DURATION_TABLES",
     "EMPIRICAL",
     "MAX_SEED",
     "PROCESS_TABLES",
@@ -55,10 +66,16 @@ __all__ = [
     "ApplicationTable",
     "ArrivalTable",
     "DeviceCostTable",
+    "DurationTable",
+    "FailuresTable",
     "LinkTable",
     "ModelTable",
     "NodeGroupTable",
+    "OutageTable",
+    "RebalancingTable",
+    "RecoveryTable",
     "ScenarioFile",
+    "WorkStealingTable",
     "validate_file",
 ]
 
@@ -110,6 +127,16 @@ MIN_ARRIVALS_PER_CYCLE = 1e-3
 """An MMPP or on/off stream must expect at least this many arrivals per cycle of its states (the sum of rate x
 mean sojourn over the states), or it would spend nearly all its work switching states without arrivals."""
 MAX_MMPP_STATES = 1000
+WEIBULL_SHAPE_RANGE = (0.05, 100.0)
+"""Range of a Weibull shape: from a very heavy tail (mean about 2.4e18 scales at 0.05) to nearly deterministic."""
+MAX_DURATION_SAMPLES = 100_000
+"""Most samples of an empirical duration distribution."""
+MAX_RETRIES = 1000
+BACKOFF_FACTOR_RANGE = (1.0, 100.0)
+MAX_REPLICAS = 64
+"""Most nodes a task of a stage runs on at once (redundant execution)."""
+MAX_COUNT_PER_CHECK = 1_000_000
+"""Largest count of tasks in a rebalancing or work-stealing setting (moves per check, a queue length)."""
 
 LIMIT_S = InRange(0, MAX_TIME_S, low_open=True, inf_allowed=True)
 """A time limit in seconds (a horizon, a deadline): inf means none."""
@@ -126,6 +153,9 @@ MEAN_S = InRange(*MEAN_S_RANGE, unit="seconds")
 MODEL_MEMORY_BYTES = InRange(0.0, MEMORY_BYTES_MAX, unit="bytes")
 LOAD_TIME_S = InRange(0.0, LOAD_TIME_S_MAX, unit="seconds")
 BATCH_SCALING = InRange(0.0, 1.0, unit="the exponent of the batch size")
+DURATION_S = InRange(MIN_TIME_STEP_S, MAX_TIME_S, unit="seconds")
+"""A time to failure or to repair (a mean, a scale, a sample): at least the simulator's smallest step, so that a
+failure process that alternates them advances time."""
 NAME = NonEmptyString()
 NAMES = NameList()
 
@@ -149,6 +179,176 @@ class _Table(BaseModel):
     """A table of a scenario file: unknown keys are errors (a typo never silently becomes a default)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_UNKNOWN_TAG = "?"
+
+
+def _tag_of(key: str, tables: Mapping[str, type[BaseModel]], default: str) -> Callable[[Any], str]:
+    """The discriminator of a tagged union of table models: a table is read by the model its `key` names (a table
+    without the key by `default`'s, and so is a value that is not a table, to be reported as not a table); a key
+    naming no model picks the `_UNKNOWN_TAG` model, whose check of the key reports it."""
+
+    def tag(value: Any) -> str:
+        if not isinstance(value, Mapping):
+            return default
+        name = value.get(key, default)
+        return name if isinstance(name, str) and name in tables else _UNKNOWN_TAG
+
+    return tag
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Durations (times to failure and to repair) and failures
+
+
+DEFAULT_DURATION_DISTRIBUTION = "exponential"
+
+
+class _DurationTable(_Table):
+    """A distribution of durations in seconds; each family adds its parameters (``distribution`` picks it)."""
+
+    distribution: str = DEFAULT_DURATION_DISTRIBUTION
+
+
+class ExponentialDuration(_DurationTable):
+    mean_s: Annotated[float, Checked(DURATION_S)]
+
+
+class DeterministicDuration(_DurationTable):
+    mean_s: Annotated[float, Checked(DURATION_S)]
+
+
+class LognormalDuration(_DurationTable):
+    """A lognormal by mean and coefficient of variation; cv = 0 is the deterministic duration."""
+
+    mean_s: Annotated[float, Checked(DURATION_S)]
+    cv: Annotated[float, Checked(CV)]
+
+
+class GammaDuration(_DurationTable):
+    """A gamma by mean and coefficient of variation (shape 1 / cv**2, so cv must be positive)."""
+
+    mean_s: Annotated[float, Checked(DURATION_S)]
+    cv: Annotated[float, Checked(InRange(CV_MIN, CV_MAX, unit="a coefficient of variation"))]
+
+
+class WeibullDuration(_DurationTable):
+    """A Weibull by shape and scale (mean scale x Gamma(1 + 1/shape)); shape 1 is the exponential."""
+
+    shape: Annotated[float, Checked(InRange(*WEIBULL_SHAPE_RANGE, unit="the Weibull shape"))]
+    scale_s: Annotated[float, Checked(DURATION_S)]
+
+
+class EmpiricalDuration(_DurationTable):
+    """Measured durations, drawn uniformly with replacement."""
+
+    samples_s: Annotated[tuple[float, ...], Checked(ListOf(DURATION_S, MAX_DURATION_SAMPLES))]
+
+
+DURATION_TABLES: dict[str, type[_DurationTable]] = {
+    "exponential": ExponentialDuration,
+    "deterministic": DeterministicDuration,
+    "lognormal": LognormalDuration,
+    "gamma": GammaDuration,
+    "weibull": WeibullDuration,
+    "empirical": EmpiricalDuration,
+}
+"""The table model of each duration family (`simulator.distributions.DURATION_DISTRIBUTIONS` draws them)."""
+
+
+class UnknownDuration(_DurationTable):
+    """A table whose ``distribution`` is no known family: only ``distribution`` is checked (and fails); the
+    parameters of every family are let through unchecked, so that the one mistake is reported once."""
+
+    distribution: Annotated[str, Checked(Choice(tuple(DURATION_TABLES)))] = DEFAULT_DURATION_DISTRIBUTION
+    mean_s: Any = None
+    cv: Any = None
+    shape: Any = None
+    scale_s: Any = None
+    samples_s: Any = None
+
+DurationTable = Annotated[
+    Annotated[ExponentialDuration, Tag("exponential")]
+    | Annotated[DeterministicDuration, Tag("deterministic")]
+    | Annotated[LognormalDuration, Tag("lognormal")]
+    | Annotated[GammaDuration, Tag("gamma")]
+    | Annotated[WeibullDuration, Tag("weibull")]
+    | Annotated[EmpiricalDuration, Tag("empirical")]
+    | Annotated[UnknownDuration, Tag(_UNKNOWN_TAG)],
+    Discriminator(_tag_of("distribution", DURATION_TABLES, DEFAULT_DURATION_DISTRIBUTION)),
+]
+"""A duration table, read by its family's model: ``{ distribution = "weibull", shape = 1.5, scale_s = 7200 }``."""
+
+
+def _family_parameter_problem(table: type[BaseModel], key: str) -> str | None:
+    """The message for a parameter of another duration family given to `table`'s family, if `key` is one."""
+    family = next((name for name, model in DURATION_TABLES.items() if model is table), None)
+    owners = [name for name, model in DURATION_TABLES.items() if key in model.model_fields and model is not table]
+    if family is None or key == "distribution" or not owners:
+        return None
+    takes = ", ".join(name for name in table.model_fields if name != "distribution")
+    owner = owners[0] if len(owners) == 1 else f"{', '.join(owners[:-1])} and {owners[-1]}"
+    kind = f"a {owner} parameter" if len(owners) == 1 else f"a parameter of {owner}"
+    return f"is {kind}; {family} takes {takes}"
+
+
+class FailuresTable(_Table):
+    """``[nodes.GROUP.failures]``: a renewal process of failures and repairs of each member of the group (with
+    ``correlated = true``: one process that takes the whole group down together)."""
+
+    time_to_failure: DurationTable
+    time_to_repair: DurationTable
+    clock: Annotated[str, Checked(Choice(FAILURE_CLOCKS))] = "wall"
+    correlated: Annotated[bool, Checked(Boolean())] = False
+
+
+class LinkFailuresTable(FailuresTable):
+    """``[network.links.LINK.failures]``: as a node group's, for each link the table makes (or all together); a
+    time to failure elapses in wall time only."""
+
+    clock: Annotated[str, Checked(Choice(("wall",), why="a link has no busy time"))] = "wall"
+
+
+class OutageTable(_Table):
+    """``[[outages]]``: a scripted outage of a node, node group, link or link table."""
+
+    target: Annotated[str, Checked(NAME)]
+    start_s: Annotated[float, Checked(ARRIVAL_TIME_S)]
+    duration_s: Annotated[float, Checked(DURATION_S)]
+
+
+class RecoveryTable(_Table):
+    """``[recovery]``: what a node failure does to the work on it, and how failed tasks are retried."""
+
+    on_failure: Annotated[str, Checked(Choice(ON_FAILURE_ACTIONS))] = RecoverySpec.on_failure
+    max_retries: Annotated[int, Checked(IntInRange(0, MAX_RETRIES))] = RecoverySpec.max_retries
+    backoff_s: Annotated[float, Checked(InRange(0, MAX_TIME_S))] = RecoverySpec.backoff_s
+    backoff_factor: Annotated[float, Checked(InRange(*BACKOFF_FACTOR_RANGE))] = RecoverySpec.backoff_factor
+
+
+class RebalancingTable(_Table):
+    """``[rebalancing]``: moving queued tasks away from loaded nodes during a run."""
+
+    trigger: Annotated[str, Checked(Choice(REBALANCING_TRIGGERS))] = RebalancingSpec.trigger
+    interval_s: Annotated[float, Checked(DURATION_S)] = RebalancingSpec.interval_s
+    window_s: Annotated[float, Checked(DURATION_S)] = RebalancingSpec.window_s
+    utilization_above: Annotated[float, Checked(InRange(0, 1, unit="a busy fraction"))] = \
+        RebalancingSpec.utilization_above
+    queue_above: Annotated[float, Checked(InRange(0, MAX_COUNT_PER_CHECK, inf_allowed=True, unit="tasks"))] = \
+        RebalancingSpec.queue_above
+    max_moves: Annotated[int, Checked(IntInRange(1, MAX_COUNT_PER_CHECK))] = RebalancingSpec.max_moves
+
+
+class WorkStealingTable(_Table):
+    """``[work_stealing]``: an idle node takes queued tasks from the most loaded eligible node."""
+
+    enabled: Annotated[bool, Checked(Boolean())] = WorkStealingSpec.enabled
+    min_queue: Annotated[int, Checked(IntInRange(1, MAX_COUNT_PER_CHECK))] = WorkStealingSpec.min_queue
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The tables of a scenario
 
 
 class ScenarioMeta(_Table):
@@ -191,6 +391,7 @@ class NodeGroupTable(_Table):
     busy_power_w: Annotated[float | None, Checked(InRange(0, MAX_POWER_W))] = None
     max_batch_size: Annotated[int, Checked(IntInRange(1, MAX_BATCH_SIZE))] = 1
     max_batch_wait_s: Annotated[float, Checked(InRange(0, MAX_TIME_S))] = 0.0
+    failures: FailuresTable | None = None
 
 
 class LinkTable(_Table):
@@ -200,6 +401,7 @@ class LinkTable(_Table):
     latency_s: Annotated[float, Checked(InRange(0, MAX_TIME_S))] = 0.0
     bandwidth_bytes_per_s: Annotated[float, Checked(InRange(*BANDWIDTH_RANGE_BYTES_PER_S, inf_allowed=True))]
     duplex: Annotated[str, Checked(Choice(DUPLEX_MODES))] = "full"
+    failures: LinkFailuresTable | None = None
 
 
 class NetworkTable(_Table):
@@ -255,6 +457,7 @@ class StageTable(_Table):
     input_bytes: Annotated[float | None, Checked(InRange(0, MAX_BYTES))] = None
     slots: Annotated[int, Checked(IntInRange(1, MAX_SLOTS))] = 1
     memory_bytes: Annotated[float, Checked(InRange(0, MAX_BYTES))] = 0.0
+    replicas: Annotated[int, Checked(IntInRange(1, MAX_REPLICAS))] = 1
 
 
 class ApplicationTable(_Table):
@@ -266,6 +469,7 @@ class ApplicationTable(_Table):
     deadline_s: Annotated[float | None, Checked(LIMIT_S)] = None
     priority: Annotated[float, Checked(InRange(-1e9, 1e9))] = 0.0
     weight: Annotated[float, Checked(InRange(*WEIGHT_RANGE))] = 1.0
+    timeout_s: Annotated[float | None, Checked(LIMIT_S)] = None
     stages: dict[str, StageTable] = Field(default_factory=dict)
 
 
@@ -333,15 +537,6 @@ PROCESS_TABLES: dict[str, type[_ArrivalTable]] = {
     "trace": TraceArrivals,
 }
 """The table model of each arrival process."""
-_UNKNOWN_PROCESS = "?"
-
-
-def _process_of(value: Any) -> str:
-    """Which table model reads an arrival table: its ``process`` (default poisson)."""
-    if not isinstance(value, Mapping):
-        return "poisson"  # reported as not a table
-    process = value.get("process", "poisson")
-    return process if isinstance(process, str) and process in PROCESS_TABLES else _UNKNOWN_PROCESS
 
 
 ArrivalTable = Annotated[
@@ -351,8 +546,8 @@ ArrivalTable = Annotated[
     | Annotated[OnOffArrivals, Tag("on_off")]
     | Annotated[DiurnalArrivals, Tag("diurnal")]
     | Annotated[TraceArrivals, Tag("trace")]
-    | Annotated[UnknownProcessArrivals, Tag(_UNKNOWN_PROCESS)],
-    Discriminator(_process_of),
+    | Annotated[UnknownProcessArrivals, Tag(_UNKNOWN_TAG)],
+    Discriminator(_tag_of("process", PROCESS_TABLES, "poisson")),
 ]
 
 
@@ -367,6 +562,10 @@ class ScenarioFile(_Table):
     models: dict[str, ModelTable] = Field(default_factory=dict)
     applications: dict[str, ApplicationTable] = Field(default_factory=dict)
     arrivals: dict[str, ArrivalTable] = Field(default_factory=dict)
+    outages: tuple[OutageTable, ...] = ()
+    recovery: RecoveryTable = Field(default_factory=RecoveryTable)
+    rebalancing: RebalancingTable = Field(default_factory=RebalancingTable)
+    work_stealing: WorkStealingTable = Field(default_factory=WorkStealingTable)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -374,9 +573,15 @@ class ScenarioFile(_Table):
 
 
 def _unwrap(annotation: Any) -> Any:
-    while typing.get_origin(annotation) is Annotated:
-        annotation = typing.get_args(annotation)[0]
-    return annotation
+    """The type inside ``Annotated`` and ``Optional`` wrappers."""
+    while True:
+        if typing.get_origin(annotation) is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in (
+                options := typing.get_args(annotation)) and len(options) == 2:
+            annotation = next(option for option in options if option is not type(None))
+        else:
+            return annotation
 
 
 def _walk(loc: tuple[int | str, ...]) -> tuple[str, Any]:
@@ -391,6 +596,8 @@ def _walk(loc: tuple[int | str, ...]) -> tuple[str, Any]:
             current = field.annotation if field else None
         elif typing.get_origin(current) is dict:
             current = typing.get_args(current)[1]
+        elif typing.get_origin(current) is tuple and isinstance(item, int):
+            current = typing.get_args(current)[0]
         elif typing.get_origin(current) in (typing.Union, types.UnionType):
             tagged = {meta.tag: typing.get_args(option)[0] for option in typing.get_args(current)
                       if typing.get_origin(option) is Annotated
@@ -415,6 +622,8 @@ def _message(error: Mapping[str, Any]) -> str:
         return f"must be a table, got {describe(error['input'])}"
     if kind == "string_type":
         return f"must be a string, got {describe(error['input'])}"
+    if kind in ("tuple_type", "list_type"):
+        return f"must be an array of tables ([[...]] in TOML), got {describe(error['input'])}"
     return f"{error['msg']}, got {describe(error['input'])}"
 
 
@@ -429,7 +638,8 @@ def validate_file(raw: Mapping[str, Any], problems: Problems) -> ScenarioFile | 
                 where, table = _walk(loc[:-1])
                 allowed = ", ".join(table.model_fields)  # an unknown key is always in a table model
                 path = f"{where}.{loc[-1]}" if where else str(loc[-1])
-                problems.add(path, f"is not a known field; allowed here: {allowed}")
+                problems.add(path, _family_parameter_problem(table, str(loc[-1]))
+                             or f"is not a known field; allowed here: {allowed}")
             elif loc[-1:] == ("[key]",):  # a table's key that is not a string (a table built in code)
                 problems.add(_walk(loc[:-2])[0], f"has a key that is not a string: {describe(loc[-2])}")
             else:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "Boolean",
     "Choice",
     "InRange",
     "IntInRange",
@@ -80,16 +81,30 @@ class Table:
         return {"type": "object"}
 
 
+class Boolean:
+    """true or false (TOML's booleans; a number or a string is refused, not read as one)."""
+
+    def __call__(self, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise InvalidValueError(f"must be true or false, got {describe(value)}")
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"enum": [True, False]}
+
+
 @dataclass(frozen=True)
 class Choice:
-    """One of a fixed set of strings."""
+    """One of a fixed set of strings; `why`, when given, says why the others are not allowed here."""
 
     allowed: Sequence[str]
+    why: str = ""
 
     def __call__(self, value: Any) -> str:
-        if value not in self.allowed:
-            raise InvalidValueError(f"must be one of {', '.join(map(repr, self.allowed))}, got {value!r}")
-        return str(value)
+        if not isinstance(value, str) or value not in self.allowed:
+            because = f" ({self.why})" if self.why else ""
+            raise InvalidValueError(f"must be one of {', '.join(map(repr, self.allowed))}, got {value!r}{because}")
+        return value
 
     def json_schema(self) -> dict[str, Any]:
         return {"enum": list(self.allowed)}
