@@ -23,7 +23,7 @@ import simpy
 from simulator.config import NodeSpec, Scenario, memory_limits_residency
 from simulator.config.specs import eligible_node_names
 from simulator.costs import ServiceTimeModel
-from simulator.engine import NORMAL, event_queue, reusable_event, scheduler
+from simulator.engine import NORMAL, event_queue, reusable_event, scheduled_times, scheduler
 from simulator.workload import Task
 
 
@@ -32,7 +32,15 @@ class Node:
 
     ``load`` counts tasks assigned and not finished (transferring, queued or running); ``backlog_s`` is the
     sum of their expected service times, from which policies estimate when the node can start new work.
+
+    Lifecycle (docs/dynamics.md): ``up``, `queued_tasks`, `remove`, `drain` and `start_with` let the dynamics
+    layer take work off a node and put it back. A run without dynamics calls none of them, and they add nothing
+    to `enqueue` or to the completion callbacks. A slot's pending completion is cancelled by detaching its event
+    (its callbacks become an empty list, so it fires into nothing) and giving the slot a new one.
     """
+
+    up = True
+    """Whether the node is up; the dynamics layer sets it on the instance while the node is down."""
 
     def __init__(self, env: simpy.Environment, index: int, spec: NodeSpec,
                  on_task_done: Callable[[Task], None]) -> None:
@@ -49,6 +57,8 @@ class Node:
         self._heap: list[tuple[float, int, Task]] = []
         self._sequence = itertools.count()
         self._idle_events = [reusable_event(env) for _ in range(spec.slots)]
+        self._slot_events = list(self._idle_events)
+        """Every slot's current event, busy or idle (the lifecycle methods find running tasks through it)."""
         self._completion_callbacks: list[Callable[[Any], None]] = [self._on_complete]
         self._queue, self._event_ids = event_queue(env)  # completions are pushed in place (see engine)
 
@@ -123,6 +133,166 @@ class Node:
             self._idle_events.append(event)
         self._on_task_done(task)
 
+    def _start(self, task: Task, service_s: float, event: simpy.Event) -> None:
+        """Start ``task`` now on the slot of ``event`` for ``service_s`` (NaN: a draw from its stage's sampler)."""
+        now = self.env._now
+        task.start_s = now
+        self.running_start_sum_s += now
+        if service_s != service_s:
+            service_s = task.stage.samplers[self.index]()  # type: ignore[misc]
+        event._value = task
+        event.callbacks = self._completion_callbacks
+        heapq.heappush(self._queue, (now + service_s, NORMAL, next(self._event_ids), event))
+
+    # -- lifecycle (docs/dynamics.md): called by the dynamics layer only ---------------------------------------
+
+    def queued_tasks(self) -> list[Task]:
+        """Tasks waiting at the node (not started), in the order they would start."""
+        if self._priority:
+            return [task for _, _, task in sorted(self._heap)]
+        return list(self._fifo)
+
+    def remove(self, task: Task) -> float:
+        """Take a queued or running task off the node without calling back: ``load`` and ``backlog_s`` drop, its
+        completion never fires and a freed slot goes to the next waiting task at once. The task's own times are
+        left as they are. Returns the service it had received (0 for a task that had none).
+
+        Raises:
+            ValueError: The task is neither queued nor running here.
+        """
+        event = self._running_event(task)
+        if event is None:
+            received_s = self._take_queued(task)
+        else:
+            received_s = self._end_service(event)
+            self._slot_freed(self._renewed(event))
+        self._forget([task])
+        return received_s
+
+    def drain(self) -> tuple[list[tuple[Task, float, float]], list[Task]]:
+        """Take everything off the node at once (it has failed): ``(task, received_s, remaining_s)`` per task in
+        service and the queued tasks in the order they would have started. Nothing starts; the node is left
+        empty and reusable, with new slot events, ``load`` and ``backlog_s`` reduced by these tasks (tasks still
+        in transfer to it stay counted). The remaining service is read off one scan of the event queue."""
+        now = self.env._now
+        busy = self._busy_events()
+        running = []
+        for event, due_s in zip(busy, scheduled_times(self.env, busy), strict=True):
+            task, received_s, left_after_s = self._service_of(event, now)
+            running.append((task, received_s, due_s - now + left_after_s))
+            event.callbacks = []
+        running += self._started_waiting()
+        queued = self.queued_tasks()
+        self._empty(now)
+        fresh = [reusable_event(self.env) for _ in range(self.slots)]
+        self._idle_events[:] = fresh
+        self._slot_events[:] = fresh
+        self._forget([task for task, _, _ in running] + queued)
+        return running, queued
+
+    def _forget(self, tasks: list[Task]) -> None:
+        """Take ``tasks`` off ``load`` and ``backlog_s``."""
+        index = self.index
+        for task in tasks:
+            self.load -= 1
+            self.backlog_s -= task.stage.exec_mean_s[index]
+
+    def start_with(self, task: Task, service_s: float) -> None:
+        """Start ``task`` now on a free slot for exactly ``service_s`` (a resumed task's remaining service); the
+        caller has added it to ``load`` and ``backlog_s``, as for `enqueue`.
+
+        Raises:
+            RuntimeError: No slot is free.
+        """
+        self._start(task, service_s, self._free_event())
+
+    def _free_event(self) -> simpy.Event:
+        if not self._idle_events:
+            raise RuntimeError(f"node {self.name}: start_with needs a free slot and none is free")
+        return self._idle_events.pop()
+
+    def _busy_events(self) -> list[simpy.Event]:
+        idle = {id(event) for event in self._idle_events}
+        return [event for event in self._slot_events if id(event) not in idle]
+
+    def _running_event(self, task: Task) -> simpy.Event | None:
+        for event in self._busy_events():
+            if self._service_of(event, self.env._now)[0] is task:
+                return event
+        return None
+
+    def _renewed(self, event: simpy.Event) -> simpy.Event:
+        """A new event for the slot of ``event``, whose pending occurrence is detached so that it fires into
+        nothing (a scheduled event cannot be taken off SimPy's queue)."""
+        event.callbacks = []
+        fresh = reusable_event(self.env)
+        self._slot_events[self._slot_events.index(event)] = fresh
+        return fresh
+
+    def _service_of(self, event: simpy.Event, now: float) -> tuple[Task, float, float]:
+        """The task a busy slot event serves, the service it has received by ``now`` and the service it will
+        still need once the event fires (0: the event is its completion)."""
+        task: Task = event._value
+        return task, now - task.start_s, 0.0
+
+    def _end_service(self, event: simpy.Event) -> float:
+        """Account for the running task of ``event`` leaving its slot; returns the service it had received."""
+        task: Task = event._value
+        self.running_start_sum_s -= task.start_s
+        return self.env._now - task.start_s
+
+    def _slot_freed(self, event: simpy.Event) -> None:
+        """The slot of ``event`` is free: the next waiting task starts on it, or it goes idle."""
+        if self._priority:
+            following = heapq.heappop(self._heap)[2] if self._heap else None
+        else:
+            following = self._fifo.popleft() if self._fifo else None
+        if following is None:
+            self._idle_events.append(event)
+        else:
+            self._start(following, math.nan, event)
+
+    def _take_queued(self, task: Task) -> float:
+        """Take a waiting task out of the queue; returns the service it had received (0 here)."""
+        if self._priority:
+            take_from_heap(self._heap, task, 2, self.name)
+        else:
+            try:
+                self._fifo.remove(task)
+            except ValueError:
+                raise not_at_node(task, self.name) from None
+        return 0.0
+
+    def _started_waiting(self) -> list[tuple[Task, float, float]]:
+        """Waiting tasks that have already had service, as ``(task, received_s, remaining_s)`` (none here)."""
+        return []
+
+    def _empty(self, now: float) -> None:
+        """Clear the queue and reset the counters of running and queued work to an empty node's."""
+        self._fifo.clear()
+        self._heap.clear()
+        self.running_start_sum_s = 0.0
+
+
+def not_at_node(task: Task, node: str) -> ValueError:
+    """The error of a lifecycle call about a task that is not at the node."""
+    return ValueError(f"task {task.stage_name} of job {task.job_id} is not queued or running at node {node}")
+
+
+def take_from_heap(heap: list[Any], task: Task, position: int, node: str) -> Any:
+    """Remove the entry of ``task`` (at ``position`` in the entry) from a heap, keeping it a heap; returns it.
+
+    Raises:
+        ValueError: No entry holds the task.
+    """
+    for index, entry in enumerate(heap):
+        if entry[position] is task:
+            heap[index] = heap[-1]
+            heap.pop()
+            heapq.heapify(heap)
+            return entry
+    raise not_at_node(task, node)
+
 
 @dataclass(frozen=True)
 class ModelServing:
@@ -172,6 +342,8 @@ class ModelServerNode(Node):
         self.batches: list[tuple[str, float, float, int, float]] = []
         """Finished batches: (model, start_s, finish_s, batch size, load time included in seconds)."""
         self.running: dict[int, tuple[str, float, int, float]] = {}
+        self._cut_short: list[tuple[float, float]] = []
+        """(start_s, end_s) of batches ended early by `remove` or `drain`: their slot was busy all the same."""
         self._groups: dict[tuple[str, float], deque[tuple[Any, Task]]] = {}
         self._queued = 0
         self._resident: OrderedDict[str, float] = OrderedDict()
@@ -329,10 +501,97 @@ class ModelServerNode(Node):
             self._on_task_done(task)
 
     def slot_intervals(self) -> list[tuple[float, float]]:
-        """(start_s, finish_s) of every batch started, finished ones first (finish NaN for those still running):
-        a batch holds one slot once, however many tasks it serves."""
-        return ([(start, finish) for _, start, finish, _, _ in self.batches]
+        """(start_s, finish_s) of every batch started, finished ones first, then those cut short by `remove` or
+        `drain` (finish NaN for those still running): a batch holds one slot once, however many tasks it
+        serves."""
+        return ([(start, finish) for _, start, finish, _, _ in self.batches] + self._cut_short
                 + [(start, math.nan) for _, start, _, _ in self.running.values()])
+
+    # -- lifecycle (docs/dynamics.md) --------------------------------------------------------------------------
+
+    def queued_tasks(self) -> list[Task]:
+        """Tasks waiting at the node, by arrival (or priority then arrival): the order in which their groups'
+        heads are chosen when every group is ready."""
+        return [task for _, task in sorted(entry for group in self._groups.values() for entry in group)]
+
+    def remove(self, task: Task) -> float:
+        """As `Node.remove`; a task of a running batch leaves the batch, which keeps its time (one left empty
+        ends at once and its slot goes to the next batch). Returns now minus the batch's start for a task of a
+        running batch."""
+        now = self.env._now
+        event = self._batch_event(task)
+        slot_freed = False
+        if event is None:
+            self._take_waiting(task)
+            received_s = 0.0
+        else:
+            tasks: list[Task] = event._value
+            tasks.remove(task)
+            model, start_s, size, load_s = self.running[id(event)]
+            received_s = now - start_s
+            if tasks:
+                self.running[id(event)] = (model, start_s, size - 1, load_s)
+            else:
+                self._end_batch(event, now)
+                self._idle_events.append(self._renewed(event))
+                slot_freed = True
+        self._forget([task])
+        if slot_freed:
+            self._dispatch()
+        return received_s
+
+    def drain(self) -> tuple[list[tuple[Task, float, float]], list[Task]]:
+        """As `Node.drain`: every task of a running batch is given ``(task, now - batch start, the batch's
+        remaining time)``. The node also loses its resident models and the loads in progress (a failure clears
+        its memory), so models are loaded again, paying their load time, after the repair."""
+        now = self.env._now
+        busy = self._busy_events()
+        running = []
+        for event, due_s in zip(busy, scheduled_times(self.env, busy), strict=True):
+            start_s = self._end_batch(event, now)
+            running += [(task, now - start_s, due_s - now) for task in event._value]
+        queued = self.queued_tasks()
+        self._groups.clear()
+        self._queued = 0
+        self._resident.clear()
+        self._loading.clear()
+        self._in_use.clear()
+        self._used_bytes = 0.0
+        self.running_start_sum_s = 0.0
+        fresh = [reusable_event(self.env) for _ in range(self.slots)]
+        self._idle_events[:] = fresh
+        self._slot_events[:] = fresh
+        self._forget([task for task, _, _ in running] + queued)
+        return running, queued
+
+    def start_with(self, task: Task, service_s: float) -> None:
+        """A model server keeps no per-task progress in a batch: the task is enqueued again and served with a new
+        draw (``service_s`` is not used)."""
+        self.enqueue(task)
+
+    def _batch_event(self, task: Task) -> simpy.Event | None:
+        for event in self._busy_events():
+            if any(member is task for member in event._value):
+                return event
+        return None
+
+    def _take_waiting(self, task: Task) -> None:
+        for group in self._groups.values():
+            for entry in group:
+                if entry[1] is task:
+                    group.remove(entry)
+                    self._queued -= 1
+                    return
+        raise not_at_node(task, self.name)
+
+    def _end_batch(self, event: simpy.Event, now: float) -> float:
+        """Account for a running batch ending early (its completion detached); returns its start."""
+        model, start_s, _, _ = self.running.pop(id(event))
+        self._cut_short.append((start_s, now))
+        self.running_start_sum_s -= start_s
+        self._in_use[model] -= 1
+        event.callbacks = []
+        return start_s
 
 
 def build_nodes(env: simpy.Environment, scenario: Scenario, costs: ServiceTimeModel, seed: int,

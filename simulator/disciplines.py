@@ -33,7 +33,7 @@ from typing import Any
 
 import simpy
 
-from simulator.cluster import Node
+from simulator.cluster import Node, not_at_node, take_from_heap
 from simulator.config import NodeSpec
 from simulator.engine import reusable_event, scheduler
 from simulator.workload import Task
@@ -70,7 +70,7 @@ class _OrderedQueueNode(Node):
                  on_task_done: Callable[[Task], None]) -> None:
         super().__init__(env, index, spec, on_task_done)
         self._waiting: list[tuple[float, int, Task, float]] = []
-        self._schedule = scheduler(env)
+        """(key, sequence, task, drawn service time or NaN) of the tasks waiting for a slot."""
 
     @property
     def queue_length(self) -> int:
@@ -87,16 +87,6 @@ class _OrderedQueueNode(Node):
         else:
             heappush(self._waiting, (key, next(self._sequence), task, service_s))
 
-    def _start(self, task: Task, service_s: float, event: simpy.Event) -> None:
-        now = self.env._now
-        task.start_s = now
-        self.running_start_sum_s += now
-        if service_s != service_s:
-            service_s = task.stage.samplers[self.index]()  # type: ignore[misc]
-        event._value = task
-        event.callbacks = self._completion_callbacks
-        self._schedule(event, service_s)
-
     def _on_complete(self, event: simpy.Event) -> None:
         task: Task = event._value
         task.finish_s = self.env._now
@@ -109,6 +99,24 @@ class _OrderedQueueNode(Node):
         else:
             self._idle_events.append(event)
         self._on_task_done(task)
+
+    def queued_tasks(self) -> list[Task]:
+        return [task for _, _, task, _ in sorted(self._waiting)]
+
+    def _slot_freed(self, event: simpy.Event) -> None:
+        if self._waiting:
+            _, _, following, service_s = heappop(self._waiting)
+            self._start(following, service_s, event)
+        else:
+            self._idle_events.append(event)
+
+    def _take_queued(self, task: Task) -> float:
+        take_from_heap(self._waiting, task, 2, self.name)
+        return 0.0
+
+    def _empty(self, now: float) -> None:
+        super()._empty(now)
+        self._waiting.clear()
 
 
 class ShortestJobFirstNode(_OrderedQueueNode):
@@ -266,6 +274,49 @@ class ProcessorSharingNode(Node):
         self._changed(now)
         self._on_task_done(task)
 
+    # -- lifecycle (docs/dynamics.md) --------------------------------------------------------------------------
+
+    def queued_tasks(self) -> list[Task]:
+        """None: every task at a processor-sharing node is in service."""
+        return []
+
+    def remove(self, task: Task) -> float:
+        """As `Node.remove`: the others share the node from now on. Returns the task's virtual progress (the
+        service it has received)."""
+        now = self.env._now
+        self._advance(now)
+        _, _, _, virtual_start = take_from_heap(self._in_service, task, 2, self.name)
+        self._virtual_start_sum -= virtual_start
+        received_s = self._virtual - virtual_start
+        if not self._in_service:
+            self._virtual = self._virtual_start_sum = 0.0
+        self._forget([task])
+        self._changed(now)
+        return received_s
+
+    def drain(self) -> tuple[list[tuple[Task, float, float]], list[Task]]:
+        """As `Node.drain`: every task is in service, with its virtual progress received and its finish tag minus
+        the virtual time remaining; the busy slot intervals close now."""
+        now = self.env._now
+        self._advance(now)
+        virtual = self._virtual
+        running = [(task, virtual - virtual_start, tag - virtual)
+                   for tag, _, task, virtual_start in sorted(self._in_service)]
+        self._in_service.clear()
+        self._virtual = self._virtual_start_sum = 0.0
+        self._forget([task for task, _, _ in running])
+        self._changed(now)
+        return running, []
+
+    def start_with(self, task: Task, service_s: float) -> None:
+        """The task joins the processor share with ``service_s`` of service to receive (no slot is needed)."""
+        now = self.env._now
+        self._advance(now)
+        task.start_s = now
+        heappush(self._in_service, (self._virtual + service_s, next(self._sequence), task, self._virtual))
+        self._virtual_start_sum += self._virtual
+        self._changed(now)
+
 
 class RoundRobinNode(Node):
     """Round robin with a quantum: a task holds a slot for at most ``quantum_s`` of service, then joins the back
@@ -337,6 +388,56 @@ class RoundRobinNode(Node):
             self.load -= 1
             self.backlog_s -= task.stage.exec_mean_s[self.index]
             self._on_task_done(task)
+
+    # -- lifecycle (docs/dynamics.md) --------------------------------------------------------------------------
+
+    def queued_tasks(self) -> list[Task]:
+        """Waiting tasks that have had no service yet (preempted ones have started), in queue order."""
+        return [task for task, _, _ in self._waiting if task.start_s != task.start_s]
+
+    def start_with(self, task: Task, service_s: float) -> None:
+        """The task runs with ``service_s`` of service left: on a free slot now, otherwise at the back of the
+        queue (a node may have had more started tasks than slots)."""
+        if self._idle_events:
+            self._run(task, service_s, 0.0, self._idle_events.pop())
+            self._busy_slots.set_level(self.busy, self.env._now)
+        else:
+            self._waiting.append((task, service_s, 0.0))
+
+    def _service_of(self, event: simpy.Event, now: float) -> tuple[Task, float, float]:
+        task, remaining_s, attained_s, started_s = event._value
+        return task, attained_s + now - started_s, remaining_s
+
+    def _end_service(self, event: simpy.Event) -> float:
+        _, _, attained_s, started_s = event._value
+        self.running_start_sum_s -= started_s
+        self._attained_s -= attained_s
+        return attained_s + self.env._now - started_s
+
+    def _slot_freed(self, event: simpy.Event) -> None:
+        if self._waiting:
+            self._run(*self._waiting.popleft(), event)
+        else:
+            self._idle_events.append(event)
+            self._busy_slots.set_level(self.busy, self.env._now)
+
+    def _take_queued(self, task: Task) -> float:
+        for entry in self._waiting:
+            if entry[0] is task:
+                self._waiting.remove(entry)
+                self._attained_s -= entry[2]
+                return entry[2]
+        raise not_at_node(task, self.name)
+
+    def _started_waiting(self) -> list[tuple[Task, float, float]]:
+        return [(task, attained_s, remaining_s) for task, remaining_s, attained_s in self._waiting
+                if task.start_s == task.start_s]
+
+    def _empty(self, now: float) -> None:
+        super()._empty(now)
+        self._waiting.clear()
+        self._attained_s = 0.0
+        self._busy_slots.set_level(0, now)
 
 
 _CLASSES: dict[str, type[Node]] = {

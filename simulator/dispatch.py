@@ -104,6 +104,10 @@ class ReadOnlyView:
     def eligible_nodes(self, task: Task) -> Sequence[int]:
         return task.stage.eligible
 
+    def is_up(self, node: int) -> bool:
+        """Every node is up in a run without failures (`simulator.dynamics` gives the view that tracks them)."""
+        return True
+
     def exec_estimate_s(self, task: Task, node: int) -> float:
         return task.stage.exec_mean_s[node]
 
@@ -137,6 +141,9 @@ class Dispatcher:
     kept flat and read the clock as ``env._now``: they run millions of times per sweep.
     """
 
+    view_class: type[ReadOnlyView] = ReadOnlyView
+    """The policies' view (a dynamic run's dispatcher gives one that leaves out unavailable nodes)."""
+
     def __init__(self, env: simpy.Environment, nodes: list[Node], network: Network,
                  applications: list[CompiledApplication], policy: Policy, policy_rng: np.random.Generator,
                  recorder: Recorder, mode: str = "immediate", batch_interval_s: float = 1.0,
@@ -154,7 +161,7 @@ class Dispatcher:
         self.live_jobs: dict[int, Job] = {}
         self.pending: list[Task] = []
         self._batch_tick_scheduled = False
-        self.view = ReadOnlyView(self)
+        self.view = self.view_class(self)
         policy.bind(cast(SystemView, self.view), policy_rng)
         self._application_by_name = {app.name: app for app in applications}
         self._queue, self._event_ids = event_queue(env)  # arrivals are pushed in place (see engine)
@@ -224,7 +231,10 @@ class Dispatcher:
     def _on_batch_tick(self, event: simpy.Event) -> None:
         self._batch_tick_scheduled = False
         tasks, self.pending = self.pending, []
-        now = self.env._now
+        self._place_batch(tasks, self.env._now)
+
+    def _place_batch(self, tasks: list[Task], now: float) -> None:
+        """Ask the policy for every pending task at once and assign them."""
         for task in tasks:
             task.dispatch_s = now
         decisions = self.policy.assign_batch(tasks)

@@ -23,7 +23,7 @@ import simpy
 from simpy.core import StopSimulation
 from simpy.events import NORMAL, URGENT
 
-__all__ = ["NORMAL", "Environment", "Scheduler", "event_queue", "reusable_event", "scheduler"]
+__all__ = ["NORMAL", "Environment", "Scheduler", "event_queue", "reusable_event", "scheduled_times", "scheduler"]
 
 
 class Environment(simpy.Environment):
@@ -95,3 +95,15 @@ def reusable_event(env: simpy.Environment) -> simpy.Event:
     event = simpy.Event(env)
     event._ok = True
     return event
+
+
+def scheduled_times(env: simpy.Environment, events: list[simpy.Event]) -> list[float]:
+    """The time each of ``events`` is scheduled to fire at, read off one scan of the event queue: for rare
+    operations (a node taken down), never for every job. Raises ValueError for an event that is not scheduled."""
+    queue, _ = event_queue(env)
+    wanted = {id(event) for event in events}
+    times = {id(event): at for at, _, _, event in queue if id(event) in wanted}
+    missing = wanted - times.keys()
+    if missing:
+        raise ValueError(f"{len(missing)} of the events asked about are not scheduled")
+    return [times[id(event)] for event in events]

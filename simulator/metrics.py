@@ -1,6 +1,7 @@
 """Summary metrics of a run, computed from its tidy task and job tables.
 
-Response time is per job, from arrival to the delivery of its last result. Jobs that arrive during the
+Response time is per job, from arrival to the delivery of its last result, over completed jobs only (failed,
+abandoned and unfinished jobs are counted apart). Jobs that arrive during the
 warm-up period are left out; busy time, utilization and energy are measured over the window from the end of
 warm-up to the end of the run, here and nowhere else. A metric that is undefined is NaN, and `explain_undefined`
 says why.
@@ -33,16 +34,41 @@ def busy_slot_seconds(node_index: np.ndarray, start_s: np.ndarray, finish_s: np.
     return np.bincount(node_index, weights=seconds if slots is None else seconds * slots, minlength=n_nodes)
 
 
+def down_statistics(down_intervals: Mapping[int, Sequence[Sequence[float]]], n_nodes: int, window_start_s: float,
+                    window_end_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per node: seconds down inside the window, failures (down periods starting inside it) and the mean length
+    of those of them that ended (the observed time to repair; NaN if none), from each node's down periods
+    ``[start_s, end_s]`` (end NaN while still down)."""
+    down_s = np.zeros(n_nodes)
+    failures = np.zeros(n_nodes, dtype=np.int64)
+    mttr_s = np.full(n_nodes, math.nan)
+    for index, intervals in down_intervals.items():
+        periods = np.array(intervals, dtype=float).reshape(-1, 2)
+        start, end = periods[:, 0], periods[:, 1]
+        clipped_end = np.where(np.isnan(end), window_end_s, end).clip(window_start_s, window_end_s)
+        down_s[index] = float((clipped_end - start.clip(window_start_s, window_end_s)).sum())
+        inside = (start >= window_start_s) & (start < window_end_s)
+        failures[index] = int(inside.sum())
+        repaired = inside & ~np.isnan(end)
+        if repaired.any():
+            mttr_s[index] = float((end[repaired] - start[repaired]).mean())
+    return down_s, failures, mttr_s
+
+
 def node_table(tasks: pd.DataFrame, nodes: Sequence[NodeSpec], window_start_s: float, window_end_s: float,
                slot_intervals: Mapping[int, Sequence[tuple[float, float]]] | None = None,
-               task_slots: np.ndarray | None = None) -> pd.DataFrame:
-    """One row per node: utilization, tasks completed, busy time and energy over the measurement window.
+               task_slots: np.ndarray | None = None,
+               down_intervals: Mapping[int, Sequence[Sequence[float]]] | None = None) -> pd.DataFrame:
+    """One row per node: utilization, tasks completed, busy time, energy, availability, failures and observed
+    time to repair over the measurement window.
 
     A node's busy time comes from its task rows, each holding one slot or ``task_slots[row]`` (the stage's
     demand) from its start to its finish, except for the nodes in ``slot_intervals`` (node index -> (start_s,
     finish_s) of each interval a slot was busy, finish NaN while it still is): a batch of ``b`` tasks holds one
     slot once, not ``b`` times, and under processor sharing or round robin a task shares slots or leaves its
-    slot between quanta. Energy is linear in busy slots, from idle to busy power.
+    slot between quanta. Energy is linear in busy slots, from idle to busy power, and a node draws nothing while it
+    is down (``down_intervals``: node index -> its down periods, see `down_statistics`). Availability is the
+    fraction of the window the node is up.
     """
     duration = max(window_end_s - window_start_s, 0.0)
     start = tasks["start_s"].to_numpy()
@@ -69,6 +95,7 @@ def node_table(tasks: pd.DataFrame, nodes: Sequence[NodeSpec], window_start_s: f
     finished = _is(tasks["state"], "finished") & (tasks["finish_s"].to_numpy() >= window_start_s)
     completed = np.bincount(node_index[finished], minlength=len(nodes))
     utilization = busy / (slots * duration) if duration > 0 else np.zeros(len(nodes))
+    down_s, failures, mttr_s = down_statistics(down_intervals or {}, len(nodes), window_start_s, window_end_s)
     return pd.DataFrame({
         "node": [node.name for node in nodes],
         "kind": [node.kind for node in nodes],
@@ -76,7 +103,10 @@ def node_table(tasks: pd.DataFrame, nodes: Sequence[NodeSpec], window_start_s: f
         "tasks_completed": completed,
         "busy_slot_s": busy,
         "utilization": utilization,
-        "energy_j": idle_w * duration + (busy_w - idle_w) * busy / slots,
+        "energy_j": idle_w * (duration - down_s) + (busy_w - idle_w) * busy / slots,
+        "availability": 1.0 - down_s / duration if duration > 0 else np.ones(len(nodes)),
+        "failures": failures,
+        "mttr_s": mttr_s,
     })
 
 
@@ -85,10 +115,27 @@ def _mean(values: np.ndarray) -> float:
 
 
 def summarize(tasks: pd.DataFrame, jobs: pd.DataFrame, nodes: pd.DataFrame, bytes_transferred: float,
-              warmup_s: float, end_s: float) -> dict[str, Any]:
-    """The run's summary metrics (see the module docstring for the measurement window)."""
+              warmup_s: float, end_s: float, retries: int = 0, failed_service_wasted: bool = True,
+              link_failures: int = 0, failed_transfers: int = 0) -> dict[str, Any]:
+    """The run's summary metrics (see the module docstring for the measurement window).
+
+    Response-time statistics are over completed jobs only; ``completion_rate`` (completed / arrived) and
+    ``stability`` (1 - (failed + abandoned) / arrived; jobs still in the system count as neither) say how many
+    jobs that is. ``wasted_work_s``: service received by attempts that did not finish (cancelled ones, and failed
+    ones when ``failed_service_wasted``: not under resume, where the work is kept). ``retries`` (over the whole
+    run), ``link_failures`` and ``failed_transfers`` are counted by the run's dynamics and network.
+    """
     measured = jobs["arrival_s"].to_numpy() >= warmup_s
+    arrived = int(measured.sum())
     done = measured & _is(jobs["state"], "finished")
+    jobs_failed = int((measured & _is(jobs["state"], "failed")).sum())
+    jobs_abandoned = int((measured & _is(jobs["state"], "abandoned")).sum())
+    measured_rows = tasks["arrival_s"].to_numpy() >= warmup_s
+    service = tasks["service_s"].to_numpy()
+    wasted = measured_rows & _is(tasks["state"], "cancelled") & ~np.isnan(service)
+    if failed_service_wasted:
+        wasted |= measured_rows & _is(tasks["state"], "failed")
+    mttr = nodes["mttr_s"].to_numpy()
     response = jobs["response_s"].to_numpy()[done]
     p50, p95, p99 = np.percentile(response, [50, 95, 99]) if len(response) else (math.nan,) * 3
     utilization = nodes["utilization"].to_numpy()
@@ -102,7 +149,19 @@ def summarize(tasks: pd.DataFrame, jobs: pd.DataFrame, nodes: pd.DataFrame, byte
     return {
         "tasks_completed": int(measured_tasks.sum()),
         "jobs_completed": jobs_completed,
-        "jobs_unfinished": int(measured.sum()) - jobs_completed,
+        "jobs_unfinished": int((measured & _is(jobs["state"], "unfinished")).sum()),
+        "jobs_failed": jobs_failed,
+        "jobs_abandoned": jobs_abandoned,
+        "completion_rate": jobs_completed / arrived if arrived else math.nan,
+        "stability": 1.0 - (jobs_failed + jobs_abandoned) / arrived if arrived else math.nan,
+        "retries": int(retries),
+        "migrations": int((measured_rows & _is(tasks["state"], "moved")).sum()),
+        "wasted_work_s": float(service[wasted].sum()),
+        "node_failures": int(nodes["failures"].sum()),
+        "availability_mean": _mean(nodes["availability"].to_numpy()),
+        "mttr_mean_s": float(np.nanmean(mttr)) if (~np.isnan(mttr)).any() else math.nan,
+        "link_failures": int(link_failures),
+        "failed_transfers": int(failed_transfers),
         "response_time_mean_s": _mean(response),
         "response_time_p50_s": float(p50),
         "response_time_p95_s": float(p95),
@@ -127,8 +186,13 @@ def summarize(tasks: pd.DataFrame, jobs: pd.DataFrame, nodes: pd.DataFrame, byte
 
 
 _NO_DEADLINE = "no measured job has a deadline (applications.NAME.deadline_s)"
+_NO_REPAIR = "no node failed and was repaired in the measured window"
+_EXPECTED = (_NO_DEADLINE, _NO_REPAIR)
+"""Reasons that describe the scenario, not a problem with the run: not warned about."""
 _UNDEFINED_BECAUSE = (
     ("slo_attainment", _NO_DEADLINE),
+    ("mttr_mean_s", _NO_REPAIR),
+    ("completion_rate stability", "no job arrived after simulation.warmup_s"),
     ("load_cv jain_fairness", "no node was busy in the measured window"),
     ("throughput_per_s", "the measured window (simulation.warmup_s to the end of the run) is empty"),
 )
@@ -139,7 +203,8 @@ def explain_undefined(summary: Mapping[str, Any], scenario_path: str) -> tuple[d
 
     Returns:
         The reason per metric, and warnings (naming ``scenario_path``) for those that signal a problem with the
-        run; a scenario without deadlines has no SLO attainment, which is expected and not warned about.
+        run; a scenario without deadlines has no SLO attainment, and one without repairs no time to repair, which is
+    expected and not warned about.
     """
     odd = {key for key, value in summary.items()
            if isinstance(value, float) and not math.isfinite(value) and key != "wall_s"}
@@ -151,7 +216,7 @@ def explain_undefined(summary: Mapping[str, Any], scenario_path: str) -> tuple[d
     reasons.update((key, nothing_finished) for key in sorted(odd) if key not in reasons)
     by_reason: dict[str, list[str]] = {}
     for key, reason in reasons.items():
-        if reason != _NO_DEADLINE:
+        if reason not in _EXPECTED:
             by_reason.setdefault(reason, []).append(key)
     warnings = [f"{scenario_path}: {', '.join(keys)} undefined: {reason}" for reason, keys in by_reason.items()]
     return reasons, warnings

@@ -124,3 +124,59 @@ class MultiResourceNode(Node):
         self.load -= 1
         self._start_fitting()
         self._on_task_done(task)
+
+    # -- lifecycle (docs/dynamics.md) --------------------------------------------------------------------------
+
+    def start_with(self, task: Task, service_s: float) -> None:
+        """Start ``task`` now for exactly ``service_s``, holding its stage's demand, ahead of the queue (the
+        caller guarantees the demand fits, as on an emptied node).
+
+        Raises:
+            RuntimeError: The demand does not fit in what is free.
+        """
+        spec = task.stage.spec
+        if spec.slots > self._unheld_slots or spec.memory_bytes > self._unheld_memory_bytes:
+            raise RuntimeError(f"node {self.name}: start_with needs {spec.slots} slots and {spec.memory_bytes:g} "
+                               f"bytes free, {self._unheld_slots} and {self._unheld_memory_bytes:g} are")
+        self._unheld_slots -= spec.slots
+        self._unheld_memory_bytes -= spec.memory_bytes
+        self._slot_work_s += spec.slots * task.stage.exec_mean_s[self.index]
+        now = self.env._now
+        task.start_s = now
+        self._slot_start_sum_s += spec.slots * now
+        event = self._free_event()
+        event._value = task
+        event.callbacks = self._finish_callbacks
+        self._schedule(event, service_s)
+
+    def _end_service(self, event: simpy.Event) -> float:
+        task: Task = event._value
+        spec = task.stage.spec
+        self._unheld_slots += spec.slots
+        self._unheld_memory_bytes += spec.memory_bytes
+        self._slot_start_sum_s -= spec.slots * task.start_s
+        self._slot_work_s -= spec.slots * task.stage.exec_mean_s[self.index]
+        return self.env._now - task.start_s
+
+    def _slot_freed(self, event: simpy.Event) -> None:
+        self._idle_events.append(event)
+        self._start_fitting()
+
+    def _take_queued(self, task: Task) -> float:
+        """Also releases the task's claim; a removed head may let the tasks behind it start."""
+        super()._take_queued(task)
+        spec = task.stage.spec
+        self._claimed_slots -= spec.slots
+        self._claimed_memory_bytes -= spec.memory_bytes
+        self._slot_work_s -= spec.slots * task.stage.exec_mean_s[self.index]
+        self._start_fitting()
+        return 0.0
+
+    def _empty(self, now: float) -> None:
+        super()._empty(now)
+        self._unheld_slots = self.slots
+        self._unheld_memory_bytes = self.memory_bytes
+        self._claimed_slots = 0
+        self._claimed_memory_bytes = 0.0
+        self._slot_work_s = 0.0
+        self._slot_start_sum_s = 0.0

@@ -13,10 +13,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from simulator.workload import Job
+from simulator.workload import Job, Task
 
-TASK_STATES = ("finished", "running", "queued", "transferring", "pending")
-JOB_STATES = ("finished", "unfinished")
+TASK_STATES = ("finished", "running", "queued", "transferring", "pending", "failed", "moved", "cancelled")
+"""A task row's state: the first five as in `Task.state`; an attempt that ended without finishing is ``failed``
+(lost to a node failure), ``moved`` (taken off its node before it started) or ``cancelled`` (its job ended)."""
+JOB_STATES = ("finished", "unfinished", "failed", "abandoned")
+"""A job row's state: ``failed`` (a task exhausted its retries) and ``abandoned`` (its timeout passed) end a job
+before it finished; ``unfinished`` jobs were still in the system when the run ended."""
 
 
 TASK_ROW = np.dtype([("job_id", "<i8"), ("application", "<i8"), ("stage", "<i8"), ("node", "<i8"),
@@ -52,6 +56,20 @@ class Recorder:
                                              task.dispatch_s, task.ready_s, task.start_s, task.finish_s)
         self.job_rows += _pack_job(job_id, application, job.source, job.sink, 0 if finished else 1, arrival_s,
                                    job.finish_s)
+
+    def attempt(self, task: Task, state: str) -> None:
+        """The row of one attempt of a task that ends in ``state`` (one of `TASK_STATES`), written at once: a
+        dynamic run records attempts that fail, move or are cancelled when that happens."""
+        job = task.job
+        self.task_rows += _pack_task(job.id, job.application.index, task.stage.index, task.node,
+                                     TASK_STATES.index(state), job.arrival_s, task.dispatch_s, task.ready_s,
+                                     task.start_s, task.finish_s)
+
+    def ended(self, job: Job, state: str) -> None:
+        """The row of a job that ended before it finished (``failed`` or ``abandoned``); its tasks' rows are
+        written by `attempt`."""
+        self.job_rows += _pack_job(job.id, job.application.index, job.source, job.sink, JOB_STATES.index(state),
+                                   job.arrival_s, job.finish_s)
 
     def unfinished(self, jobs: Sequence[Job]) -> None:
         """Rows of the jobs still in the system when the run ended."""

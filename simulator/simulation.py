@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ from simulator.randomness import stream
 from simulator.recorder import Recorder, batch_table
 from simulator.user_files import user_output, writable_directory
 from simulator.workload import CompiledApplication, compile_applications
+
+if TYPE_CHECKING:
+    from simulator.dynamics import World
 
 __all__ = ["RunResult", "Simulation", "run"]
 
@@ -57,6 +60,9 @@ class RunResult:
     config: dict[str, Any] = field(default_factory=dict)
     batches: pd.DataFrame = field(default_factory=pd.DataFrame)
     """One row per batch served by a batching or memory-limited node (empty when the scenario has none)."""
+    down_periods: pd.DataFrame = field(default_factory=lambda: down_period_table({}, {}))
+    """One row per period a node or link was down: component (``node`` or ``link``), name, start_s, end_s (NaN if
+    still down at the end); empty in a run without failures or outages."""
 
     def overview(self) -> dict[str, Any]:
         """What identifies the run (scenario name, policy, seed, horizon) and its key summary metrics."""
@@ -82,7 +88,8 @@ class RunResult:
             raise UserInputError([f"--format must be 'csv' or 'parquet', got {table_format!r}"])
         out = writable_directory(out_dir)
         written = []
-        names = ["tasks", "jobs", "nodes", "transfers", "links"] + (["batches"] if len(self.batches) else [])
+        names = ["tasks", "jobs", "nodes", "transfers", "links"] + [
+            name for name in ("batches", "down_periods") if len(getattr(self, name))]
         with user_output(out):
             for name in names:
                 table: pd.DataFrame = getattr(self, name)
@@ -124,17 +131,42 @@ class Simulation:
         self.network = Network(self.env, scenario.network, scenario.node_names)
         self.costs = costs or CostTable(scenario.models)
         self.applications = compile_applications(scenario, self.costs, self.seed)
-        self.dispatcher = Dispatcher(
+        self.world: World | None = None
+        dispatcher_class: type[Dispatcher] = Dispatcher
+        dynamic_options: dict[str, Any] = {}
+        if scenario.is_dynamic:  # only then: a static run executes the plain dispatcher and nodes
+            from simulator.dynamics import DynamicDispatcher
+
+            dispatcher_class, dynamic_options = DynamicDispatcher, {"recovery": scenario.recovery}
+        self.dispatcher = dispatcher_class(
             self.env, [], self.network, self.applications, policy, stream(seed, "policy"), self.recorder,
             mode=scenario.policy.mode, batch_interval_s=scenario.policy.batch_interval_s,
-            max_jobs=scenario.simulation.max_jobs,
+            max_jobs=scenario.simulation.max_jobs, **dynamic_options,
         )
         self.nodes = build_nodes(self.env, scenario, self.costs, self.seed, self.dispatcher.on_task_done)
         self.dispatcher.nodes.extend(self.nodes)
+        if scenario.is_dynamic:
+            self._start_dynamics()
         for arrival in scenario.arrivals:
             source = self.network.vertex_index(arrival.source) if arrival.source else -1
             sink = self.network.vertex_index(arrival.sink) if arrival.sink else -1
             self.dispatcher.add_arrival_stream(arrival, stream(seed, "arrivals", arrival.name), source, sink)
+
+    def _start_dynamics(self) -> None:
+        """The world's up/down state, its failure processes and outages, wired to recovery and the network."""
+        from simulator.dynamics import DynamicDispatcher, World, start_failures
+
+        dispatcher = self.dispatcher
+        assert isinstance(dispatcher, DynamicDispatcher)
+
+        def link_changed(name: str, up: bool) -> None:
+            self.network.set_link_up(name, up)
+            if up:
+                dispatcher.examine_parked()
+
+        self.world = World(self.env, self.scenario.node_names, dispatcher.recovery.node_changed, link_changed)
+        dispatcher.recovery.watch = start_failures(self.env, self.world, self.scenario.failures,
+                                                   self.scenario.outages, self.seed, self.nodes)
 
     def run(self) -> RunResult:
         started = time.perf_counter()
@@ -155,8 +187,10 @@ class Simulation:
         nodes = node_table(tasks, scenario.nodes, warmup, end_s,
                            slot_intervals={node.index: node.slot_intervals() for node in self.nodes
                                            if isinstance(node, _SLOT_INTERVAL_NODES)},
-                           task_slots=_task_slots(tasks, self.applications))
-        summary = summarize(tasks, jobs, nodes, self.network.bytes_transferred, warmup, end_s)
+                           task_slots=_task_slots(tasks, self.applications),
+                           down_intervals=self._node_down_intervals())
+        summary = summarize(tasks, jobs, nodes, self.network.bytes_transferred, warmup, end_s,
+                            **self._dynamics_counts(warmup, end_s))
         summary["wall_s"] = wall_s
         undefined, undefined_warnings = explain_undefined(summary, scenario.path)
         summary["undefined_metrics"] = undefined
@@ -170,7 +204,41 @@ class Simulation:
             tasks=tasks, jobs=jobs, nodes=nodes, transfers=self.network.transfer_table(),
             links=self.network.link_table(end_s), summary=summary, wall_s=wall_s, config=config,
             batches=batch_table({node.name: node.batches for node in self.nodes if isinstance(node, ModelServerNode)}),
+            down_periods=down_period_table(self.world.node_down, self.world.link_down) if self.world else
+            down_period_table({}, {}),
         )
+
+
+    def _node_down_intervals(self) -> dict[int, list[list[float]]]:
+        """Per node index, its down periods (none in a static run)."""
+        if self.world is None:
+            return {}
+        index = {name: i for i, name in enumerate(self.scenario.node_names)}
+        return {index[name]: periods for name, periods in self.world.node_down.items()}
+
+    def _dynamics_counts(self, warmup_s: float, end_s: float) -> dict[str, Any]:
+        """What the summary needs from the dynamics layer: retries, whether failed service is wasted, and link
+        failures (down periods of links starting in the measured window)."""
+        if self.world is None:
+            return {}
+        from simulator.dynamics import DynamicDispatcher
+
+        assert isinstance(self.dispatcher, DynamicDispatcher)
+        link_failures = sum(1 for periods in self.world.link_down.values() for start, _ in periods
+                            if warmup_s <= start < end_s)
+        return {"retries": self.dispatcher.recovery.retries,
+                "failed_service_wasted": self.scenario.recovery.on_failure != "resume",
+                "link_failures": link_failures, "failed_transfers": self.network.failed_transfers}
+
+
+def down_period_table(node_down: Mapping[str, Sequence[Sequence[float]]],
+                      link_down: Mapping[str, Sequence[Sequence[float]]]) -> pd.DataFrame:
+    """The down periods of nodes and links (name -> ``[start_s, end_s]`` each) as one table, in start order."""
+    rows = [(component, name, start, end) for component, periods in (("node", node_down), ("link", link_down))
+            for name, intervals in periods.items() for start, end in intervals]
+    frame = pd.DataFrame(rows, columns=["component", "name", "start_s", "end_s"]).astype(
+        {"start_s": float, "end_s": float})
+    return frame.sort_values(["start_s", "component", "name"], kind="stable").reset_index(drop=True)
 
 
 def _task_slots(tasks: pd.DataFrame, applications: Sequence[CompiledApplication]) -> np.ndarray | None:

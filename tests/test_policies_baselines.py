@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
+from simulator.config import load_scenario
 from simulator.errors import UnknownPolicyError
 from simulator.plugins import ParameterError
 from simulator.policies import POLICIES, make_policy
 from simulator.policies.base import StageGraph
+from simulator.simulation import run
 
 pytestmark = pytest.mark.unit
 
@@ -90,6 +92,9 @@ class FakeView:
 
     def eligible_nodes(self, task) -> list[int]:
         return self.eligible or list(range(len(self.loads)))
+
+    def is_up(self, node: int) -> bool:
+        return True
 
     def exec_estimate_s(self, task, node: int) -> float:
         return self.exec_s[node] * task.work
@@ -237,3 +242,29 @@ def test_weighted_balance_weighs_load_more_for_background_tasks():
     view = FakeView(loads=[0, 4], slot_counts=[1, 1], ready_s=[0, 0], exec_s=[10, 2], transfer_s=[0, 0])
     assert bound("weighted_balance", view).assign(FakeTask(priority=0)) == 1  # urgent: completion time only
     assert bound("weighted_balance", view, load_weight=1.0).assign(FakeTask(priority=99)) == 0  # background: load
+
+
+FAILING_WORLD = {
+    "simulation.max_jobs": 60, "simulation.horizon_s": 80.0, "simulation.warmup_s": 0.0,
+    "policy.batch_interval_s": 0.5,
+    "nodes.edge.failures": {"time_to_failure": {"distribution": "exponential", "mean_s": 8.0},
+                            "time_to_repair": {"distribution": "exponential", "mean_s": 3.0}},
+    "outages": [{"target": "cloud-1", "start_s": 5.0, "duration_s": 30.0},
+                {"target": "camera", "start_s": 20.0, "duration_s": 5.0}],
+}
+"""The demo in a world where the edge servers fail and recover, a cloud server is out for 30 s and every camera for
+5 s: nodes go down while tasks run, queue or travel to them, and some tasks have no available node for a while."""
+
+
+@pytest.mark.contract
+@pytest.mark.parametrize("name, mode", [(name, mode) for name in sorted(POLICIES) for mode in POLICIES[name].modes])
+def test_every_policy_places_only_on_available_nodes_while_nodes_fail(name, mode):
+    """Every registered policy, in every mode it supports, runs the demo while nodes fail without the dispatcher
+    refusing one of its decisions (it refuses any for a node that is down or unreachable), and jobs complete: about
+    25 jobs arrive while cloud-1, the fastest node, is out, so every policy decides with a node missing."""
+    scenario = load_scenario("demo_edge_cloud", {**FAILING_WORLD, "policy.mode": mode})
+    result = run(scenario, policy=name, params=QUICK_PARAMS.get(name, {}), seed=2)
+    assert result.summary["node_failures"] >= 4 and result.summary["jobs_completed"] > 30
+    tasks = result.tasks
+    on_cloud_1 = tasks[(tasks["node"] == "cloud-1") & (tasks["dispatch_s"] >= 5.0) & (tasks["dispatch_s"] < 35.0)]
+    assert on_cloud_1.empty  # no decision during its outage went to it

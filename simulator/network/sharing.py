@@ -18,7 +18,9 @@ sharing at all.
 
 A sharing model receives a flow when its latency is over and it has bytes to push through at least one
 finite resource; it tells the `TransferRecords` when the flow starts and stops transmitting and when it is
-complete, then calls the flow's ``on_done``.
+complete, then calls the flow's ``on_done``. A flow whose link fails is withdrawn (``withdraw``): it leaves the
+model as a completed flow would, the others' rates recomputed, but is neither recorded as complete nor called
+back.
 """
 
 from __future__ import annotations
@@ -274,7 +276,8 @@ class MaxMinSharing:
     flows are limited by their own access links, and grows to a whole connected component in the worst case.
 
     Predicted completions (one per group: its first flow to finish) are kept in a heap with lazy
-    invalidation, and a single SimPy event is kept pending for the earliest.
+    invalidation, and a single SimPy event is kept pending for the earliest. A withdrawn flow (its link failed)
+    leaves its group as a finished one does, and the same re-solve follows.
 
     Args:
         env: The simulation's environment.
@@ -339,6 +342,56 @@ class MaxMinSharing:
             for resource in group.route.resources:
                 load[resource] += group_rate
         return load
+
+    def withdraw(self, flows: Sequence[Flow]) -> list[float | None]:
+        """Take these flows out now, without completing them (a link on their route failed), and recompute the
+        rates of the others as if they had finished.
+
+        Returns:
+            For each flow, the bytes it had transmitted, or None if it was not transmitting here (it was still
+            in its latency).
+        """
+        now = self._env.now
+        records = self._records
+        pending = self._pending_joins
+        sent: list[float | None] = []
+        changed: dict[_RouteGroup, None] = {}
+        freed: list[int] = []
+        freed_bottlenecks: list[int] = []
+        for flow in flows:
+            if any(joining is flow for joining in pending):
+                # Its latency ended at this instant; it has not been given a rate yet.
+                self._pending_joins = pending = [joining for joining in pending if joining is not flow]
+                records.stop_transmitting(flow)
+                sent.append(0.0)
+                continue
+            group = self._groups.get(id(flow.route))
+            levels = group.finish_levels if group is not None else []
+            position = next((index for index, entry in enumerate(levels) if entry[2] is flow), None)
+            if group is None or position is None:
+                sent.append(None)
+                continue
+            if group.updated_s != now:
+                group.service_bytes += group.rate_bytes_per_s * (now - group.updated_s)
+                group.updated_s = now
+            bytes_left = levels[position][0] - group.service_bytes
+            sent.append(min(max(flow.n_bytes - bytes_left, 0.0), flow.n_bytes))
+            levels[position] = levels[-1]
+            levels.pop()
+            heapq.heapify(levels)
+            records.stop_transmitting(flow)
+            if levels:
+                changed[group] = None
+            else:
+                changed.pop(group, None)
+                group.version += 1  # its predicted completion is void
+                self._remove_group(group)
+                freed.extend(group.resources)
+                freed_bottlenecks.append(group.bottleneck)
+        if changed or freed:
+            self._solve(changed, freed, freed_bottlenecks)
+            self._schedule()
+        return sent
 
     # ------------------------------------------------------------------ events
 
@@ -655,7 +708,30 @@ class UnsharedSharing:
         self._records.start_transmitting(flow)
         self._transmitting[flow.sequence] = flow
         delay_s = flow.n_bytes / flow.route.bottleneck_bytes_per_s
-        self._env.timeout(delay_s).callbacks.append(partial(self._on_done, flow))
+        flow.timer = timer = self._env.timeout(delay_s)
+        timer.callbacks.append(partial(self._on_done, flow))
+
+    def withdraw(self, flows: Sequence[Flow]) -> list[float | None]:
+        """Take these flows out now without completing them (a link on their route failed): their timers are
+        disarmed.
+
+        Returns:
+            For each flow, the bytes it had transmitted, or None if it was not transmitting here (it was still
+            in its latency).
+        """
+        now = self._env.now
+        sent: list[float | None] = []
+        for flow in flows:
+            if self._transmitting.pop(flow.sequence, None) is not flow:
+                sent.append(None)
+                continue
+            self._records.stop_transmitting(flow)
+            if flow.timer is not None and flow.timer.callbacks is not None:
+                flow.timer.callbacks.clear()
+            attempt_start_s = flow.start_s if flow.attempt_start_s is None else flow.attempt_start_s
+            transmitting_s = now - attempt_start_s - flow.route.latency_s
+            sent.append(min(max(transmitting_s * flow.route.bottleneck_bytes_per_s, 0.0), flow.n_bytes))
+        return sent
 
     def load_bytes_per_s(self) -> list[float]:
         """The current total rate through each resource (it may exceed the capacity, by design)."""
@@ -673,7 +749,8 @@ class UnsharedSharing:
 
 
 SharingModel = MaxMinSharing | UnsharedSharing
-"""What `Network` drives: ``start(flow)``, ``first_share_bytes_per_s(route)`` and ``load_bytes_per_s()``."""
+"""What `Network` drives: ``start(flow)``, ``withdraw(flows)``, ``first_share_bytes_per_s(route)`` and
+``load_bytes_per_s()``."""
 
 SHARING_MODEL_CLASSES: dict[str, type[MaxMinSharing] | type[UnsharedSharing]] = {
     "max-min": MaxMinSharing,

@@ -6,6 +6,10 @@ ties broken by an explicit rule of the project's own (not networkx's, nor the gr
 hops first, then the lexicographically smaller sequence of vertex names, then of link names (for parallel
 links). Routes are searched for per (source, destination) pair on first use and cached; only the routes asked
 for are kept.
+
+Links can go down and come back up during a run (`Topology.set_link_up`): routes, connectivity and least
+latencies are then over the links that are up, found again after each change. A run whose links never change
+state never pays for this: the caches are filled and read exactly as in a static topology.
 """
 
 from __future__ import annotations
@@ -70,6 +74,11 @@ class Topology:
     Whether two vertices are connected at all is read off the connected components, computed once, without a
     search.
 
+    All of this is over the links that are up. `set_link_up` takes a link down or brings it back; each change
+    empties the caches of routes, latencies and components, so the next lookups search the remaining links
+    with the same rule. A route found again equal to one used before is the same `Route` object, so flows on
+    it keep sharing one route group in the sharing model.
+
     Args:
         spec: Links and switches.
         vertices: Names of the compute nodes in index order.
@@ -97,18 +106,26 @@ class Topology:
         """Index of the link each resource belongs to."""
         self.resource_direction: list[str] = []
         """``"a->b"`` for a direction of a full-duplex link, ``"a<->b"`` for a half-duplex link."""
-        # Per vertex: (neighbour, link index, link latency) for every link at the vertex.
-        self._adjacency: list[list[tuple[int, int, float]]] = [[] for _ in self.vertex_names]
-        for link_index, link in enumerate(spec.links):
-            self._add_link(link_index, link)
+        for link in spec.links:
+            self._add_link(link)
+        self._index_of_link = {link.name: index for index, link in enumerate(spec.links)}
+        self._link_up = [True] * len(spec.links)
+        self.n_links_down = 0
+        """How many links are down now."""
+        # Per vertex: (neighbour, link index, link latency) for every link up at the vertex.
+        self._adjacency = self._up_adjacency()
         # Ranks of the names in sorted order: comparing ranks compares the names.
         self._vertex_rank = _ranks(self.vertex_names)
         self._link_rank = _ranks([link.name for link in spec.links])
         self._graph: nx.MultiGraph | None = None
-        self._component: list[int] | None = None
+        self._component: list[int] | None = None  # over the links that are up
+        self._component_of_all_links: list[int] | None = None  # over every link, up or down
         self._arcs: csr_array | None = None
         self._latencies: OrderedDict[int, np.ndarray] = OrderedDict()
         self._routes: dict[tuple[int, int], Route] = {}
+        # Routes found before a link changed state, by (source, links crossed): a path found again is the same
+        # object. Empty while no link has changed state.
+        self._earlier_routes: dict[tuple[int, tuple[int, ...]], Route] = {}
 
     @property
     def spec(self) -> NetworkSpec:
@@ -120,7 +137,7 @@ class Topology:
         """Undirected topology: vertex indices as nodes, one edge per link keyed by its index in the spec.
 
         Meant for inspection (drawing, analysis), built on first access; mutating it does not change the
-        routes.
+        routes. It holds every link, up or down.
         """
         if self._graph is None:
             graph = nx.MultiGraph()
@@ -146,8 +163,20 @@ class Topology:
         if not 0 <= index < len(self.vertex_names):
             raise IndexError(f"vertex index {index} out of range 0..{len(self.vertex_names) - 1}")
 
-    def _add_link(self, link_index: int, link: LinkSpec) -> None:
-        """Add one (checked) link to the adjacency lists and create its bandwidth resources."""
+    def link_index(self, name: str) -> int:
+        """Index (into the spec's links) of the link called ``name``.
+
+        Raises:
+            KeyError: If no link has that name.
+        """
+        try:
+            return self._index_of_link[name]
+        except KeyError:
+            raise KeyError(f"unknown link {name!r}; known links: {list(self._index_of_link)}") from None
+
+    def _add_link(self, link: LinkSpec) -> None:
+        """Record one (checked) link's ends and create its bandwidth resources."""
+        link_index = len(self._link_ends)
         first, second = (self._index_of[endpoint] for endpoint in link.endpoints)
 
         first_name, second_name = link.endpoints
@@ -165,14 +194,53 @@ class Topology:
             backward = forward
         self._link_ends.append((first, second))
         self._link_resources.append((forward, backward))
-        latency_s = link.latency_s
-        self._adjacency[first].append((second, link_index, latency_s))
-        self._adjacency[second].append((first, link_index, latency_s))
+
+    def _up_adjacency(self) -> list[list[tuple[int, int, float]]]:
+        """Per vertex, ``(neighbour, link index, link latency)`` for every link up at the vertex, in link order."""
+        adjacency: list[list[tuple[int, int, float]]] = [[] for _ in self.vertex_names]
+        for link_index, (first, second) in enumerate(self._link_ends):
+            if self._link_up[link_index]:
+                latency_s = self._spec.links[link_index].latency_s
+                adjacency[first].append((second, link_index, latency_s))
+                adjacency[second].append((first, link_index, latency_s))
+        return adjacency
+
+    # ------------------------------------------------------------------ link state
+
+    def link_is_up(self, link_index: int) -> bool:
+        """Whether the link with this index (into the spec's links) is up."""
+        return self._link_up[link_index]
+
+    def set_link_up(self, link_index: int, up: bool) -> bool:
+        """Take the link with this index down (``up=False``) or bring it back up; returns whether its state
+        changed (setting the state it already has does nothing).
+
+        After a change, routes, least latencies and connectivity are found again, over the links that are up,
+        when next asked for. Routes already handed out are not changed: flows on them are the caller's.
+
+        Raises:
+            IndexError: If ``link_index`` is out of range.
+        """
+        link_up = self._link_up
+        if link_up[link_index] == up:
+            return False
+        link_up[link_index] = up
+        self.n_links_down += -1 if up else 1
+        self._adjacency = self._up_adjacency()
+        self._component = None
+        self._arcs = None
+        self._latencies.clear()
+        earlier_routes = self._earlier_routes
+        for (src, _), route in self._routes.items():
+            earlier_routes.setdefault((src, route.links), route)
+        self._routes = {}
+        return True
 
     # ------------------------------------------------------------------ routes
 
     def find_route(self, src: int, dst: int) -> Route | None:
-        """The route from ``src`` to ``dst``, or None if no links connect them (searched once, then cached).
+        """The route from ``src`` to ``dst`` over the links that are up, or None if they do not connect them
+        (searched once, then cached until a link changes state).
 
         Raises:
             IndexError: If a vertex index is out of range.
@@ -188,19 +256,22 @@ class Topology:
             return None
         else:
             route = self._search(src, dst)
+            if self._earlier_routes:  # the same path as before a link changed state: the same object
+                route = self._earlier_routes.get((src, route.links), route)
         self._routes[(src, dst)] = route
         return route
 
     def route(self, src: int, dst: int) -> Route:
-        """The route from ``src`` to ``dst`` (an empty route when they are equal).
+        """The route from ``src`` to ``dst`` over the links that are up (an empty route when they are equal).
 
         Raises:
             IndexError: If a vertex index is out of range.
-            ValueError: If the topology does not connect the two vertices.
+            ValueError: If the links that are up do not connect the two vertices.
         """
         route = self.find_route(src, dst)
         if route is None:
-            raise ValueError(f"no route from {self.vertex_names[src]!r} to {self.vertex_names[dst]!r}")
+            down = f" over the links that are up ({self.n_links_down} down)" if self.n_links_down else ""
+            raise ValueError(f"no route from {self.vertex_names[src]!r} to {self.vertex_names[dst]!r}{down}")
         return route
 
     def routes_from(self, src: int) -> Mapping[int, Route]:
@@ -216,7 +287,8 @@ class Topology:
         return _RoutesFrom(self, src)
 
     def has_route(self, src: int, dst: int) -> bool:
-        """Whether data can travel from ``src`` to ``dst`` (always true when they are equal).
+        """Whether data can travel from ``src`` to ``dst`` over the links that are up (always true when they are
+        equal).
 
         Raises:
             IndexError: If a vertex index is out of range.
@@ -225,7 +297,21 @@ class Topology:
         self.check_vertex(dst)
         component = self._component
         if component is None:
-            component = self._component = self._components()
+            component = self._component = self._components(self._link_up)
+        return component[src] == component[dst]
+
+    def connected(self, src: int, dst: int) -> bool:
+        """Whether the links connect ``src`` and ``dst`` when every link is up (always true when they are equal):
+        whether a route can exist at all, whatever is down now.
+
+        Raises:
+            IndexError: If a vertex index is out of range.
+        """
+        self.check_vertex(src)
+        self.check_vertex(dst)
+        component = self._component_of_all_links
+        if component is None:
+            component = self._component_of_all_links = self._components([True] * len(self._link_ends))
         return component[src] == component[dst]
 
     def route_latency_s(self, src: int, dst: int) -> float:
@@ -236,8 +322,9 @@ class Topology:
         """Smallest link bandwidth on the route (``math.inf`` when ``src == dst``)."""
         return self.route(src, dst).bottleneck_bytes_per_s
 
-    def _components(self) -> list[int]:
-        """Connected component of each vertex, as the smallest vertex index in it (union-find over the links)."""
+    def _components(self, link_included: Sequence[bool]) -> list[int]:
+        """Connected component of each vertex, as the smallest vertex index in it (union-find over the links
+        marked in ``link_included``)."""
         parent = list(range(len(self.vertex_names)))
 
         def root(vertex: int) -> int:
@@ -246,7 +333,9 @@ class Topology:
                 vertex = parent[vertex]
             return vertex
 
-        for first, second in self._link_ends:
+        for (first, second), included in zip(self._link_ends, link_included, strict=True):
+            if not included:
+                continue
             first_root, second_root = root(first), root(second)
             if first_root != second_root:
                 parent[max(first_root, second_root)] = min(first_root, second_root)
@@ -269,12 +358,14 @@ class Topology:
         return latencies
 
     def _arc_matrix(self) -> csr_array:
-        """Both directions of every link as a sparse matrix of latencies, the smallest of parallel links."""
+        """Both directions of every link that is up as a sparse matrix of latencies, the smallest of parallel
+        links."""
         n_vertices = len(self.vertex_names)
-        if not self._link_ends:
+        up = [link_index for link_index, link_up in enumerate(self._link_up) if link_up]
+        if not up:
             return csr_array((n_vertices, n_vertices), dtype=np.float64)
-        ends = np.array(self._link_ends, dtype=np.int64)
-        link_latencies = np.array([link.latency_s for link in self._spec.links], dtype=np.float64)
+        ends = np.array([self._link_ends[link_index] for link_index in up], dtype=np.int64)
+        link_latencies = np.array([self._spec.links[link_index].latency_s for link_index in up], dtype=np.float64)
         tails = np.concatenate([ends[:, 0], ends[:, 1]])
         heads = np.concatenate([ends[:, 1], ends[:, 0]])
         latencies = np.concatenate([link_latencies, link_latencies])

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from simulator.dag_scheduling import heft
-from simulator.policies.base import IMMEDIATE, Policy, SystemView, TaskView, register_policy
+from simulator.policies.base import IMMEDIATE, Policy, SystemView, TaskView, pick_min, register_policy
 
 
 @register_policy("heft")
 class HeftPolicy(Policy):
     """HEFT (Topcuoglu et al. 2002) per job: upward ranks from mean execution and transfer estimates, then each
     stage on the node slot giving the earliest finish time, with insertion, from the nodes' expected ready
-    times and the network's current estimates. Later stages of the job follow the plan."""
+    times and the network's current estimates. Later stages of the job follow the plan.
+
+    In a run where nodes fail, the plan may name a node that is no longer available to the stage (down, or
+    unreachable from its inputs), or a stage may be placed again after its planned node was used (a retry, a
+    move): the stage then goes to the available node of earliest expected finish time (HEFT's rule for one task,
+    from the nodes' expected ready times and the transfer of its inputs)."""
 
     modes = (IMMEDIATE,)
 
@@ -31,7 +38,15 @@ class HeftPolicy(Policy):
         plan[task.stage_index] = -1
         if all(entry < 0 for entry in plan):
             del self.plans_[task.job_id]
-        return node
+        available = self.view_.eligible_nodes(task)
+        if node in available:
+            return node
+        return pick_min(available, partial(self._finish_s, task), "lowest_index", self.rng_)
+
+    def _finish_s(self, task: TaskView, node: int) -> float:
+        view = self.view_
+        start = max(view.expected_ready_time_s(node), view.now + view.transfer_estimate_s(task, node))
+        return start + view.exec_estimate_s(task, node)
 
     def _plan(self, task: TaskView) -> list[int]:
         view = self.view_
