@@ -40,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             axis.set_ylabel(label if column == 0 else "")
         axes[0, column].set_title(VARIANT_TITLES.get(variant, variant))
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    axes[0, 0].legend(handles, [POLICY_LABELS.get(label, label) for label in labels], frameon=False)
+    figure.legend(handles, [POLICY_LABELS.get(label, label) for label in labels], loc="lower center",
+                  bbox_to_anchor=(0.5, 1.0), ncol=len(labels), frameon=False)
     return save(figure, args, "failures_mtbf.pdf")
 
 
