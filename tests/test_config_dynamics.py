@@ -50,7 +50,7 @@ bandwidth_bytes_per_s = 1e9
 """MINIMAL with a horizon, a group of three edge nodes and two link tables: lan (one link per edge node) and
 uplink (one link)."""
 
-DURATION = {"exponential": "{ distribution = \"exponential\", mean_s = 60.0 }"}
+EXPONENTIAL = '{ distribution = "exponential", mean_s = 60.0 }'
 
 
 def scenario(extra: str = "", base: str = WORLD) -> Scenario:
@@ -115,7 +115,7 @@ def test_the_file_reads_every_family_the_samplers_draw():
     ('{ distribution = "deterministic", mean_s = 3.0, cv = 0.1 }', "cv",
      "is a parameter of lognormal and gamma; deterministic takes mean_s"),
     ('{ distribution = "gamma", mean_s = 3.0, cv = 0.5, samples_s = [1.0] }', "samples_s",
-     "is a empirical parameter; gamma takes mean_s, cv"),
+     "is an empirical parameter; gamma takes mean_s, cv"),
     ('{ distribution = "gamma", mean_s = 3.0, cv = 0 }', "cv", "must be a number in [1e-06, 10], got 0"),
     ('{ distribution = "lognormal", mean_s = 3.0 }', "cv", "is required"),
     ('{ distribution = "pareto", mean_s = 3.0 }', "distribution",
@@ -170,13 +170,13 @@ def test_a_weibull_whose_mean_is_no_sane_time_is_refused():
 
 def test_a_group_fails_member_by_member_or_all_together():
     """correlated = false: one process per member, named by the member; true: one process for the group."""
-    independent = scenario(node_failures(DURATION["exponential"], more='clock = "busy"\n'))
+    independent = scenario(node_failures(EXPONENTIAL, more='clock = "busy"\n'))
     assert [(p.name, p.nodes, p.links, p.table, p.clock) for p in independent.failures] == [
         (f"edge-{i}", (f"edge-{i}",), (), "nodes.edge.failures", "busy") for i in range(3)]
-    together = scenario(node_failures(DURATION["exponential"], more="correlated = true\n"))
+    together = scenario(node_failures(EXPONENTIAL, more="correlated = true\n"))
     assert [(p.name, p.nodes, p.links, p.clock) for p in together.failures] == [
         ("edge", ("edge-0", "edge-1", "edge-2"), (), "wall")]
-    single = scenario(node_failures(DURATION["exponential"], group="server"))
+    single = scenario(node_failures(EXPONENTIAL, group="server"))
     assert [(p.name, p.nodes) for p in single.failures] == [("server", ("server",))]
     assert all(p.time_to_failure == DurationSpec("exponential", 60.0) for p in independent.failures)
 
@@ -205,14 +205,14 @@ def test_a_link_has_no_busy_clock():
 
 @pytest.mark.parametrize("value", ['"yes"', "1"])
 def test_correlated_is_true_or_false(value: str):
-    found = problems(node_failures(DURATION["exponential"], more=f"correlated = {value}\n"))
+    found = problems(node_failures(EXPONENTIAL, more=f"correlated = {value}\n"))
     assert len(found) == 1 and found[0].startswith("s.toml: nodes.edge.failures.correlated must be true or false")
 
 
 def test_failures_without_a_horizon_are_refused_by_the_cli(write_scenario):
     """Failure processes never end by themselves: `validate` exits with status 2 and a message naming the field
     and why, without a traceback."""
-    text = WORLD.replace("horizon_s = 1000.0", "") + node_failures(DURATION["exponential"])
+    text = WORLD.replace("horizon_s = 1000.0", "") + node_failures(EXPONENTIAL)
     completed = validate_with_cli(write_scenario(text))
     assert completed.returncode == 2, completed.stderr
     assert "Traceback" not in completed.stderr

@@ -128,7 +128,7 @@ MIN_ARRIVALS_PER_CYCLE = 1e-3
 mean sojourn over the states), or it would spend nearly all its work switching states without arrivals."""
 MAX_MMPP_STATES = 1000
 WEIBULL_SHAPE_RANGE = (0.05, 100.0)
-"""Range of a Weibull shape: from a very heavy tail (mean about 2.4e18 scales at 0.05) to nearly deterministic."""
+"""Range of a Weibull shape: from a very heavy tail (at 0.05 the mean is 2.4e18 scales) to nearly deterministic."""
 MAX_DURATION_SAMPLES = 100_000
 """Most samples of an empirical duration distribution."""
 MAX_RETRIES = 1000
@@ -289,7 +289,8 @@ def _family_parameter_problem(table: type[BaseModel], key: str) -> str | None:
         return None
     takes = ", ".join(name for name in table.model_fields if name != "distribution")
     owner = owners[0] if len(owners) == 1 else f"{', '.join(owners[:-1])} and {owners[-1]}"
-    kind = f"a {owner} parameter" if len(owners) == 1 else f"a parameter of {owner}"
+    article = "an" if owner[0] in "aeiou" else "a"
+    kind = f"{article} {owner} parameter" if len(owners) == 1 else f"a parameter of {owner}"
     return f"is {kind}; {family} takes {takes}"
 
 
