@@ -244,3 +244,19 @@ bandwidth_bytes_per_s = 1e9
     assert same(rows(result), [("b", "finished", 1.0, 3.02, 3.02, 7.02)])
     assert result.summary["link_failures"] == 1 and result.summary["node_failures"] == 0
     assert result.down_periods[["component", "name", "start_s", "end_s"]].values.tolist() == [["link", "lb", 0.5, 3.0]]
+
+
+def test_the_dispatcher_refuses_a_decision_for_a_down_node():
+    """A policy that ignores the view and always answers node a is refused while a is down, naming the policy, the
+    stage and the node."""
+    from simulator.policies.base import Policy
+
+    class AlwaysA(Policy):
+        name = "always_a"
+
+        def assign(self, task) -> int:
+            return 0
+
+    with pytest.raises(RuntimeError, match="policy 'always_a' placed stage 's' of application 'app' on node 0, "
+                                           "which is not available"):
+        run(scenario(outages=[("a", 0.5, 2.0)]), policy=AlwaysA())

@@ -46,6 +46,9 @@ distribution = "deterministic"
 model = "short"
 {stage}
 
+[applications.b]
+priority = {b_priority}
+
 [applications.b.stages.run]
 model = "long"
 {stage}
@@ -76,9 +79,10 @@ SLOT_NODES = {
 class Harness:
     """One node built as a run builds it, its applications, and the tasks it has reported done."""
 
-    def __init__(self, tmp_path: Path, node: str = "", model: str = "", stage: str = "", wide: str = "") -> None:
+    def __init__(self, tmp_path: Path, node: str = "", model: str = "", stage: str = "", wide: str = "",
+                 b_priority: float = 0.0) -> None:
         path = tmp_path / "scenario.toml"
-        path.write_text(SCENARIO.format(node=node, model=model, stage=stage, wide=wide))
+        path.write_text(SCENARIO.format(node=node, model=model, stage=stage, wide=wide, b_priority=b_priority))
         scenario = load_scenario(path)
         costs = CostTable(scenario.models)
         self.env = Environment()
@@ -226,6 +230,34 @@ def test_remove_of_a_task_not_at_the_node_says_so(slot_node: Harness) -> None:
     stranger = h.task()
     with pytest.raises(ValueError, match="not queued or running at node server"):
         h.node.remove(stranger)
+
+
+@pytest.mark.parametrize("node", ['queue = "priority"', 'queue = "priority"\nslots = 2\nmemory_bytes = 8e9'],
+                         ids=["priority", "multi-priority"])
+def test_queued_tasks_of_a_priority_queue_come_in_start_order(tmp_path: Path, node: str) -> None:
+    """b has the more urgent priority (lower runs first): behind the running task, the queue lists b's tasks
+    first, then a's, each in arrival order, which is the order they start in."""
+    h = Harness(tmp_path, node, stage="slots = 2" if "memory" in node else "", b_priority=-1.0)
+    h.submit("a")
+    a1, b1, a2, b2 = h.submit("a"), h.submit("b"), h.submit("a"), h.submit("b")
+    assert h.node.queued_tasks() == [b1, b2, a1, a2]
+    h.node.remove(b1)
+    assert h.node.queued_tasks() == [b2, a1, a2]
+    h.run()
+    assert [task.start_s for task in (b2, a1, a2)] == pytest.approx([1.0, 3.0, 4.0])
+
+
+@pytest.mark.parametrize("node", ['queue = "sjf"', 'queue = "sjf"\nsjf_by = "drawn"'], ids=["expected", "drawn"])
+def test_queued_tasks_of_shortest_job_first_come_shortest_first(tmp_path: Path, node: str) -> None:
+    """Behind a running task, a 2 s task then two 1 s tasks wait: the queue lists the 1 s tasks first, and after
+    removing one of them the other starts at 1 s and the 2 s task at 2 s."""
+    h = Harness(tmp_path, node)
+    h.submit("a")
+    long, short1, short2 = h.submit("b"), h.submit("a"), h.submit("a")
+    assert h.node.queued_tasks() == [short1, short2, long]
+    h.node.remove(short1)
+    h.run()
+    assert (short2.start_s, long.start_s) == pytest.approx((1.0, 2.0))
 
 
 def test_start_with_on_a_busy_node_is_refused(tmp_path: Path) -> None:

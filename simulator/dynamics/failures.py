@@ -14,6 +14,7 @@ from functools import partial
 
 import simpy
 
+from simulator.cluster import Node
 from simulator.config.specs import FailureProcessSpec, OutageSpec
 from simulator.distributions import duration_sampler
 from simulator.dynamics.watch import NodeWatch
@@ -139,7 +140,7 @@ def _outage_starts(world: World, outage: OutageSpec, _event: simpy.Event) -> Non
 
 
 def start_failures(env: simpy.Environment, world: World, failures: Sequence[FailureProcessSpec],
-                   outages: Sequence[OutageSpec], seed: int, nodes: Sequence) -> NodeWatch | None:
+                   outages: Sequence[OutageSpec], seed: int, nodes: Sequence[Node]) -> NodeWatch | None:
     """Start every failure process and schedule every outage; returns the watch of the nodes whose failure clock
     is busy time (None when no process has one)."""
     processes = [FailureProcess(env, world, spec, seed) for spec in failures]

@@ -27,8 +27,9 @@ from simulator.user_files import writable_directory, write_atomically
 __all__ = ["DEFAULT_METRICS", "format_report", "summarize", "t_interval", "write_report"]
 
 DEFAULT_METRICS = ("response_time_mean_s", "response_time_p95_s", "throughput_per_s", "utilization_mean",
-                   "slo_attainment")
-"""Metrics the printed table shows unless asked otherwise (the files have every metric)."""
+                   "slo_attainment", "completion_rate", "stability")
+"""Metrics the printed table shows unless asked otherwise (the files have every metric); response times are over
+completed jobs, so the completion rate and the stability (1 - (failed + abandoned) / arrived) say of how many."""
 
 
 def _t_half_width(std: np.ndarray, n: np.ndarray, confidence: float) -> np.ndarray:
