@@ -8,6 +8,7 @@ jobs; the response time is over completed jobs only.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 
@@ -39,6 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             axis.set_xlabel("edge server MTBF (s)" if row == len(METRICS) - 1 else "")
             axis.set_ylabel(label if column == 0 else "")
         axes[0, column].set_title(VARIANT_TITLES.get(variant, variant))
+    # a t-interval band of a fraction or of a time can leave [0, 1] or [0, inf); the axes stay inside
+    lowest = summary[["stability_mean", "stability_ci_low"]].min(skipna=True).min(skipna=True)
+    if not math.isnan(lowest):
+        bottom = min(max(0.0, float(lowest)), 0.99)
+        axes[0, 0].set_ylim(bottom, 1.0 + 0.03 * (1.0 - bottom))
+    axes[1, 0].set_ylim(bottom=0.0)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     figure.legend(handles, [POLICY_LABELS.get(label, label) for label in labels], loc="lower center",
                   bbox_to_anchor=(0.5, 1.0), ncol=len(labels), frameon=False)
