@@ -260,3 +260,41 @@ def test_the_dispatcher_refuses_a_decision_for_a_down_node():
     with pytest.raises(RuntimeError, match="policy 'always_a' placed stage 's' of application 'app' on node 0, "
                                            "which is not available"):
         run(scenario(outages=[("a", 0.5, 2.0)]), policy=AlwaysA())
+
+
+def test_a_correlated_group_on_busy_clock_counts_the_work_of_any_member():
+    """A correlated group of two nodes, time to failure 1.5 s of busy time. Round robin sends job 0 (2 s) to
+    site-0 and job 1 (4 s) to site-1, 1 s of service each: the group has work 2-3 s and 4-5 s, so both nodes fail
+    at 4.5 s, and job 1 resumes at the repair (5.5 s) to finish at 6 s."""
+    text = """
+[simulation]
+max_jobs = 2
+horizon_s = 20.0
+seed = 1
+[policy]
+name = "round_robin"
+[nodes.site]
+kind = "k"
+count = 2
+[nodes.site.failures]
+correlated = true
+clock = "busy"
+time_to_failure = { distribution = "deterministic", mean_s = 1.5 }
+time_to_repair = { distribution = "deterministic", mean_s = 1.0 }
+[models.m.devices.k]
+mean_s = 1.0
+distribution = "deterministic"
+[applications.app.stages.s]
+model = "m"
+[arrivals.users]
+application = "app"
+process = "deterministic"
+rate_per_s = 0.5
+[recovery]
+on_failure = "resume"
+"""
+    result = run(scenario(text))
+    assert same(rows(result), [("site-0", "finished", 2.0, 2.0, 2.0, 3.0), ("site-1", "failed", 4.0, 4.0, 4.0, 4.5),
+                               ("site-1", "finished", 4.5, 4.5, 5.5, 6.0)])
+    assert result.down_periods[["name", "start_s", "end_s"]].values.tolist() == [["site-0", 4.5, 5.5],
+                                                                              ["site-1", 4.5, 5.5]]

@@ -17,6 +17,7 @@ import simpy
 
 from simulator.config.network_spec import SHARING_MODELS, LinkSpec, NetworkSpec
 from simulator.network import Network, max_min_rates
+from simulator.network.sharing import rtt_weight
 
 MEGABYTE = 1e6
 
@@ -210,12 +211,16 @@ def test_flow_failing_away_frees_its_share_at_once(sharing: str) -> None:
     assert network.failed_transfer_table()["bytes_sent"].tolist() == [0.5 * MEGABYTE]
 
 
-def _transmitting_loads(network: Network) -> list[float]:
-    """Per resource, the max-min fair load of the flows now transmitting, recomputed from scratch."""
+def _transmitting_loads(network: Network, zero_latency_s: float | None) -> list[float]:
+    """Per resource, the (rtt-weighted when ``zero_latency_s`` is given) max-min fair load of the flows now
+    transmitting under a max-min model, recomputed from scratch: a flow transmits once its latency timer has
+    fired, if it has bytes and a finite resource."""
     transmitting = [flow for flow in network.records.in_flight.values()
                     if flow.timer is not None and flow.timer.callbacks is None and flow.route.shared_resources
                     and flow.n_bytes > 0.0]
-    rates = max_min_rates([flow.route.shared_resources for flow in transmitting], network.topology.capacities)
+    weights = None if zero_latency_s is None else [rtt_weight(flow.route, zero_latency_s) for flow in transmitting]
+    rates = max_min_rates([flow.route.shared_resources for flow in transmitting], network.topology.capacities,
+                          weights=weights)
     loads = [0.0] * len(network.topology.capacities)
     for flow, rate in zip(transmitting, rates, strict=True):
         for resource in flow.route.resources:
@@ -224,34 +229,41 @@ def _transmitting_loads(network: Network) -> list[float]:
 
 
 @pytest.mark.validation
-@pytest.mark.parametrize("seed", range(12))
-def test_rates_after_failures_equal_a_full_recomputation(seed: int) -> None:
-    """Reference: uniqueness of the max-min fair allocation (Bertsekas & Gallager, *Data Networks*, section
-    6.5.2): after flows leave the incremental engine because links failed, the load of every resource must
-    equal progressive filling recomputed from scratch over the flows still transmitting (1e-9 relative), at
-    every instant of a random run of flows, failures and repairs on a ring with chords; every transfer
-    completes exactly once."""
+@pytest.mark.parametrize("sharing", SHARING_MODELS)
+@pytest.mark.parametrize("seed", range(8))
+def test_random_failures_keep_rates_exact_and_flows_off_down_links(seed: int, sharing: str) -> None:
+    """Reference: uniqueness of the (weighted) max-min fair allocation (Bertsekas & Gallager, *Data Networks*,
+    section 6.5.2): after flows leave the incremental engine because links failed, the load of every resource
+    must equal progressive filling recomputed from scratch over the flows still transmitting (1e-9 relative),
+    at every instant of a random run of flows, failures and repairs on a ring with chords. Under every model,
+    no flow in flight is on a route with a link that is down, and every transfer completes exactly once."""
     rng = random.Random(seed)
     names = ["n0", "n1", "n2", "n3", "n4", "n5"]
     links = [LinkSpec(f"ring{i}", (names[i], names[(i + 1) % 6]), rng.choice([0.0, 0.25, 0.5]),
                       rng.choice([1.0, 2.0, 4.0]) * MEGABYTE, rng.choice(["full", "half"])) for i in range(6)]
     links += [LinkSpec("chord03", ("n0", "n3"), 0.25, MEGABYTE), LinkSpec("chord14", ("n1", "n4"), 0.5, math.inf)]
-    env, network = build(names, links)
+    env, network = build(names, links, sharing=sharing)
+    zero_latency_s = 0.25 if sharing == "rtt-weighted" else None  # the smallest positive link latency
     completions: dict[int, int] = {}
     n_flows = 60
     for index in range(n_flows):
         src, dst = rng.sample(range(6), 2)
-        at(env, rng.uniform(0.0, 10.0), lambda s=src, d=dst, i=index: network.transfer(
-            s, d, rng.choice([0.0, 0.5, 1.0, 3.0]) * MEGABYTE,
-            lambda: completions.__setitem__(i, completions.get(i, 0) + 1)))
+        n_bytes = rng.choice([0.0, 0.5, 1.0, 3.0]) * MEGABYTE
+        at(env, rng.uniform(0.0, 10.0), lambda s=src, d=dst, b=n_bytes, i=index: network.transfer(
+            s, d, b, lambda: completions.__setitem__(i, completions.get(i, 0) + 1)))
     for link in rng.sample(links, 4):
         down_s = rng.uniform(0.0, 10.0)
         at(env, down_s, lambda name=link.name: network.set_link_up(name, False))
         at(env, down_s + rng.uniform(0.0, 3.0), lambda name=link.name: network.set_link_up(name, True))
+    topology = network.topology
     while env.peek() != math.inf:
         env.step()
         if env.peek() > env.now:  # every event of this instant has run
-            expected = _transmitting_loads(network)
+            for flow in network.records.in_flight.values():
+                assert all(topology.link_is_up(link) for link in flow.route.links), flow
+            if sharing == "none":
+                continue
+            expected = _transmitting_loads(network, zero_latency_s)
             for (_, _, load, _), expected_load in zip(network.current_load(), expected, strict=True):
                 assert load == pytest.approx(expected_load, rel=1e-9, abs=1e-6)
     assert completions == dict.fromkeys(range(n_flows), 1)
@@ -311,7 +323,8 @@ def test_failure_takes_both_directions_down(duplex: str, end_s: float) -> None:
     """A link failure ends the flows of both directions. a->b and b->a, 1 MB each, over one link (0.25 s,
     1 MB/s) that fails at 0.75 s and comes back at 1 s: both restart at 1 s and transmit from 1.25 s; on a
     half-duplex link they share 1 MB/s (end 1.25 + 2 = 3.25 s), on a full-duplex link each direction is its
-    own (1.25 + 1 = 2.25 s). Before the failure, half duplex gave each 0.5 MB/s, so each had sent 0.25 MB."""
+    own (1.25 + 1 = 2.25 s). Before the failure, half duplex gave each 0.5 MB/s, so each had sent 0.25 MB.
+    The link table counts the failure, the down time and the time transmitting, not the lost bytes."""
     env, network = build(["a", "b"], [LinkSpec("ab", ("a", "b"), 0.25, MEGABYTE, duplex)])
     finished: dict[str, list[float]] = {}
     send(env, network, 0.0, 0, 1, MEGABYTE, finished, "ab")
@@ -328,6 +341,9 @@ def test_failure_takes_both_directions_down(duplex: str, end_s: float) -> None:
     links = network.link_table(env.now)
     assert links["failures"].tolist() == [1] * len(links)
     assert links["down_s"].tolist() == [0.25] * len(links)
+    # Busy while transmitting, 0.25-0.75 s and from 1.25 s to the end; bytes of completed transfers only.
+    assert links["busy_s"].tolist() == [0.5 + end_s - 1.25] * len(links)
+    assert links["bytes"].sum() == 2 * MEGABYTE
 
 
 def _diamond_run(fail_spare: bool) -> tuple[Network, list[float]]:

@@ -258,7 +258,8 @@ class Network:
 
     @property
     def n_flows_in_flight(self) -> int:
-        """Transfers started (``src != dst``) and not yet completed, including those still in latency."""
+        """Transfers started (``src != dst``) and not yet completed, including those still in latency or waiting
+        for a route."""
         return self.records.n_in_flight
 
     @property

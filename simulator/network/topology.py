@@ -71,8 +71,8 @@ class Topology:
     the last few sources), then the project's code picks, among the paths of least latency, the one the
     tie-breaks select. These are exactly the routes of a plain Dijkstra search keyed by (latency, hops, vertex
     names, link names), the project's former algorithm (``tests/test_network_routes.py`` compares the two).
-    Whether two vertices are connected at all is read off the connected components, computed once, without a
-    search.
+    Whether two vertices are connected at all is read off the connected components, computed once (and again
+    after a link changes state), without a search.
 
     All of this is over the links that are up. `set_link_up` takes a link down or brings it back; each change
     empties the caches of routes, latencies and components, so the next lookups search the remaining links
