@@ -23,7 +23,7 @@ if str(REPOSITORY) not in sys.path:
 
 from simulator.runner import run_sweep  # noqa: E402
 
-EXPERIMENTS = ("validation_mmc", "load_sweep")
+EXPERIMENTS = ("validation_mmc", "load_sweep", "failures_sweep")
 FIGURE_SCRIPTS = REPOSITORY / "experiments" / "figures"
 
 
