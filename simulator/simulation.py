@@ -163,6 +163,7 @@ class Simulation:
 
         def link_changed(name: str, up: bool) -> None:
             self.network.set_link_up(name, up)
+            dispatcher.component_changed(up)
             if up:
                 dispatcher.examine_parked()
 

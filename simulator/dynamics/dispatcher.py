@@ -29,6 +29,8 @@ class AvailableView(ReadOnlyView):
 
     def eligible_nodes(self, task: Task) -> Sequence[int]:
         dispatcher = self._dispatcher
+        if not dispatcher.components_down and task not in dispatcher.exclusions:
+            return task.stage.eligible  # all up: the configuration checked that every eligible node is reachable
         excluded: Collection[int] = dispatcher.exclusions.get(task, ())
         sources = [source for source, _ in dispatcher.inputs_of(task)]
         has_route = dispatcher.network.has_route
@@ -56,6 +58,8 @@ class DynamicDispatcher(Dispatcher):
 
     def __init__(self, *args: Any, recovery: RecoverySpec, **kwargs: Any) -> None:
         self.exclusions: dict[Task, frozenset[int]] = {}
+        self.components_down = 0
+        """Nodes and links down now (`component_changed`): while none is, every eligible node is available."""
         self.parked: dict[Task, None] = {}  # tasks with no available node, in the order they came
         self.redundancy: Redundancy | None = None  # set when some stage runs replicas
         super().__init__(*args, **kwargs)
@@ -86,6 +90,10 @@ class DynamicDispatcher(Dispatcher):
         if self.exclusions.pop(task, None) is None:
             return False
         return bool(self.view.eligible_nodes(task))
+
+    def component_changed(self, up: bool) -> None:
+        """A node or link went down or came back up (called before anything is placed in the changed world)."""
+        self.components_down += -1 if up else 1
 
     def examine_parked(self) -> None:
         """A node or link came up: place the parked tasks that now have an available node, in order."""

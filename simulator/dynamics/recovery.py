@@ -66,6 +66,7 @@ class Recovery:
 
     def _failed(self, node: Node) -> None:
         node.up = False
+        self.dispatcher.component_changed(up=False)
         now = self.env._now
         running, queued = node.drain()
         self._saved_enqueue[node.index] = vars(node).get("enqueue")
@@ -118,6 +119,7 @@ class Recovery:
     def _repaired(self, node: Node) -> None:
         """Held continuations first (resumed or restarted), then held tasks in order; then parked tasks."""
         node.up = True
+        self.dispatcher.component_changed(up=True)
         saved = self._saved_enqueue.pop(node.index)
         if saved is None:
             del vars(node)["enqueue"]
