@@ -19,6 +19,8 @@ import numpy as np
 
 from simulator.calibration.cost_model import BatchSampler, ProfileCostModel
 from simulator.config import EMPIRICAL, ModelSpec, ServiceSpec
+from simulator.config.specs import DurationSpec
+from simulator.distributions import block_drawer
 from simulator.randomness import buffered_draws, stream
 
 Sampler = Callable[[], float]
@@ -57,19 +59,7 @@ class BatchServiceTimeModel(ServiceTimeModel, Protocol):
 
 def _block_drawer(spec: ServiceSpec) -> Callable[[np.random.Generator, int], np.ndarray]:
     """A function drawing ``n`` service times at once from the distribution of ``spec``."""
-    mean, cv = spec.mean_s, spec.cv
-    if spec.distribution == "exponential":
-        return lambda rng, n: rng.exponential(mean, n)
-    if spec.distribution == "lognormal":
-        sigma = math.sqrt(math.log1p(cv * cv))
-        mu = math.log(mean) - sigma * sigma / 2
-        return lambda rng, n: rng.lognormal(mu, sigma, n)
-    if spec.distribution == "gamma":
-        shape = 1.0 / (cv * cv)
-        return lambda rng, n: rng.gamma(shape, mean / shape, n)
-    if spec.distribution == "deterministic":
-        return lambda rng, n: np.full(n, mean)
-    raise ValueError(f"unknown distribution {spec.distribution!r}")
+    return block_drawer(DurationSpec(spec.distribution, spec.mean_s, spec.cv))
 
 
 def service_sampler(spec: ServiceSpec, rng: np.random.Generator) -> Sampler:

@@ -17,7 +17,7 @@ import numpy as np
 from simulator.config.specs import DurationSpec
 from simulator.randomness import buffered_draws
 
-__all__ = ["DURATION_DISTRIBUTIONS", "duration_mean_s", "duration_sampler"]
+__all__ = ["DURATION_DISTRIBUTIONS", "block_drawer", "duration_mean_s", "duration_sampler"]
 
 DURATION_DISTRIBUTIONS = ("exponential", "deterministic", "lognormal", "gamma", "weibull", "empirical")
 
@@ -32,7 +32,8 @@ def duration_mean_s(distribution: str, mean_s: float = math.nan, cv: float = 0.0
     return mean_s
 
 
-def _block_drawer(spec: DurationSpec) -> Callable[[np.random.Generator, int], np.ndarray]:
+def block_drawer(spec: DurationSpec) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """A function drawing ``n`` values of ``spec`` at once (also the service times of the cost table)."""
     mean, cv = spec.mean_s, spec.cv
     if spec.distribution == "exponential":
         return lambda rng, n: rng.exponential(mean, n)
@@ -49,7 +50,7 @@ def _block_drawer(spec: DurationSpec) -> Callable[[np.random.Generator, int], np
     if spec.distribution == "empirical":
         samples = np.asarray(spec.samples_s, dtype=float)
         return lambda rng, n: rng.choice(samples, n)
-    raise ValueError(f"unknown duration distribution {spec.distribution!r}; known: {DURATION_DISTRIBUTIONS}")
+    raise ValueError(f"unknown distribution {spec.distribution!r}; known: {DURATION_DISTRIBUTIONS}")
 
 
 def duration_sampler(spec: DurationSpec, rng: np.random.Generator) -> Callable[[], float]:
@@ -57,4 +58,4 @@ def duration_sampler(spec: DurationSpec, rng: np.random.Generator) -> Callable[[
     if spec.distribution == "deterministic" or (spec.distribution == "lognormal" and spec.cv == 0.0):
         mean = spec.mean_s
         return lambda: mean
-    return buffered_draws(rng, _block_drawer(spec), block=256)
+    return buffered_draws(rng, block_drawer(spec), block=256)
