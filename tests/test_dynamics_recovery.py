@@ -43,6 +43,21 @@ rate_per_s = 1.0
 """
 
 
+SWITCHED = TWO_NODES + """
+[network]
+switches = ["sw"]
+[network.links.la]
+endpoints = ["a", "sw"]
+latency_s = 0.01
+bandwidth_bytes_per_s = 1e9
+[network.links.lb]
+endpoints = ["b", "sw"]
+latency_s = 0.01
+bandwidth_bytes_per_s = 1e9
+"""
+"""The two nodes behind a switch: data between them, or from the switch, crosses links of 10 ms and 1 GB/s."""
+
+
 def scenario(text: str = TWO_NODES, outages: list[tuple[str, float, float]] = (), **overrides):
     """The scenario of ``text`` with scripted outages (target, start_s, duration_s) and dotted overrides
     (``a__b=value`` sets ``a.b``)."""
@@ -227,18 +242,7 @@ def test_a_task_its_inputs_cannot_reach_waits_for_the_link():
     """The job's input is on a, the stage runs only on b, and b's link is down from 0.5 s to 3 s: the task has no
     available node (b is up but unreachable) and is parked; at 3 s the link is up, the input travels (two links of
     10 ms) and the task runs 3.02 s to 7.02 s."""
-    text = TWO_NODES + """
-[network]
-switches = ["sw"]
-[network.links.la]
-endpoints = ["a", "sw"]
-latency_s = 0.01
-bandwidth_bytes_per_s = 1e9
-[network.links.lb]
-endpoints = ["b", "sw"]
-latency_s = 0.01
-bandwidth_bytes_per_s = 1e9
-"""
+    text = SWITCHED
     result = run(scenario(text, outages=[("lb", 0.5, 2.5)], applications__app__source="a",
                           applications__app__stages__s__placement=["b"]))
     assert same(rows(result), [("b", "finished", 1.0, 3.02, 3.02, 7.02)])

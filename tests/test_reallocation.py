@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_dynamics_recovery import NAN, TWO_NODES, rows, same, scenario
+from test_dynamics_recovery import NAN, SWITCHED, rows, same, scenario
 from test_policies_baselines import QUICK_PARAMS
 
 from simulator.config import load_scenario
@@ -23,18 +23,7 @@ def fast_a() -> dict:
             "policy": {"name": "min_execution_time", "params": {}}}
 
 
-NETWORK = TWO_NODES + """
-[network]
-switches = ["sw"]
-[network.links.la]
-endpoints = ["a", "sw"]
-latency_s = 0.01
-bandwidth_bytes_per_s = 1e9
-[network.links.lb]
-endpoints = ["b", "sw"]
-latency_s = 0.01
-bandwidth_bytes_per_s = 1e9
-"""
+NETWORK = SWITCHED
 """The two nodes behind a switch, where every job's input comes from: it reaches either node in 0.01 s."""
 
 

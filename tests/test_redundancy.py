@@ -4,7 +4,7 @@ the losers cost, and what a node failure does to a race."""
 from __future__ import annotations
 
 import pytest
-from test_dynamics_recovery import NAN, TWO_NODES, rows, same, scenario
+from test_dynamics_recovery import NAN, SWITCHED, TWO_NODES, rows, same, scenario
 
 from simulator.simulation import run
 
@@ -33,21 +33,11 @@ def test_the_faster_replica_wins_and_the_loser_is_cancelled_at_that_instant():
 def test_the_successor_takes_its_input_from_the_winners_node():
     """A second stage t, only on a, follows s: s is won on b at 3 s, so t's input travels from b to a (two links of
     10 ms: 3-3.02 s) and t runs 3.02-7.02 s."""
-    text = TWO_NODES + """
+    text = SWITCHED + """
 [applications.app.stages.t]
 model = "m"
 after = ["s"]
 placement = ["a"]
-[network]
-switches = ["sw"]
-[network.links.la]
-endpoints = ["a", "sw"]
-latency_s = 0.01
-bandwidth_bytes_per_s = 1e9
-[network.links.lb]
-endpoints = ["b", "sw"]
-latency_s = 0.01
-bandwidth_bytes_per_s = 1e9
 """
     result = raced(text=text)
     tasks = result.tasks.set_index(["stage", "state"])
