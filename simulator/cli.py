@@ -35,6 +35,14 @@ SUMMARY_ORDER = [
     "response_time_p95_s", "response_time_p99_s", "makespan_s", "throughput_per_s", "utilization_mean",
     "load_variance", "load_cv", "jain_fairness", "slo_attainment", "energy_j", "bytes_transferred", "wall_s",
 ]
+DYNAMICS_ORDER = [
+    "jobs_failed", "jobs_abandoned", "completion_rate", "stability", "retries", "migrations", "steals",
+    "replicas_cancelled", "wasted_work_s", "node_failures", "availability_mean", "mttr_mean_s", "link_failures",
+    "failed_transfers",
+]
+"""The dynamic world's metrics (docs/dynamics.md), printed after the others when something happened in it."""
+_DYNAMICS_EVENTS = ("jobs_failed", "jobs_abandoned", "migrations", "replicas_cancelled", "node_failures",
+                    "link_failures")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -163,7 +171,11 @@ def _json_value(value: Any) -> Any:
 
 
 def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as aligned lines; the dynamic world's metrics only when a failure, a timeout or a move
+    happened (a static run would print only zeros and ones)."""
     keys = [k for k in SUMMARY_ORDER if k in summary]
+    if any(summary.get(key) for key in _DYNAMICS_EVENTS):
+        keys += [k for k in DYNAMICS_ORDER if k in summary]
     width = max(len(k) for k in keys)
     lines = [f"{key.ljust(width)}  {summary[key]:.6g}" if isinstance(summary[key], float)
              else f"{key.ljust(width)}  {summary[key]}" for key in keys]

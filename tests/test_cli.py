@@ -129,3 +129,14 @@ def test_v_shows_debugging_details(tiny_sweep, tmp_path, capsys):
     assert f"debug: simulator.runner.figures: wrote {tmp_path / 'response_cdf.png'}" in capsys.readouterr().err
     assert main(["figures", str(out), "--out", str(tmp_path)]) == 0
     assert "debug" not in capsys.readouterr().err
+
+
+def test_the_printed_summary_shows_the_dynamic_worlds_metrics_only_when_something_happened():
+    """A static run would print only zeros and ones for failures and moves; once a node failed they are shown."""
+    from simulator.cli import DYNAMICS_ORDER, SUMMARY_ORDER, format_summary
+
+    summary = {key: 0 for key in SUMMARY_ORDER} | {key: 0 for key in DYNAMICS_ORDER}
+    summary |= {"stability": 1.0, "utilization_by_node": {"a": 0.5}}
+    assert "stability" not in format_summary(summary)
+    printed = format_summary(summary | {"node_failures": 2, "stability": 0.75})
+    assert "node_failures" in printed and "stability" in printed and "0.75" in printed
