@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator.config import MAX_SEED, load_scenario
+from simulator.config import MAX_SEED, Scenario, load_scenario
 from simulator.errors import UnknownPolicyError, UserInputError
 from simulator.policies import POLICIES, POLICY_REGISTRY, policy_class, policy_names
 from simulator.user_files import writable_directory, write_atomically
@@ -226,8 +226,27 @@ def _command_validate(args: argparse.Namespace) -> int:
     n_stages = sum(len(app.stages) for app in scenario.applications.values())
     print(f"{args.scenario}: OK ({len(scenario.nodes)} nodes, {len(scenario.network.links)} links, "
           f"{len(scenario.applications)} applications with {n_stages} stages, {len(scenario.arrivals)} arrival "
-          f"streams, policy {scenario.policy.name} in {scenario.policy.mode} mode)")
+          f"streams, policy {scenario.policy.name} in {scenario.policy.mode} mode{_dynamics_outline(scenario)})")
     return 0
+
+
+def _dynamics_outline(scenario: Scenario) -> str:
+    """What can change during a run, for `validate`'s summary line (empty for a static scenario)."""
+    parts = []
+    if scenario.failures:
+        parts.append(f"{len(scenario.failures)} failure processes, on failure {scenario.recovery.on_failure}")
+    if scenario.outages:
+        parts.append(f"{len(scenario.outages)} outages")
+    if scenario.rebalancing.trigger != "off":
+        parts.append(f"{scenario.rebalancing.trigger} rebalancing")
+    if scenario.work_stealing.enabled:
+        parts.append("work stealing")
+    applications = scenario.applications.values()
+    if any(math.isfinite(app.timeout_s) for app in applications):
+        parts.append("job timeouts")
+    if any(stage.replicas > 1 for app in applications for stage in app.stages):
+        parts.append("replicated stages")
+    return "".join(f"; {part}" for part in parts)
 
 
 def _command_schema(args: argparse.Namespace) -> int:

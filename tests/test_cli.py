@@ -140,3 +140,10 @@ def test_the_printed_summary_shows_the_dynamic_worlds_metrics_only_when_somethin
     assert "stability" not in format_summary(summary)
     printed = format_summary(summary | {"node_failures": 2, "stability": 0.75})
     assert "node_failures" in printed and "stability" in printed and "0.75" in printed
+
+
+def test_validate_says_what_can_change_during_a_run(capsys):
+    """The summary line of a dynamic scenario names its failure processes, recovery, outages and timeouts."""
+    assert main(["validate", str(ROOT / "scenarios" / "failures_edge.toml")]) == 0
+    line = capsys.readouterr().out
+    assert "; 4 failure processes, on failure redispatch; 1 outages; job timeouts)" in line
