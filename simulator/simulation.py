@@ -174,13 +174,15 @@ class Simulation:
 
     def run(self) -> RunResult:
         started = time.perf_counter()
-        horizon = self.scenario.simulation.horizon_s
-        self.env.run(until=horizon)
-        end_s = float(horizon if horizon is not None else self.env.now)
-        return self._result(end_s, time.perf_counter() - started)
+        self.env.run(until=self.scenario.simulation.horizon_s)
+        return self.result(time.perf_counter() - started)
 
-    def _result(self, end_s: float, wall_s: float) -> RunResult:
+    def result(self, wall_s: float) -> RunResult:
+        """The tables and summary of the run once its event loop has ended (at the horizon or out of events);
+        ``wall_s`` is the wall-clock time it took."""
         scenario = self.scenario
+        horizon = scenario.simulation.horizon_s
+        end_s = float(horizon if horizon is not None else self.env.now)
         self.recorder.unfinished(list(self.dispatcher.live_jobs.values()))
         app_names = [app.name for app in self.applications]
         tasks = self.recorder.task_table(app_names, [[s.spec.name for s in app.stages] for app in self.applications],
@@ -211,7 +213,6 @@ class Simulation:
             down_periods=down_period_table(self.world.node_down, self.world.link_down) if self.world else
             down_period_table({}, {}),
         )
-
 
     def _node_down_intervals(self) -> dict[int, list[list[float]]]:
         """Per node index, its down periods (none in a static run)."""
