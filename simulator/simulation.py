@@ -31,7 +31,7 @@ from simulator.workload import CompiledApplication, compile_applications
 if TYPE_CHECKING:
     from simulator.dynamics import Reallocation, World
 
-__all__ = ["RunResult", "Simulation", "run"]
+__all__ = ["RunResult", "Simulation", "run", "scenario_policy"]
 
 _OVERVIEW_METRICS = ("jobs_completed", "jobs_unfinished", "response_time_mean_s", "response_time_p95_s",
                      "throughput_per_s", "utilization_mean", "slo_attainment", "energy_j")
@@ -283,11 +283,17 @@ def run(scenario: Scenario, policy: str | Policy | None = None, seed: int | None
         params: Policy parameters; default: the scenario's ``policy.params`` when the policy is the scenario's.
         costs: Where service times come from; default: the scenario's cost table.
     """
+    return Simulation(scenario, scenario_policy(scenario, policy, params),
+                      scenario.simulation.seed if seed is None else seed, costs).run()
+
+
+def scenario_policy(scenario: Scenario, policy: str | Policy | None = None,
+                    params: Mapping[str, Any] | None = None) -> Policy:
+    """The policy object for a run of ``scenario``: ``policy`` itself, or the one named (default: the scenario's)
+    with ``params`` (default: the scenario's ``policy.params`` when the name is the scenario's, else none)."""
     if isinstance(policy, Policy):
-        policy_object = policy
-    else:
-        name = policy or scenario.policy.name
-        if params is None:
-            params = scenario.policy.params if name == scenario.policy.name else {}
-        policy_object = make_policy(name, dict(params))
-    return Simulation(scenario, policy_object, scenario.simulation.seed if seed is None else seed, costs).run()
+        return policy
+    name = policy or scenario.policy.name
+    if params is None:
+        params = scenario.policy.params if name == scenario.policy.name else {}
+    return make_policy(name, dict(params))

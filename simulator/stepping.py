@@ -29,9 +29,9 @@ import numpy as np
 from simulator.config import Scenario
 from simulator.costs import ServiceTimeModel
 from simulator.errors import UserInputError
-from simulator.policies import BATCH, IMMEDIATE, Policy, SystemView, TaskView, make_policy
+from simulator.policies import BATCH, IMMEDIATE, Policy, SystemView, TaskView
 from simulator.randomness import stream
-from simulator.simulation import RunResult, Simulation
+from simulator.simulation import RunResult, Simulation, scenario_policy
 
 __all__ = ["Decision", "DecisionStepper"]
 
@@ -165,10 +165,11 @@ class DecisionStepper:
         self._answers.put(int(node))
         self._await_run()
 
-    def run_policy(self, policy: str | Policy) -> RunResult:
-        """Answer every remaining decision with ``policy`` (a registered name or a policy object), bound to the
-        run's view with the run's policy stream as a plain run binds it, and return the result."""
-        policy_object = make_policy(policy) if isinstance(policy, str) else policy
+    def run_policy(self, policy: str | Policy | None = None) -> RunResult:
+        """Answer every remaining decision with ``policy`` (a policy object, or a name: its parameters as `run`
+        takes them; default: the scenario's policy), bound to the run's view with the run's policy stream as a
+        plain run binds it, and return the result."""
+        policy_object = scenario_policy(self._simulation.scenario, policy)
         if IMMEDIATE not in policy_object.modes:
             raise UserInputError([f"policy {policy_object.name!r} does not support immediate mode, which decision "
                                   f"points need; it supports: {', '.join(policy_object.modes)}"])

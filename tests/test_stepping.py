@@ -242,3 +242,14 @@ def test_a_decision_in_a_dynamic_run_never_offers_a_down_node():
     assert in_outage > 100
     assert with_a_node_down >= in_outage
     assert stepper.result().summary["jobs_completed"] > 0
+
+
+def test_run_policy_defaults_to_the_scenarios_policy_and_parameters():
+    """With no policy named, the scenario's own (here least_loaded with its tie_break) answers, as `run` uses it."""
+    scenario = load_scenario("scenarios/failures_edge.toml", {"simulation.horizon_s": 60.0})
+    assert scenario.policy.name == "least_loaded"
+    expected = run(scenario)
+    stepped = DecisionStepper(scenario).run_policy()
+    assert stepped.policy == "controller"
+    pd.testing.assert_frame_equal(stepped.tasks, expected.tasks)
+    pd.testing.assert_frame_equal(stepped.jobs, expected.jobs)
