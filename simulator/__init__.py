@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from simulator.config import Scenario, load_scenario, parse_scenario
     from simulator.policies import POLICIES, Policy, make_policy, register_policy
     from simulator.simulation import RunResult, Simulation, run
+    from simulator.stepping import Decision, DecisionStepper
 
 # Names are imported on first use, so that `python -m simulator --help` answers without loading the
 # simulation, pandas or the optimisers.
@@ -24,6 +25,7 @@ _MODULES = {
     "POLICIES": "policies", "Policy": "policies", "make_policy": "policies", "register_policy": "policies",
     "Scenario": "config", "load_scenario": "config", "parse_scenario": "config",
     "RunResult": "simulation", "Simulation": "simulation", "run": "simulation",
+    "Decision": "stepping", "DecisionStepper": "stepping",
 }
 
 
@@ -41,6 +43,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "POLICIES",
+    "Decision",
+    "DecisionStepper",
     "Policy",
     "RunResult",
     "Scenario",

@@ -31,7 +31,7 @@ from simulator.workload import CompiledApplication, compile_applications
 if TYPE_CHECKING:
     from simulator.dynamics import Reallocation, World
 
-__all__ = ["RunResult", "Simulation", "run"]
+__all__ = ["RunResult", "Simulation", "run", "scenario_policy"]
 
 _OVERVIEW_METRICS = ("jobs_completed", "jobs_unfinished", "response_time_mean_s", "response_time_p95_s",
                      "throughput_per_s", "utilization_mean", "slo_attainment", "energy_j")
@@ -174,13 +174,15 @@ class Simulation:
 
     def run(self) -> RunResult:
         started = time.perf_counter()
-        horizon = self.scenario.simulation.horizon_s
-        self.env.run(until=horizon)
-        end_s = float(horizon if horizon is not None else self.env.now)
-        return self._result(end_s, time.perf_counter() - started)
+        self.env.run(until=self.scenario.simulation.horizon_s)
+        return self.result(time.perf_counter() - started)
 
-    def _result(self, end_s: float, wall_s: float) -> RunResult:
+    def result(self, wall_s: float) -> RunResult:
+        """The tables and summary of the run once its event loop has ended (at the horizon or out of events);
+        ``wall_s`` is the wall-clock time it took."""
         scenario = self.scenario
+        horizon = scenario.simulation.horizon_s
+        end_s = float(horizon if horizon is not None else self.env.now)
         self.recorder.unfinished(list(self.dispatcher.live_jobs.values()))
         app_names = [app.name for app in self.applications]
         tasks = self.recorder.task_table(app_names, [[s.spec.name for s in app.stages] for app in self.applications],
@@ -211,7 +213,6 @@ class Simulation:
             down_periods=down_period_table(self.world.node_down, self.world.link_down) if self.world else
             down_period_table({}, {}),
         )
-
 
     def _node_down_intervals(self) -> dict[int, list[list[float]]]:
         """Per node index, its down periods (none in a static run)."""
@@ -282,11 +283,17 @@ def run(scenario: Scenario, policy: str | Policy | None = None, seed: int | None
         params: Policy parameters; default: the scenario's ``policy.params`` when the policy is the scenario's.
         costs: Where service times come from; default: the scenario's cost table.
     """
+    return Simulation(scenario, scenario_policy(scenario, policy, params),
+                      scenario.simulation.seed if seed is None else seed, costs).run()
+
+
+def scenario_policy(scenario: Scenario, policy: str | Policy | None = None,
+                    params: Mapping[str, Any] | None = None) -> Policy:
+    """The policy object for a run of ``scenario``: ``policy`` itself, or the one named (default: the scenario's)
+    with ``params`` (default: the scenario's ``policy.params`` when the name is the scenario's, else none)."""
     if isinstance(policy, Policy):
-        policy_object = policy
-    else:
-        name = policy or scenario.policy.name
-        if params is None:
-            params = scenario.policy.params if name == scenario.policy.name else {}
-        policy_object = make_policy(name, dict(params))
-    return Simulation(scenario, policy_object, scenario.simulation.seed if seed is None else seed, costs).run()
+        return policy
+    name = policy or scenario.policy.name
+    if params is None:
+        params = scenario.policy.params if name == scenario.policy.name else {}
+    return make_policy(name, dict(params))

@@ -1,0 +1,209 @@
+"""Decision points: a run whose placements are answered by an outside controller, one decision at a time.
+
+`DecisionStepper` runs a scenario with a controller in the policy's place: each time the dispatcher asks where
+a task goes (immediate mode: a release, a retry, a re-placement after a failure, a replica), the run pauses and
+the question comes out of `next_decision()`; `decide(node)` answers it and the run continues to the next one.
+Any policy can be stepped this way (`run_policy`), and an outside agent can drive a run decision by decision.
+
+Why a thread: a placement is asked for in the middle of an event's callbacks (an arrival releasing its entry
+stages, a completion releasing successors), and what happens after the answer depends on it (the node's queue,
+the order of newly scheduled events). Stopping the event loop there and placing later would change that order;
+running the unchanged simulation in its own thread, blocked inside the controller's ``assign`` until the answer
+comes, pauses it exactly where a policy would have answered. The two threads strictly take turns, so the run is
+the same run, bit for bit, as the policy's own (``tests/test_stepping.py`` checks that), and a run that is not
+stepped executes none of this code.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from queue import SimpleQueue
+from typing import Any
+
+import numpy as np
+
+from simulator.config import Scenario
+from simulator.costs import ServiceTimeModel
+from simulator.errors import UserInputError
+from simulator.policies import BATCH, IMMEDIATE, Policy, SystemView, TaskView
+from simulator.randomness import stream
+from simulator.simulation import RunResult, Simulation, scenario_policy
+
+__all__ = ["Decision", "DecisionStepper"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A task waiting for its node: what a policy would be asked, at simulated time ``time_s`` (seconds)."""
+
+    task: TaskView
+    time_s: float
+    available_nodes: tuple[int, ...]
+    """The nodes it may go to now (``view.eligible_nodes(task)``: in a dynamic run, those up and reachable)."""
+    view: SystemView
+    """The same read-only view policies decide from."""
+
+
+class _Abort(BaseException):
+    """Unwinds an abandoned run's thread (a BaseException, so no handler of the simulation catches it)."""
+
+
+_ABORT = object()
+
+
+class _Finished:
+    """The run thread's last message: the run ended, or raised ``error``."""
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+class _Controller(Policy):
+    """The policy a stepped run is built with: each ``assign`` hands the task out and waits for the node."""
+
+    name = "controller"
+
+    def connect(self, requests: SimpleQueue[Any], answers: SimpleQueue[Any]) -> None:
+        self.requests_ = requests
+        self.answers_ = answers
+
+    def assign(self, task: TaskView) -> int:
+        self.requests_.put(task)
+        answer = self.answers_.get()
+        if answer is _ABORT:
+            raise _Abort
+        return int(answer)
+
+
+def _run_loop(simulation: Simulation, requests: SimpleQueue[Any]) -> None:
+    """The run thread: the simulation's event loop to its end, then the message saying how it ended."""
+    try:
+        simulation.env.run(until=simulation.scenario.simulation.horizon_s)
+    except _Abort:
+        return
+    except BaseException as error:  # handed to the controller's thread, which raises it
+        requests.put(_Finished(error))
+        return
+    requests.put(_Finished(None))
+
+
+def _abort(answers: SimpleQueue[Any], thread: threading.Thread) -> None:
+    """End a run thread that waits for an answer that will never come (the stepper was closed or dropped)."""
+    if thread.is_alive():
+        answers.put(_ABORT)
+        thread.join()
+
+
+class DecisionStepper:
+    """One run of ``scenario`` (immediate mode) whose placements are decided from outside, one at a time.
+
+    Args:
+        scenario: A validated scenario whose ``policy.mode`` is immediate.
+        seed: The run's seed; default: the scenario's ``simulation.seed``.
+        costs: Where service times come from; default: the scenario's cost table.
+
+    Attributes:
+        n_decisions: Decisions answered so far.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, costs: ServiceTimeModel | None = None) -> None:
+        if scenario.policy.mode == BATCH:
+            raise UserInputError([f"{scenario.path}: policy.mode is 'batch', but decision points are for immediate "
+                                  "mode (one task placed at a time); set policy.mode = 'immediate'"])
+        self._controller = _Controller()
+        self._simulation = Simulation(scenario, self._controller,
+                                      scenario.simulation.seed if seed is None else seed, costs)
+        self.seed = self._simulation.seed
+        self.n_decisions = 0
+        self._requests: SimpleQueue[Any] = SimpleQueue()
+        self._answers: SimpleQueue[Any] = SimpleQueue()
+        self._controller.connect(self._requests, self._answers)
+        self._thread = threading.Thread(target=_run_loop, args=(self._simulation, self._requests),
+                                        name="allocsim-decision-stepper", daemon=True)
+        self._close = weakref.finalize(self, _abort, self._answers, self._thread)
+        self._pending: Decision | None = None
+        self._finished = False
+        self._started_s = 0.0
+        self._wall_s = 0.0
+
+    @property
+    def view(self) -> SystemView:
+        """The read-only view of the run that policies and decisions see."""
+        return self._controller.view_
+
+    def next_decision(self) -> Decision | None:
+        """Run until a placement must be decided and return it (the pending one if there is one already), or
+        return None when the run is over (its horizon reached, or no event left)."""
+        if self._pending is None and not self._finished:
+            if not self._thread.is_alive():
+                self._started_s = time.perf_counter()
+                self._thread.start()
+            self._await_run()
+        return self._pending
+
+    def decide(self, node: int) -> None:
+        """Place the pending decision's task on ``node`` and run on to the next decision (or the end).
+
+        Raises:
+            RuntimeError: No decision is pending.
+            ValueError: ``node`` is not one of the decision's available nodes; the decision stays pending and
+                the run is untouched.
+        """
+        decision = self._pending
+        if decision is None:
+            raise RuntimeError("no decision is pending: call next_decision() first")
+        if isinstance(node, bool) or not isinstance(node, int | np.integer) or node not in decision.available_nodes:
+            raise ValueError(f"node {node!r} is not available to stage {decision.task.stage_name!r} of job "
+                             f"{decision.task.job_id} at t={decision.time_s:g} s; available nodes: "
+                             f"{list(decision.available_nodes)}")
+        self._pending = None
+        self.n_decisions += 1
+        self._answers.put(int(node))
+        self._await_run()
+
+    def run_policy(self, policy: str | Policy | None = None) -> RunResult:
+        """Answer every remaining decision with ``policy`` (a policy object, or a name: its parameters as `run`
+        takes them; default: the scenario's policy), bound to the run's view with the run's policy stream as a
+        plain run binds it, and return the result."""
+        policy_object = scenario_policy(self._simulation.scenario, policy)
+        if IMMEDIATE not in policy_object.modes:
+            raise UserInputError([f"policy {policy_object.name!r} does not support immediate mode, which decision "
+                                  f"points need; it supports: {', '.join(policy_object.modes)}"])
+        policy_object.bind(self.view, stream(self.seed, "policy"))
+        decision = self.next_decision()
+        while decision is not None:
+            self.decide(policy_object.assign(decision.task))
+            decision = self.next_decision()
+        return self.result()
+
+    def result(self) -> RunResult:
+        """Run to the end and return the run's tables and summary, built as `Simulation.run` builds them.
+
+        Raises:
+            RuntimeError: A decision is pending, or one comes up before the run ends.
+        """
+        if self.next_decision() is not None:
+            raise RuntimeError(f"a decision is pending at t={self._pending.time_s:g} s "  # type: ignore[union-attr]
+                               "(answer it with decide(), or let a policy answer all: run_policy())")
+        return self._simulation.result(self._wall_s)
+
+    def close(self) -> None:
+        """Abandon the run: its thread ends (also done when the stepper is garbage collected)."""
+        self._close()
+
+    def _await_run(self) -> None:
+        """Wait until the run thread asks for a decision or ends; it is paused whenever this returns."""
+        message = self._requests.get()
+        if isinstance(message, _Finished):
+            self._finished = True
+            self._wall_s = time.perf_counter() - self._started_s
+            self._thread.join()
+            if message.error is not None:
+                raise message.error
+            return
+        available: Sequence[int] = self.view.eligible_nodes(message)
+        self._pending = Decision(message, self._simulation.env.now, tuple(available), self.view)
