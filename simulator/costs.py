@@ -2,7 +2,8 @@
 
 The simulator asks a `ServiceTimeModel` two things: the mean time of a model on a device kind (what policies
 estimate with) and a sampler that draws actual times (what the simulation uses). `CostTable` answers from the
-scenario's `[models]` table (mean and a distribution with a coefficient of variation) and, for a model that names
+scenario's `[models]` table (a mean with a distribution given by its coefficient of variation or its shape
+(pareto, weibull), or a device's hand-given samples) and, for a model that names
 a calibrated profile, from the latencies measured for it (`simulator.calibration.ProfileCostModel`). Batching
 nodes also ask for a batch curve (`BatchServiceTimeModel`): a profile's measured one, or for a cost given by hand
 the rule ``batch_scaling`` = alpha: a batch of ``b`` tasks takes one draw of the single-task time x ``b ** alpha``.
@@ -19,6 +20,7 @@ import numpy as np
 
 from simulator.calibration.cost_model import BatchSampler, ProfileCostModel
 from simulator.config import EMPIRICAL, ModelSpec, ServiceSpec
+from simulator.config.schema import SAMPLES
 from simulator.config.specs import DurationSpec
 from simulator.distributions import block_drawer
 from simulator.randomness import buffered_draws, stream
@@ -57,9 +59,23 @@ class BatchServiceTimeModel(ServiceTimeModel, Protocol):
         ...
 
 
+def service_duration(spec: ServiceSpec) -> DurationSpec:
+    """``spec``'s distribution in the parameters `block_drawer` draws from: a pareto's scale (its minimum) is
+    ``mean (shape - 1) / shape``, a weibull's ``mean / Gamma(1 + 1/shape)``; samples are drawn as empirical."""
+    if spec.distribution == "pareto":
+        return DurationSpec("pareto", spec.mean_s, shape=spec.shape,
+                            scale_s=spec.mean_s * (spec.shape - 1.0) / spec.shape)
+    if spec.distribution == "weibull":
+        return DurationSpec("weibull", spec.mean_s, shape=spec.shape,
+                            scale_s=spec.mean_s / math.gamma(1.0 + 1.0 / spec.shape))
+    if spec.distribution == SAMPLES:
+        return DurationSpec("empirical", spec.mean_s, samples_s=spec.samples_s)
+    return DurationSpec(spec.distribution, spec.mean_s, spec.cv)
+
+
 def _block_drawer(spec: ServiceSpec) -> Callable[[np.random.Generator, int], np.ndarray]:
     """A function drawing ``n`` service times at once from the distribution of ``spec``."""
-    return block_drawer(DurationSpec(spec.distribution, spec.mean_s, spec.cv))
+    return block_drawer(service_duration(spec))
 
 
 def service_sampler(spec: ServiceSpec, rng: np.random.Generator) -> Sampler:

@@ -3,7 +3,9 @@
 Each family is parameterised as researchers usually give it: exponential and deterministic by their mean,
 lognormal and gamma by mean and coefficient of variation (as the cost table's service times), Weibull by shape and
 scale (NumPy's ``weibull`` is the unit-scale form, multiplied here by the scale), empirical by its samples, drawn
-uniformly with replacement. Draws come in blocks (`simulator.randomness.buffered_draws`), so the sequence a seed
+uniformly with replacement. Pareto (service times only, `simulator.costs`) is the classical Pareto by shape and scale,
+support ``>= scale``: NumPy's ``pareto`` draws the Lomax (Pareto II, support ``>= 0``), so a draw is
+``scale x (1 + lomax)``. Draws come in blocks (`simulator.randomness.buffered_draws`), so the sequence a seed
 gives does not depend on how many draws a run makes.
 """
 
@@ -17,9 +19,12 @@ import numpy as np
 from simulator.config.specs import DurationSpec
 from simulator.randomness import buffered_draws
 
-__all__ = ["DURATION_DISTRIBUTIONS", "block_drawer", "duration_mean_s", "duration_sampler"]
+__all__ = ["DRAWN_DISTRIBUTIONS", "DURATION_DISTRIBUTIONS", "block_drawer", "duration_mean_s", "duration_sampler"]
 
 DURATION_DISTRIBUTIONS = ("exponential", "deterministic", "lognormal", "gamma", "weibull", "empirical")
+"""The families of a time to failure or to repair."""
+DRAWN_DISTRIBUTIONS = (*DURATION_DISTRIBUTIONS, "pareto")
+"""The families `block_drawer` draws: the durations' and the heavy-tailed service times' Pareto."""
 
 
 def duration_mean_s(distribution: str, mean_s: float = math.nan, cv: float = 0.0, shape: float = 1.0,
@@ -50,7 +55,10 @@ def block_drawer(spec: DurationSpec) -> Callable[[np.random.Generator, int], np.
     if spec.distribution == "empirical":
         samples = np.asarray(spec.samples_s, dtype=float)
         return lambda rng, n: rng.choice(samples, n)
-    raise ValueError(f"unknown distribution {spec.distribution!r}; known: {DURATION_DISTRIBUTIONS}")
+    if spec.distribution == "pareto":
+        pareto_shape, minimum = spec.shape, spec.scale_s
+        return lambda rng, n: minimum * (1.0 + rng.pareto(pareto_shape, n))
+    raise ValueError(f"unknown distribution {spec.distribution!r}; known: {DRAWN_DISTRIBUTIONS}")
 
 
 def duration_sampler(spec: DurationSpec, rng: np.random.Generator) -> Callable[[], float]:

@@ -14,6 +14,8 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from simulator.calibration.profile import ProfileError, load_profile, resolve_profile
 from simulator.config.network_spec import LinkSpec, NetworkSpec, network_problems
 from simulator.config.problems import Problems
@@ -26,6 +28,9 @@ from simulator.config.schema import (
     MAX_TIME_S,
     MAX_TOTAL_SLOTS,
     MIN_ARRIVALS_PER_CYCLE,
+    PARETO_SHAPE_MIN,
+    SAMPLES,
+    SHAPE_FAMILIES,
     ApplicationTable,
     ArrivalTable,
     DeviceCostTable,
@@ -175,28 +180,114 @@ def resolve_network(table: NetworkTable, groups: Mapping[str, list[str]], node_n
 
 def _hand_given_cost(model: ModelTable, device: DeviceCostTable, model_path: str, device_path: str,
                      problems: Problems) -> ServiceSpec:
-    """A device's cost with the model's fields as defaults; the coefficient of variation is fixed by the
-    exponential (1) and deterministic (0) distributions and bounded below for lognormal and gamma."""
+    """A device's cost with the model's fields as defaults; the family says which fields it takes (see
+    `_service_mean_cv_shape`)."""
     distribution = device.distribution or model.distribution
+    distribution_path = f"{device_path if device.distribution else model_path}.distribution"
+    mean, cv, shape = _service_mean_cv_shape(model, device, distribution, distribution_path, model_path,
+                                              device_path, problems)
+    memory = device.memory_bytes if device.memory_bytes is not None else model.memory_bytes
+    load = device.load_time_s if device.load_time_s is not None else model.load_time_s
+    return ServiceSpec(mean_s=mean, distribution=distribution, cv=cv,
+                       memory_bytes=0.0 if memory is None else memory, load_time_s=0.0 if load is None else load,
+                       batch_scaling=device.batch_scaling if device.batch_scaling is not None
+                       else model.batch_scaling, shape=shape, samples_s=device.samples_s or ())
+
+
+def _service_mean_cv_shape(model: ModelTable, device: DeviceCostTable, distribution: str, distribution_path: str,
+                           model_path: str, device_path: str, problems: Problems) -> tuple[float, float, float]:
+    """Mean, coefficient of variation and shape of a hand-given cost. ``samples`` takes only ``samples_s`` (its
+    mean and cv, population form, are the samples'); every other family takes ``mean_s``; the cv is fixed by
+    exponential (1) and deterministic (0), given for lognormal and gamma (bounded below), and follows from
+    ``shape`` for pareto (shape > 1, else no mean) and weibull. A field the family does not take is refused."""
+    mean = math.nan if device.mean_s is None else device.mean_s
+    if distribution == SAMPLES:
+        if device.mean_s is not None:
+            problems.add(f"{device_path}.mean_s", "a \"samples\" distribution's mean is the mean of its samples_s; "
+                         "remove mean_s (to reach another mean, scale the samples)")
+        if device.samples_s is None:
+            problems.add(f"{device_path}.samples_s", f"must list service times in seconds for distribution = "
+                         f"\"samples\" ({distribution_path}), e.g. samples_s = [0.04, 0.05, 0.09]")
+        else:
+            samples = np.asarray(device.samples_s, dtype=float)
+            mean = float(samples.mean())
+    elif device.samples_s is not None:
+        problems.add(f"{device_path}.samples_s", f"is the parameter of distribution = \"samples\"; this cost's "
+                     f"distribution is {distribution!r} ({distribution_path})")
+    elif device.mean_s is None:
+        problems.add(f"{device_path}.mean_s", "must be given: the mean service time in seconds (or give "
+                     "distribution = \"samples\" with samples_s)")
+    shape = _service_shape(model, device, distribution, model_path, device_path, problems)
     cv_path = f"{device_path}.cv" if device.cv is not None else f"{model_path}.cv"
     given_cv = device.cv if device.cv is not None else model.cv
+    if distribution in SHAPE_FAMILIES or distribution == SAMPLES:
+        if device.cv is not None:
+            follows = "its shape" if distribution in SHAPE_FAMILIES else "its samples_s"
+            problems.add(f"{device_path}.cv", f"a {distribution} distribution's cv follows from {follows}; remove cv")
+        if distribution == SAMPLES:
+            return mean, _samples_cv(device.samples_s or (1.0,)), shape
+        return mean, _shape_cv(distribution, shape), shape
     if distribution == "exponential" and given_cv is not None and given_cv != 1.0:
         problems.add(cv_path, f"an exponential distribution has cv = 1; got {given_cv} (use gamma or lognormal)")
     if distribution == "deterministic":
-        cv = 0.0
-    elif distribution == "exponential":
-        cv = 1.0
-    else:
-        cv = 1.0 if given_cv is None else given_cv
-        if cv < CV_MIN:
-            problems.add(cv_path, f"must be in [{CV_MIN:g}, {CV_MAX:g}] for a {distribution} distribution, got "
-                         f"{cv!r} (for no variation use distribution = \"deterministic\")")
-    memory = device.memory_bytes if device.memory_bytes is not None else model.memory_bytes
-    load = device.load_time_s if device.load_time_s is not None else model.load_time_s
-    return ServiceSpec(mean_s=device.mean_s, distribution=distribution, cv=cv,
-                       memory_bytes=0.0 if memory is None else memory, load_time_s=0.0 if load is None else load,
-                       batch_scaling=device.batch_scaling if device.batch_scaling is not None
-                       else model.batch_scaling)
+        return mean, 0.0, shape
+    if distribution == "exponential":
+        return mean, 1.0, shape
+    cv = 1.0 if given_cv is None else given_cv
+    if cv < CV_MIN:
+        problems.add(cv_path, f"must be in [{CV_MIN:g}, {CV_MAX:g}] for a {distribution} distribution, got "
+                     f"{cv!r} (for no variation use distribution = \"deterministic\")")
+    return mean, cv, shape
+
+
+def _service_shape(model: ModelTable, device: DeviceCostTable, distribution: str, model_path: str,
+                   device_path: str, problems: Problems) -> float:
+    """The shape of a pareto or weibull cost (the device's, else the model's); 1.0 for the other families, which
+    refuse a device's shape given with them (a model's: `_model_defaults_problems`)."""
+    shape_path = f"{device_path}.shape" if device.shape is not None else f"{model_path}.shape"
+    given = device.shape if device.shape is not None else model.shape
+    if distribution not in SHAPE_FAMILIES:
+        if device.shape is not None:
+            problems.add(shape_path, f"is the parameter of the pareto and weibull distributions; this cost's "
+                         f"distribution is {distribution!r}")
+        return 1.0
+    if given is None:
+        problems.add(f"{device_path}.shape", f"must be given for a {distribution} distribution (here or as "
+                     f"{model_path}.shape), e.g. shape = 1.5")
+        return math.nan
+    if distribution == "pareto" and given <= PARETO_SHAPE_MIN:
+        problems.add(shape_path, f"must be above {PARETO_SHAPE_MIN:g} for a pareto distribution, got {given!r}: "
+                     "at shape <= 1 the mean service time is infinite (1.5 is a common heavy tail)")
+        return math.nan
+    return given
+
+
+def _model_defaults_problems(model: ModelTable, path: str, problems: Problems) -> None:
+    """A model's ``shape`` or ``cv`` its own distribution does not take (a device's override may use them)."""
+    if model.shape is not None and model.distribution not in SHAPE_FAMILIES and not any(
+            device.distribution in SHAPE_FAMILIES for device in model.devices.values()):
+        problems.add(f"{path}.shape", f"is the parameter of the pareto and weibull distributions; this model's "
+                     f"distribution is {model.distribution!r}")
+    if model.cv is not None and (model.distribution in SHAPE_FAMILIES or model.distribution == SAMPLES):
+        follows = "its shape" if model.distribution in SHAPE_FAMILIES else "its samples_s"
+        problems.add(f"{path}.cv", f"a {model.distribution} distribution's cv follows from {follows}; remove cv")
+
+
+def _shape_cv(distribution: str, shape: float) -> float:
+    """The cv of a pareto (``1 / sqrt(shape (shape - 2))``, inf for shape <= 2: no variance) or weibull
+    (``sqrt(Gamma(1 + 2/shape) / Gamma(1 + 1/shape)**2 - 1)``) distribution of a given shape."""
+    if math.isnan(shape):
+        return math.nan
+    if distribution == "pareto":
+        return 1.0 / math.sqrt(shape * (shape - 2.0)) if shape > 2.0 else math.inf
+    log_ratio = math.lgamma(1.0 + 2.0 / shape) - 2.0 * math.lgamma(1.0 + 1.0 / shape)
+    return math.sqrt(math.expm1(log_ratio))
+
+
+def _samples_cv(samples_s: tuple[float, ...]) -> float:
+    """The cv of drawing uniformly from ``samples_s``: their population standard deviation over their mean."""
+    samples = np.asarray(samples_s, dtype=float)
+    return float(samples.std() / samples.mean())
 
 
 def _profile_costs(table: ModelTable, path: str, name: str, base_dir: Path,
@@ -251,6 +342,7 @@ def resolve_models(tables: Mapping[str, ModelTable], base_dir: Path, problems: P
             problems.add(f"{path}.devices", "must give the service time on at least one device kind, e.g. "
                          f"[{path}.devices.cpu-server] mean_s = 0.05 (or name a calibrated profile: "
                          "profile = \"cpu-2core\")")
+        _model_defaults_problems(table, path, problems)
         for kind, device in table.devices.items():
             devices[kind] = _hand_given_cost(table, device, path, f"{path}.devices.{kind}", problems)
         models[name] = ModelSpec(name=name, devices=devices, profile=binding)

@@ -60,8 +60,11 @@ __all__ = [
     "DURATION_TABLES",
     "EMPIRICAL",
     "MAX_SEED",
+    "PARETO_SHAPE_MIN",
     "PROCESS_TABLES",
     "QUEUE_DISCIPLINES",
+    "SAMPLES",
+    "SHAPE_FAMILIES",
     "SJF_SIZES",
     "ApplicationTable",
     "ArrivalTable",
@@ -79,7 +82,15 @@ __all__ = [
     "validate_file",
 ]
 
-DISTRIBUTIONS = ("deterministic", "exponential", "lognormal", "gamma")
+DISTRIBUTIONS = ("deterministic", "exponential", "lognormal", "gamma", "pareto", "weibull", "samples")
+"""Families of a hand-given service time: by ``mean_s`` (deterministic, exponential), ``mean_s`` and ``cv``
+(lognormal, gamma), ``mean_s`` and ``shape`` (pareto, weibull), or a device's own ``samples_s`` (samples)."""
+SHAPE_FAMILIES = ("pareto", "weibull")
+"""Service-time families given by mean and ``shape`` (the shape fixes their coefficient of variation)."""
+SAMPLES = "samples"
+"""The service-time family drawn uniformly with replacement from a device's hand-given ``samples_s``."""
+PARETO_SHAPE_MIN = 1.0
+"""A Pareto service time needs shape > 1: at shape <= 1 its mean is infinite."""
 EMPIRICAL = "empirical"
 """The distribution of a service time read from a calibrated profile (the measured samples, bootstrapped)."""
 QUEUE_DISCIPLINES = ("fifo", "priority", "sjf", "ps", "rr", "wfq")
@@ -155,6 +166,8 @@ ARRIVAL_TIME_S = InRange(0, MAX_TIME_S)
 """A point in time (start_s, a diurnal phase_s, a trace's time_s)."""
 CV = InRange(0.0, CV_MAX, unit="a coefficient of variation")
 MEAN_S = InRange(*MEAN_S_RANGE, unit="seconds")
+SHAPE = InRange(*WEIBULL_SHAPE_RANGE, unit="a shape")
+"""The shape of a pareto or weibull service time (a pareto one must also exceed 1)."""
 MODEL_MEMORY_BYTES = InRange(0.0, MEMORY_BYTES_MAX, unit="bytes")
 LOAD_TIME_S = InRange(0.0, LOAD_TIME_S_MAX, unit="seconds")
 BATCH_SCALING = InRange(0.0, 1.0, unit="the exponent of the batch size")
@@ -421,9 +434,11 @@ class NetworkTable(_Table):
 class DeviceCostTable(_Table):
     """``[models.NAME.devices.KIND]``: the service time on one device kind; fields not given are the model's."""
 
-    mean_s: Annotated[float, Checked(MEAN_S)]
+    mean_s: Annotated[float | None, Checked(MEAN_S)] = None
     distribution: Annotated[str | None, Checked(Choice(DISTRIBUTIONS))] = None
     cv: Annotated[float | None, Checked(CV)] = None
+    shape: Annotated[float | None, Checked(SHAPE)] = None
+    samples_s: Annotated[tuple[float, ...] | None, Checked(ListOf(MEAN_S, MAX_DURATION_SAMPLES))] = None
     memory_bytes: Annotated[float | None, Checked(MODEL_MEMORY_BYTES)] = None
     load_time_s: Annotated[float | None, Checked(LOAD_TIME_S)] = None
     batch_scaling: Annotated[float | None, Checked(BATCH_SCALING)] = None
@@ -443,6 +458,7 @@ class ModelTable(_Table):
 
     distribution: Annotated[str, Checked(Choice(DISTRIBUTIONS))] = "exponential"
     cv: Annotated[float | None, Checked(CV)] = None
+    shape: Annotated[float | None, Checked(SHAPE)] = None
     devices: dict[str, DeviceCost] = Field(default_factory=dict)
     profile: Annotated[str | None, Checked(NAME)] = None
     profile_model: Annotated[str | None, Checked(NAME)] = None

@@ -101,6 +101,8 @@ class ServiceSpec:
     """Service time of one model on one device kind: mean in seconds and distribution with its coefficient
     of variation (standard deviation / mean); the memory the model occupies while resident on a device of
     that kind (bytes) and the time to load it there (seconds). Distribution ``empirical``: from a profile.
+    ``pareto`` and ``weibull`` are given by mean and ``shape`` (their ``cv`` follows from it: inf for a pareto
+    shape <= 2), ``samples`` by the hand-given ``samples_s`` (``mean_s`` and ``cv`` are theirs).
 
     ``batch_scaling`` is the batch rule of a cost given by hand: a batch of ``b`` tasks takes one draw of the
     single-task time times ``b ** batch_scaling`` (0: a batch costs as much as one task, 1: as much as ``b``
@@ -114,6 +116,8 @@ class ServiceSpec:
     memory_bytes: float = 0.0
     load_time_s: float = 0.0
     batch_scaling: float | None = None
+    shape: float = 1.0
+    samples_s: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
