@@ -253,3 +253,20 @@ def test_run_policy_defaults_to_the_scenarios_policy_and_parameters():
     assert stepped.policy == "controller"
     pd.testing.assert_frame_equal(stepped.tasks, expected.tasks)
     pd.testing.assert_frame_equal(stepped.jobs, expected.jobs)
+
+
+def test_the_readme_stepping_example_runs_and_is_olb(monkeypatch):
+    """The README's stepping snippet runs as written (STYLE.md: every README snippet runs); its rule, the node
+    expected to be ready first with ties to the lowest index, is the OLB policy, so the stepped run equals
+    `run(..., "olb")` bit for bit."""
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    snippet = readme.split("### Stepping a run decision by decision", 1)[1].split("```python\n", 1)[1]
+    snippet = snippet.split("```", 1)[0]
+    monkeypatch.chdir(ROOT)
+    namespace: dict = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)
+    expected = run(load_scenario(ROOT / "scenarios" / "demo_edge_cloud.toml"), "olb", seed=1)
+    pd.testing.assert_frame_equal(namespace["result"].tasks, expected.tasks)
+    pd.testing.assert_frame_equal(namespace["result"].jobs, expected.jobs)
