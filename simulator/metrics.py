@@ -207,8 +207,8 @@ def explain_undefined(summary: Mapping[str, Any], scenario_path: str) -> tuple[d
 
     Returns:
         The reason per metric, and warnings (naming ``scenario_path``) for those that signal a problem with the
-        run; a scenario without deadlines has no SLO attainment, and one without repairs no time to repair, which is
-    expected and not warned about.
+        run; a scenario without deadlines has no SLO attainment, and one without repairs no time to repair, which
+        is expected and not warned about.
     """
     odd = {key for key, value in summary.items()
            if isinstance(value, float) and not math.isfinite(value) and key != "wall_s"}

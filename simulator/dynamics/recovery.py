@@ -52,8 +52,7 @@ class Recovery:
         self._retry_counts: dict[int, dict[int, int]] = {}  # job id -> stage -> retries so far
         self._saved_enqueue: dict[int, Any] = {}
         self.retries = 0
-        self.migrations = 0
-        self.wasted_work_s = 0.0
+        """Retries over the run (migrations and wasted work follow from the task rows, in `metrics.summarize`)."""
 
     # -- failure and repair ----------------------------------------------------------------------------------
 
@@ -78,12 +77,10 @@ class Recovery:
         else:
             self.held_queued[node.index] = list(queued)
             self.held.update((task, node.index) for task in queued)
-        for task, received_s, _ in running:  # every interrupted attempt is recorded before any job can end
+        for task, _, _ in running:  # every interrupted attempt is recorded before any job can end
             task.finish_s = now
             self.recorder.attempt(task, "failed")
             self.recorded.add(task)
-            if self.spec.on_failure != "resume":
-                self.wasted_work_s += received_s
         held = self.held_running.setdefault(node.index, [])
         for task, _, remaining_s in running:
             if task not in self.recorded:
@@ -180,7 +177,6 @@ class Recovery:
         """A task taken off its node before it started is recorded ``moved`` (a migration); returns its new
         attempt, not placed yet."""
         self.recorder.attempt(task, "moved")
-        self.migrations += 1
         return new_task(task.job, task.stage, self.env._now)
 
     def _sibling_carries_on(self, task: Task, recorded: bool) -> bool:
@@ -235,10 +231,9 @@ class Recovery:
             if not math.isnan(task.finish_s):
                 self.recorder.attempt(task, "finished")
                 continue
-            received_s = self.withdraw(task)
+            self.withdraw(task)
             if not math.isnan(task.start_s):
                 task.finish_s = now
-                self.wasted_work_s += received_s
             self.recorder.attempt(task, "cancelled")
         self.recorder.ended(job, state)
         job.tasks = NO_TASKS
