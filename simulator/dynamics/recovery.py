@@ -219,9 +219,10 @@ class Recovery:
     def end_job(self, job: Job, state: str) -> None:
         """End a live job before it finished (``failed`` or ``abandoned``): its live attempts are withdrawn and
         recorded ``cancelled`` (the service they had received is wasted), its finished tasks recorded."""
-        now = self.env._now
         del self.dispatcher.live_jobs[job.id]
         self.forget(job)
+        if self.dispatcher.redundancy is not None:
+            self.dispatcher.redundancy.end_groups(job)
         for task in job.tasks:
             if task is None:
                 continue
@@ -231,12 +232,16 @@ class Recovery:
             if not math.isnan(task.finish_s):
                 self.recorder.attempt(task, "finished")
                 continue
-            self.withdraw(task)
-            if not math.isnan(task.start_s):
-                task.finish_s = now
-            self.recorder.attempt(task, "cancelled")
+            self.cancel(task)
         self.recorder.ended(job, state)
         job.tasks = NO_TASKS
+
+    def cancel(self, task: Task) -> None:
+        """Take a live attempt back and record it ``cancelled`` (the service it had received wasted, in its row)."""
+        self.withdraw(task)
+        if not math.isnan(task.start_s):
+            task.finish_s = self.env._now
+        self.recorder.attempt(task, "cancelled")
 
     def forget(self, job: Job) -> None:
         """Drop the retry counts of a job that has left the system."""

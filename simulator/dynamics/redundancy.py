@@ -12,7 +12,6 @@ recovery treats it as any lost attempt (the retry, if any, races again).
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from simulator.workload import Job, Task, new_task
@@ -30,14 +29,6 @@ class Redundancy:
         self.recovery = dispatcher.recovery
         self.groups: dict[tuple[int, int], list[Task]] = {}
         self.cancelled = 0
-        recovery = dispatcher.recovery
-        end_job = recovery.end_job
-
-        def ending_job(job: Job, state: str) -> None:
-            self._end_groups(job)
-            end_job(job, state)
-
-        recovery.end_job = ending_job  # type: ignore[method-assign]
         for node in dispatcher.nodes:
             self._watch(node)
 
@@ -122,7 +113,7 @@ class Redundancy:
         task.job.tasks[task.stage.index] = task
         for sibling in members:
             if sibling is not task:
-                self._cancel(sibling)
+                self.recovery.cancel(sibling)
                 self.cancelled += 1
 
     def lost(self, task: Task, recorded: bool) -> bool:
@@ -143,9 +134,10 @@ class Redundancy:
             self.dispatcher.recorder.attempt(task, "cancelled")
         return True
 
-    def _end_groups(self, job: Job) -> None:
-        """The job ends early: members other than the job's current attempt are cancelled here (recovery ends
-        that one); failed members awaiting their replacement were recorded already."""
+    def end_groups(self, job: Job) -> None:
+        """The job ends early (`Recovery.end_job` calls this first): members other than the job's current attempt
+        are cancelled here (recovery ends that one); failed members awaiting their replacement were recorded
+        already."""
         recorded = self.recovery.recorded
         for stage in job.application.stages:
             for member in self.groups.pop((job.id, stage.index), ()):
@@ -154,12 +146,5 @@ class Redundancy:
                 if member in recorded:
                     recorded.discard(member)
                 else:
-                    self._cancel(member)
-
-    def _cancel(self, task: Task) -> None:
-        """Take a member back; recorded ``cancelled``, the service it had received wasted (in its row)."""
-        self.recovery.withdraw(task)
-        if not math.isnan(task.start_s):
-            task.finish_s = self.dispatcher.env._now
-        self.dispatcher.recorder.attempt(task, "cancelled")
+                    self.recovery.cancel(member)
 
