@@ -8,6 +8,7 @@ import math
 import tomllib
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import MINIMAL, SCENARIOS
 from hypothesis import given, settings
@@ -18,6 +19,7 @@ from simulator.config import load_scenario, parse_scenario
 from simulator.errors import ScenarioError
 from simulator.policies import IMMEDIATE, Policy, TaskView
 from simulator.simulation import run
+from simulator.stepping import DecisionStepper
 from simulator.workload import Task
 
 pytestmark = pytest.mark.unit
@@ -54,7 +56,7 @@ rate_per_s = 1.2
 """Two one-slot nodes of speeds 1 and 2.5, lognormal sizes, a stage of work 2: known times differ per node."""
 
 
-class Observer(Policy):
+class ViewRecorder(Policy):
     """Places each task on a uniformly random available node and keeps what the view said at each decision."""
 
     modes = (IMMEDIATE,)
@@ -80,9 +82,9 @@ class Observer(Policy):
         return candidates[int(self.rng_.integers(len(candidates)))]
 
 
-def observed_run(text: str, seed: int = 3, **overrides: object) -> tuple[Observer, object]:
+def observed_run(text: str, seed: int = 3, **overrides: object) -> tuple[ViewRecorder, object]:
     scenario = parse_scenario(_with(text, overrides))
-    policy = Observer()
+    policy = ViewRecorder()
     return policy, run(scenario, policy, seed=seed)
 
 
@@ -268,3 +270,23 @@ def test_validate_says_sizes_are_known(capsys: pytest.CaptureFixture[str]):
 
 def test_the_park_scenario_is_clairvoyant():
     assert load_scenario(SCENARIOS / "rl" / "park_load_balance.toml").policy.clairvoyant
+
+
+@pytest.mark.parametrize("policy", ["least_work_left", "shortest_expected_delay"])
+def test_a_stepped_clairvoyant_run_is_the_policys_own_run(policy: str):
+    """Decision points (`simulator.stepping`) see the same sizes: stepping the policy gives its own run exactly."""
+    scenario = load_scenario(SCENARIOS / "rl" / "park_load_balance.toml", {"simulation.max_jobs": 300})
+    expected = run(scenario, policy, seed=7)
+    stepped = DecisionStepper(scenario, seed=7).run_policy(policy)
+    pd.testing.assert_frame_equal(stepped.tasks, expected.tasks)
+
+
+def test_on_identical_servers_shortest_expected_delay_decides_as_least_work_left():
+    """With equal speeds and no transfers a task's own service is the same everywhere, so both policies rank the
+    nodes alike and (drawing ties from the same stream) produce the same run."""
+    scenario = load_scenario(SCENARIOS / "validation" / "mmc.toml",
+                             {"simulation.max_jobs": 2000, "policy.clairvoyant": True, "nodes.server.count": 4,
+                              "nodes.server.slots": 1})
+    tables = [run(scenario, name, seed=2).tasks for name in ("least_work_left", "shortest_expected_delay")]
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    assert tables[0]["node"].nunique() == 4
