@@ -11,6 +11,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 from rl_support import TINY, write
 
 pytest.importorskip("stable_baselines3")
@@ -202,3 +203,17 @@ def test_evaluation_table_uses_the_runners_t_interval():
     assert table.loc["a", "response_time_mean_s_mean"] == mean and table.loc["a", "response_time_mean_s_ci_low"] == low
     assert table.loc["a", "response_time_mean_s_ci_high"] == high and table.loc["a", "n"] == 3
     assert table.loc["b", "response_time_p95_s_mean"] == 6.0 and np.isnan(table.loc["b", "response_time_p95_s_ci_low"])
+
+
+def test_the_readme_training_snippet_runs(tmp_path, monkeypatch, capsys):
+    """The README's Python example of training and evaluation runs as written (STYLE.md: every README snippet runs),
+    from a fresh directory, and prints the comparison it promises."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Training an agent"):]
+    snippet = section[section.index("```python") + len("```python"):]
+    snippet = snippet[:snippet.index("```")]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(snippet, "README.md", "exec"), {})
+    output = capsys.readouterr().out
+    assert "drl(park_demo.zip)" in output and "least_loaded" in output and "response_time_mean_s" in output
+    assert (tmp_path / "agents" / "park_demo.zip").exists()
