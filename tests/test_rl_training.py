@@ -38,7 +38,9 @@ def test_a_trained_agent_beats_random_on_held_out_seeds(drl_agents):
     """3,000 MaskablePPO steps on three servers, one ten times faster: on seeds it never trained on the agent's
     mean response time is far below random's (random overloads the slow servers) and near the fast server's."""
     scenario = load_scenario(drl_agents["tiny"].with_suffix(".toml"))
-    runs = evaluate(scenario, [drl_agents["tiny"], "random"], list(HELD_OUT))
+    runs = evaluate(scenario, [drl_agents["tiny"], "random"], list(HELD_OUT), workers=2)  # in spawned processes
+    assert runs[["policy", "seed"]].values.tolist() == [[label, seed] for label in ("drl(tiny.zip)", "random")
+                                                          for seed in HELD_OUT]
     table = evaluation_table(runs).set_index("policy")
     agent = table.loc["drl(tiny.zip)", "response_time_mean_s_mean"]
     random = table.loc["random", "response_time_mean_s_mean"]
