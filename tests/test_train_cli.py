@@ -103,5 +103,7 @@ def test_agent_file_refusals_name_the_file(tmp_path):
         assert f"policy.params policy 'drl': agent: {tmp_path / name}: {message}" in str(caught.value)
         with pytest.raises(UserInputError, match=message.replace("(", r"\(")):
             read_agent_metadata(tmp_path / name)
-    with pytest.raises(ScenarioError, match="agent must be the path of an agent file"):
+    with pytest.raises(ScenarioError, match="policy.params policy 'drl' needs parameter 'agent' \\(it has no default"):
         load_scenario(scenario, {"policy.name": "drl"})
+    with pytest.raises(ScenarioError, match="agent must be the path of an agent file"):
+        load_scenario(scenario, {"policy.name": "drl", "policy.params.agent": ""})
