@@ -20,7 +20,7 @@ from simulator.config.specs import eligible_nodes
 from simulator.costs import CostTable
 from simulator.errors import UserInputError
 from simulator.rl import REWARD_TERMS, AllocationEnv, Observer, parse_reward
-from simulator.stepping import shortest_response_s
+from simulator.run_meter import shortest_response_s
 from simulator.workload import compile_applications
 
 TINY = """

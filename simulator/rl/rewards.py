@@ -1,12 +1,12 @@
 """Rewards of `AllocationEnv`: named terms, each minus the growth of a cost of the run between two decisions.
 
-Each term is a difference of the stepped run's running totals (`simulator.stepping.RunMeter`), so over an episode
+Each term is a difference of the stepped run's running totals (`simulator.run_meter.RunMeter`), so over an episode
 the rewards of a term add up to minus that cost of the whole run:
 
 - ``response``: minus the integral of the number of jobs in the system; by Little's law its sum is minus the total
   time jobs spent in the system (unfinished ones up to the end), so maximising it minimises mean response time.
 - ``slowdown``: minus the integral of the sum of the jobs' inverse shortest response times: its sum is minus the
-  sum of the jobs' slowdowns (response time over `simulator.stepping.shortest_response_s`).
+  sum of the jobs' slowdowns (response time over `simulator.run_meter.shortest_response_s`).
 - ``slo``: minus the number of deadline misses (counted when a deadline passes with its job not complete).
 - ``energy``: minus the joules all nodes drew (the scenario's power model).
 - ``load_variance``: minus the integral of the variance, over the nodes, of their utilization (busy slots / slots).
@@ -23,7 +23,7 @@ import numpy as np
 
 from simulator.config import Scenario
 from simulator.errors import UserInputError
-from simulator.stepping import RunMeter
+from simulator.run_meter import RunMeter
 
 __all__ = ["REWARD_TERMS", "meter_costs", "parse_reward", "term_units"]
 
