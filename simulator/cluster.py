@@ -31,7 +31,8 @@ class Node:
     """A compute node in a run.
 
     ``load`` counts tasks assigned and not finished (transferring, queued or running); ``backlog_s`` is the
-    sum of their expected service times, from which policies estimate when the node can start new work.
+    sum of their service times as their ``exec_s`` gives them (expected, or known when sizes are), from which
+    policies estimate when the node can start new work.
 
     Lifecycle (docs/dynamics.md): ``up``, `queued_tasks`, `remove`, `drain` and `start_with` let the dynamics
     layer take work off a node and put it back. A run without dynamics calls none of them, and they add nothing
@@ -88,12 +89,17 @@ class Node:
 
     def expected_ready_time_s(self) -> float:
         """When a task assigned now is expected to start: now if a slot is free for it, otherwise now plus
-        the remaining expected work ahead of it spread over the slots."""
+        the remaining work ahead of it spread over the slots."""
         now = self.env.now
         if self.load < self.slots:
             return now
-        elapsed = self.busy * now - self.running_start_sum_s
-        return now + max(0.0, self.backlog_s - elapsed) / self.slots
+        return now + self.work_left_s() / self.slots
+
+    def work_left_s(self) -> float:
+        """Service the tasks assigned here and not finished still need (in transfer, queued, the rest of running
+        ones): the backlog less the service running tasks have received. Expected, or exact when task sizes are
+        known (`simulator.sizes`: the backlog then sums known service times)."""
+        return max(0.0, self.backlog_s - (self.busy * self.env._now - self.running_start_sum_s))
 
     def enqueue(self, task: Task) -> None:
         """A task whose inputs have arrived: start it if a slot is free, else queue it."""
@@ -104,7 +110,7 @@ class Node:
             event = self._idle_events.pop()
             event._value = task
             event.callbacks = self._completion_callbacks
-            heapq.heappush(self._queue, (now + task.stage.samplers[self.index](),  # type: ignore[misc]
+            heapq.heappush(self._queue, (now + task.samplers[self.index](),  # type: ignore[misc]
                                          NORMAL, next(self._event_ids), event))
         elif self._priority:
             heapq.heappush(self._heap, (task.job.priority, next(self._sequence), task))
@@ -116,7 +122,7 @@ class Node:
         now = self.env._now
         task.finish_s = now
         self.load -= 1
-        self.backlog_s -= task.stage.exec_mean_s[self.index]
+        self.backlog_s -= task.exec_s[self.index]
         if self._priority:
             following = heapq.heappop(self._heap)[2] if self._heap else None
         else:
@@ -126,7 +132,7 @@ class Node:
             self.running_start_sum_s += now - task.start_s
             event._value = following
             event.callbacks = self._completion_callbacks
-            heapq.heappush(self._queue, (now + following.stage.samplers[self.index](),  # type: ignore[misc]
+            heapq.heappush(self._queue, (now + following.samplers[self.index](),  # type: ignore[misc]
                                          NORMAL, next(self._event_ids), event))
         else:
             self.running_start_sum_s -= task.start_s
@@ -139,7 +145,7 @@ class Node:
         task.start_s = now
         self.running_start_sum_s += now
         if service_s != service_s:
-            service_s = task.stage.samplers[self.index]()  # type: ignore[misc]
+            service_s = task.samplers[self.index]()  # type: ignore[misc]
         event._value = task
         event.callbacks = self._completion_callbacks
         heapq.heappush(self._queue, (now + service_s, NORMAL, next(self._event_ids), event))
@@ -195,7 +201,7 @@ class Node:
         index = self.index
         for task in tasks:
             self.load -= 1
-            self.backlog_s -= task.stage.exec_mean_s[index]
+            self.backlog_s -= task.exec_s[index]
 
     def start_with(self, task: Task, service_s: float) -> None:
         """Start ``task`` now on a free slot for exactly ``service_s`` (a resumed task's remaining service); the
@@ -468,7 +474,7 @@ class ModelServerNode(Node):
         now = self.env._now
         load_s = self._make_resident(model, serving) if serving is not None else 0.0
         if size == 1 or serving is None or serving.batch_sampler is None:
-            sampler = tasks[0].stage.samplers[self.index]
+            sampler = tasks[0].samplers[self.index]
             assert sampler is not None, "dispatcher placed a task on a node it cannot run on"
             service_s = sampler()
         else:
@@ -494,7 +500,7 @@ class ModelServerNode(Node):
         index = self.index
         for task in tasks:
             task.finish_s = now
-            self.backlog_s -= task.stage.exec_mean_s[index]
+            self.backlog_s -= task.exec_s[index]
         self.load -= size
         self._dispatch()
         for task in tasks:

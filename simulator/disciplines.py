@@ -91,7 +91,7 @@ class _OrderedQueueNode(Node):
         task: Task = event._value
         task.finish_s = self.env._now
         self.load -= 1
-        self.backlog_s -= task.stage.exec_mean_s[self.index]
+        self.backlog_s -= task.exec_s[self.index]
         self.running_start_sum_s -= task.start_s
         if self._waiting:
             _, _, following, service_s = heappop(self._waiting)
@@ -129,9 +129,9 @@ class ShortestJobFirstNode(_OrderedQueueNode):
 
     def _order(self, task: Task) -> tuple[float, float]:
         if self._by_drawn:
-            size = task.stage.samplers[self.index]()  # type: ignore[misc]
+            size = task.samplers[self.index]()  # type: ignore[misc]
             return size, size
-        return task.stage.exec_mean_s[self.index], math.nan
+        return task.exec_s[self.index], math.nan
 
 
 class WeightedFairNode(_OrderedQueueNode):
@@ -180,7 +180,7 @@ class WeightedFairNode(_OrderedQueueNode):
         if last <= self._virtual:  # not backlogged in GPS: it joins
             self._weights[application] = spec.weight
             self._backlogged_weight += spec.weight
-        tag = max(self._virtual, last) + task.stage.exec_mean_s[self.index] / spec.weight
+        tag = max(self._virtual, last) + task.exec_s[self.index] / spec.weight
         self._last_tag[application] = tag
         heappush(self._backlogged, (tag, application))
         return tag, math.nan
@@ -217,15 +217,11 @@ class ProcessorSharingNode(Node):
         """Tasks beyond the node's slots (they all share the node; none waits idle)."""
         return max(0, len(self._in_service) - self.slots)
 
-    def expected_ready_time_s(self) -> float:
-        """Now if a task assigned now would get a whole slot, otherwise now plus the remaining expected work
-        spread over the slots."""
-        now = self.env._now
-        if self.load < self.slots:
-            return now
-        self._advance(now)
+    def work_left_s(self) -> float:
+        """The backlog less the service the tasks sharing the node have attained."""
+        self._advance(self.env._now)
         attained = len(self._in_service) * self._virtual - self._virtual_start_sum
-        return now + max(0.0, self.backlog_s - attained) / self.slots
+        return max(0.0, self.backlog_s - attained)
 
     def slot_intervals(self) -> list[tuple[float, float]]:
         """Busy slot intervals: their total is the integral of ``min(n, slots)``."""
@@ -241,7 +237,7 @@ class ProcessorSharingNode(Node):
         now = self.env._now
         self._advance(now)
         task.start_s = now
-        size = task.stage.samplers[self.index]()  # type: ignore[misc]
+        size = task.samplers[self.index]()  # type: ignore[misc]
         heappush(self._in_service, (self._virtual + size, next(self._sequence), task, self._virtual))
         self._virtual_start_sum += self._virtual
         self._changed(now)
@@ -270,7 +266,7 @@ class ProcessorSharingNode(Node):
             self._virtual = self._virtual_start_sum = 0.0
         task.finish_s = now
         self.load -= 1
-        self.backlog_s -= task.stage.exec_mean_s[self.index]
+        self.backlog_s -= task.exec_s[self.index]
         self._changed(now)
         self._on_task_done(task)
 
@@ -338,20 +334,17 @@ class RoundRobinNode(Node):
     def queue_length(self) -> int:
         return len(self._waiting)
 
-    def expected_ready_time_s(self) -> float:
+    def work_left_s(self) -> float:
         """As `Node`'s, with the service already received by preempted tasks taken off the backlog."""
-        now = self.env._now
-        if self.load < self.slots:
-            return now
-        elapsed = self.busy * now - self.running_start_sum_s + self._attained_s
-        return now + max(0.0, self.backlog_s - elapsed) / self.slots
+        elapsed = self.busy * self.env._now - self.running_start_sum_s + self._attained_s
+        return max(0.0, self.backlog_s - elapsed)
 
     def slot_intervals(self) -> list[tuple[float, float]]:
         """Busy slot intervals: a slot is busy from taking a task until it has none to take."""
         return self._busy_slots.intervals()
 
     def enqueue(self, task: Task) -> None:
-        size = task.stage.samplers[self.index]()  # type: ignore[misc]
+        size = task.samplers[self.index]()  # type: ignore[misc]
         if self._idle_events:
             self._run(task, size, 0.0, self._idle_events.pop())
             self._busy_slots.set_level(self.busy, self.env._now)
@@ -386,7 +379,7 @@ class RoundRobinNode(Node):
         if finished:
             task.finish_s = now
             self.load -= 1
-            self.backlog_s -= task.stage.exec_mean_s[self.index]
+            self.backlog_s -= task.exec_s[self.index]
             self._on_task_done(task)
 
     # -- lifecycle (docs/dynamics.md) --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from simulator.network import Network
 from simulator.policies import BATCH, Policy, SystemView
 from simulator.policies.base import StageGraph
 from simulator.recorder import Recorder
-from simulator.workload import NO_TASKS, CompiledApplication, CompiledStage, Job, Task, new_job, new_task
+from simulator.workload import NO_TASKS, CompiledApplication, CompiledStage, Job, KnownSize, Task, new_job, new_task
 
 
 class _ArrivalStream:
@@ -98,6 +98,19 @@ class ReadOnlyView:
     def queue_length(self, node: int) -> int:
         return self._nodes[node].queue_length
 
+    @property
+    def sizes_known(self) -> bool:
+        return self._dispatcher.sizes_known
+
+    def work_left_s(self, node: int) -> float:
+        return self._nodes[node].work_left_s()
+
+    def known_service_s(self, task: Task, node: int) -> float:
+        return task.exec_s[node] if self._dispatcher.sizes_known else math.nan
+
+    def task_size_s(self, task: Task) -> float:
+        return cast(KnownSize, task.samplers).size_s if self._dispatcher.sizes_known else math.nan
+
     def expected_ready_time_s(self, node: int) -> float:
         return self._nodes[node].expected_ready_time_s()
 
@@ -143,6 +156,8 @@ class Dispatcher:
 
     view_class: type[ReadOnlyView] = ReadOnlyView
     """The policies' view (a dynamic run's dispatcher gives one that leaves out unavailable nodes)."""
+    sizes_known = False
+    """Whether tasks know their size when placed (`simulator.sizes.ClairvoyantDispatcher`)."""
 
     def __init__(self, env: simpy.Environment, nodes: list[Node], network: Network,
                  applications: list[CompiledApplication], policy: Policy, policy_rng: np.random.Generator,
@@ -261,7 +276,7 @@ class Dispatcher:
         node = self.nodes[node_index]
         task.node = node_index
         node.load += 1
-        node.backlog_s += task.stage.exec_mean_s[node_index]
+        node.backlog_s += task.exec_s[node_index]
         if not task.stage.predecessors and task.job.source < 0:  # nothing to move: the common fast path
             task.ready_s = now
             node.enqueue(task)

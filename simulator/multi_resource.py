@@ -69,12 +69,18 @@ class MultiResourceNode(Node):
         done_s = self.busy * now - self._slot_start_sum_s
         return now + max(0.0, self._slot_work_s - done_s) / self.slots
 
+    def work_left_s(self) -> float:
+        """The backlog less the service running tasks have received, each task counted once whatever slots it
+        holds (``expected_ready_time_s`` weighs tasks by their slots instead)."""
+        running = self.slots - len(self._idle_events)  # one slot event per running task
+        return max(0.0, self.backlog_s - (running * self.env._now - self.running_start_sum_s))
+
     def enqueue(self, task: Task) -> None:
         """A task whose inputs have arrived joins the queue; the queue's head starts as soon as its demand fits."""
         spec = task.stage.spec
         self._claimed_slots += spec.slots
         self._claimed_memory_bytes += spec.memory_bytes
-        self._slot_work_s += spec.slots * task.stage.exec_mean_s[self.index]
+        self._slot_work_s += spec.slots * task.exec_s[self.index]
         if self._priority:
             heapq.heappush(self._heap, (task.job.priority, next(self._sequence), task))
         else:
@@ -103,7 +109,8 @@ class MultiResourceNode(Node):
             now = self.env._now
             task.start_s = now
             self._slot_start_sum_s += spec.slots * now
-            sampler = task.stage.samplers[self.index]
+            self.running_start_sum_s += now
+            sampler = task.samplers[self.index]
             assert sampler is not None, "dispatcher placed a task on a node it cannot run on"
             event = self._idle_events.pop()  # at most `slots` tasks run, each holding at least one slot
             event._value = task
@@ -118,7 +125,8 @@ class MultiResourceNode(Node):
         self._unheld_slots += spec.slots
         self._unheld_memory_bytes += spec.memory_bytes
         self._slot_start_sum_s -= spec.slots * task.start_s
-        exec_mean_s = task.stage.exec_mean_s[self.index]
+        self.running_start_sum_s -= task.start_s
+        exec_mean_s = task.exec_s[self.index]
         self._slot_work_s -= spec.slots * exec_mean_s
         self.backlog_s -= exec_mean_s
         self.load -= 1
@@ -140,10 +148,11 @@ class MultiResourceNode(Node):
                                f"bytes free, {self._unheld_slots} and {self._unheld_memory_bytes:g} are")
         self._unheld_slots -= spec.slots
         self._unheld_memory_bytes -= spec.memory_bytes
-        self._slot_work_s += spec.slots * task.stage.exec_mean_s[self.index]
+        self._slot_work_s += spec.slots * task.exec_s[self.index]
         now = self.env._now
         task.start_s = now
         self._slot_start_sum_s += spec.slots * now
+        self.running_start_sum_s += now
         event = self._free_event()
         event._value = task
         event.callbacks = self._finish_callbacks
@@ -155,7 +164,8 @@ class MultiResourceNode(Node):
         self._unheld_slots += spec.slots
         self._unheld_memory_bytes += spec.memory_bytes
         self._slot_start_sum_s -= spec.slots * task.start_s
-        self._slot_work_s -= spec.slots * task.stage.exec_mean_s[self.index]
+        self.running_start_sum_s -= task.start_s
+        self._slot_work_s -= spec.slots * task.exec_s[self.index]
         return self.env._now - task.start_s
 
     def _slot_freed(self, event: simpy.Event) -> None:
@@ -168,7 +178,7 @@ class MultiResourceNode(Node):
         spec = task.stage.spec
         self._claimed_slots -= spec.slots
         self._claimed_memory_bytes -= spec.memory_bytes
-        self._slot_work_s -= spec.slots * task.stage.exec_mean_s[self.index]
+        self._slot_work_s -= spec.slots * task.exec_s[self.index]
         self._start_fitting()
         return 0.0
 

@@ -134,15 +134,20 @@ class Simulation:
         self.world: World | None = None
         self.reallocation: Reallocation | None = None
         dispatcher_class: type[Dispatcher] = Dispatcher
-        dynamic_options: dict[str, Any] = {}
+        dispatcher_options: dict[str, Any] = {}
         if scenario.is_dynamic:  # only then: a static run executes the plain dispatcher and nodes
             from simulator.dynamics import DynamicDispatcher
 
-            dispatcher_class, dynamic_options = DynamicDispatcher, {"recovery": scenario.recovery}
+            dispatcher_class, dispatcher_options = DynamicDispatcher, {"recovery": scenario.recovery}
+        if scenario.policy.clairvoyant:  # only then: tasks draw their size at release
+            from simulator.sizes import TaskSizes, clairvoyant
+
+            dispatcher_class = clairvoyant(dispatcher_class)
+            dispatcher_options["sizes"] = TaskSizes(scenario, self.seed)
         self.dispatcher = dispatcher_class(
             self.env, [], self.network, self.applications, policy, stream(seed, "policy"), self.recorder,
             mode=scenario.policy.mode, batch_interval_s=scenario.policy.batch_interval_s,
-            max_jobs=scenario.simulation.max_jobs, **dynamic_options,
+            max_jobs=scenario.simulation.max_jobs, **dispatcher_options,
         )
         self.nodes = build_nodes(self.env, scenario, self.costs, self.seed, self.dispatcher.on_task_done)
         self.dispatcher.nodes.extend(self.nodes)

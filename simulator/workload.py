@@ -9,6 +9,7 @@ them per task.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,6 +116,26 @@ def compile_applications(scenario: Scenario, costs: ServiceTimeModel, seed: int)
     return applications
 
 
+class KnownSize:
+    """A clairvoyant task's (`simulator.sizes`) stand-in for its stage's samplers: "drawing" its service time on
+    node n gives its known service time there. ``factor`` is r; ``size_s`` the task's size as a duration on a node
+    of speed 1 (r x its model's mean on its first device kind x the stage's work)."""
+
+    __slots__ = ("factor", "service_s", "size_s")
+
+    def __init__(self, factor: float, size_s: float, service_s: list[float]) -> None:
+        self.factor = factor
+        self.size_s = size_s
+        self.service_s = service_s
+
+    def __getitem__(self, node: int) -> Sampler:
+        return self.service_s[node].__float__  # a float's own __float__: a sampler that always gives that float
+
+
+ServiceSamplers = Sequence[Sampler | None] | KnownSize
+"""What a task draws its service time on a node from: its stage's samplers, or its known size."""
+
+
 NO_TASKS: list[Task | None] = []
 """The task list of a job once recorded (see `Dispatcher._result_delivered`); shared, never written to."""
 
@@ -154,11 +175,18 @@ class Task:
     ``dispatch_s``: predecessors done (released for placement; in batch mode, the tick that placed it);
     ``ready_s``: inputs arrived at the node; ``start_s``/``finish_s``: service. ``inputs_pending`` is set
     only when inputs travel. It also satisfies the policies' read-only `TaskView`. Made by `new_task`.
+
+    ``samplers[node]`` draws the task's service time on a node and ``exec_s[node]`` is what the node counts in
+    its backlog: its stage's samplers and expected times, or, for a task whose size is known (`simulator.sizes`),
+    its known service time on each node. Nodes read them off the task, never off the stage.
     """
 
-    __slots__ = ("dispatch_s", "finish_s", "inputs_pending", "job", "node", "ready_s", "stage", "start_s")
+    __slots__ = ("dispatch_s", "exec_s", "finish_s", "inputs_pending", "job", "node", "ready_s", "samplers", "stage",
+                 "start_s")
     job: Job
     stage: CompiledStage
+    samplers: ServiceSamplers
+    exec_s: Sequence[float]
     node: int
     dispatch_s: float
     ready_s: float
@@ -237,6 +265,8 @@ def new_task(job: Job, stage: CompiledStage, dispatch_s: float) -> Task:
     task: Task = _new_object(Task)
     task.job = job
     task.stage = stage
+    task.samplers = stage.samplers
+    task.exec_s = stage.exec_mean_s
     task.node = -1
     task.dispatch_s = dispatch_s
     task.ready_s = math.nan
@@ -244,3 +274,11 @@ def new_task(job: Job, stage: CompiledStage, dispatch_s: float) -> Task:
     task.finish_s = math.nan
     job.tasks[stage.index] = task
     return task
+
+
+def new_attempt(task: Task, dispatch_s: float) -> Task:
+    """A new attempt (or a replica) of ``task``, released at ``dispatch_s``: the same work, so a known size stays."""
+    attempt = new_task(task.job, task.stage, dispatch_s)
+    attempt.samplers = task.samplers
+    attempt.exec_s = task.exec_s
+    return attempt

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from simulator.calibration.profile import ProfileError, load_profile
 from simulator.config.network_spec import NetworkSpec
 from simulator.config.problems import Problems
-from simulator.config.schema import EMPIRICAL, MAX_FAILURE_EVENTS, MAX_MONITOR_SAMPLES
+from simulator.config.schema import EMPIRICAL, MAX_FAILURE_EVENTS, MAX_MONITOR_SAMPLES, SAMPLES
 from simulator.config.specs import (
     RESOURCE_QUEUES,
     ApplicationSpec,
@@ -17,13 +17,16 @@ from simulator.config.specs import (
     FailureProcessSpec,
     ModelSpec,
     NodeSpec,
+    PolicySpec,
     RebalancingSpec,
+    ServiceSpec,
     SimulationSpec,
     eligible_node_names,
     memory_limits_residency,
 )
 
-__all__ = ["check_batch_rules", "check_endless_processes", "check_placement_and_routes", "check_queue_disciplines",
+__all__ = ["check_batch_rules", "check_clairvoyance", "check_endless_processes",
+           "check_placement_and_routes", "check_queue_disciplines",
            "check_replicas", "check_resource_demands", "check_run_ends"]
 
 
@@ -226,3 +229,54 @@ def check_replicas(problems: Problems, nodes: Sequence[NodeSpec], models: Mappin
                 problems.warn(f"applications.{application.name}.stages.{stage.name}.replicas",
                               f"is {stage.replicas}, but the stage may run on only {len(eligible)} nodes "
                               f"({', '.join(eligible)}): a task runs on at most {len(eligible)} at once")
+
+
+def _size_law(service: ServiceSpec) -> tuple[object, ...]:
+    """What a service time divided by its mean follows: the family and its shape parameter (cv, shape, or the
+    samples over their mean); two device kinds with equal laws scale one size factor by their means exactly."""
+    if service.distribution == "deterministic":
+        return ("deterministic",)
+    if service.distribution in ("pareto", "weibull"):
+        return service.distribution, service.shape
+    if service.distribution == SAMPLES:
+        return SAMPLES, tuple(round(sample / service.mean_s, 12) for sample in sorted(service.samples_s))
+    return service.distribution, service.cv
+
+
+def check_clairvoyance(problems: Problems, policy: PolicySpec, nodes: Sequence[NodeSpec],
+                       models: Mapping[str, ModelSpec], applications: Mapping[str, ApplicationSpec]) -> None:
+    """``clairvoyant`` draws one size factor per task and scales it by the task's expected time on each node
+    (`simulator.sizes`): exact only when every device kind of a stage's model has the same law up to its mean,
+    and only for costs given by hand (a profile's measured latencies and batch curves are not a law times a
+    mean) on nodes that serve one task per slot (model servers batch and load models)."""
+    if not policy.clairvoyant:
+        return
+    path = "policy.clairvoyant"
+    used = dict.fromkeys(stage.model for application in applications.values() for stage in application.stages)
+    for name in used:
+        model = models[name]
+        if model.profile is not None or any(service.distribution == EMPIRICAL for service in model.devices.values()):
+            problems.add(path, f"is true, but model {name!r} takes its costs from a calibrated profile: task sizes "
+                         "are known only for costs given by hand (mean_s with a distribution); set clairvoyant = "
+                         "false or give the model's costs by hand")
+            continue
+        batched = [kind for kind, service in model.devices.items() if service.batch_scaling is not None]
+        if batched:
+            problems.add(path, f"is true, but model {name!r} has a batch curve (batch_scaling) on device kind "
+                         f"{batched[0]!r}: a batch's time is not the sum of known task sizes; set clairvoyant = "
+                         "false or remove batch_scaling")
+            continue
+        laws = {kind: _size_law(service) for kind, service in model.devices.items()}
+        if len(set(laws.values())) > 1:
+            described = ", ".join(f"{kind}: {' '.join(map(str, law))}" for kind, law in laws.items())
+            problems.add(path, f"is true, but model {name!r} has service times of different families or shapes "
+                         f"on its device kinds ({described}): one known size cannot give each kind's times; set "
+                         "clairvoyant = false or give every device kind the same distribution and cv (or shape)")
+    for node in nodes:
+        if node.max_batch_size > 1 or memory_limits_residency(node, models):
+            why = (f"batches (max_batch_size = {node.max_batch_size})" if node.max_batch_size > 1
+                   else f"loads models into a limited memory (memory_bytes = {node.memory_bytes:.4g})")
+            problems.add(path, f"is true, but node group {node.group!r} {why}, as a model server does: known "
+                         "sizes apply to nodes that serve one task per slot; set clairvoyant = false, or "
+                         "max_batch_size = 1 and no memory_bytes limit on that group")
+            return

@@ -80,13 +80,13 @@ def resolve_policy(table: PolicyTable, base_dir: Path, problems: Problems) -> Po
 
     A user's ``path/file.py:Class`` is read relative to the scenario's directory and kept under the name that
     finds it from any directory and process (its absolute path), so a worker of a sweep loads the same class."""
-    spec = PolicySpec(table.name, table.params, table.mode, table.batch_interval_s)
+    spec = PolicySpec(table.name, table.params, table.mode, table.batch_interval_s, table.clairvoyant)
     try:
         cls = policy_class(table.name, base_dir=base_dir)
     except UnknownPolicyError as error:
         problems.add("policy.name", str(error))
         return spec
-    spec = PolicySpec(cls.name, table.params, table.mode, table.batch_interval_s)
+    spec = PolicySpec(cls.name, table.params, table.mode, table.batch_interval_s, table.clairvoyant)
     for problem in check_policy_params(cls.name, table.params):
         problems.add("policy.params", problem)
     if table.mode not in cls.modes:

@@ -15,6 +15,7 @@ from typing import Any
 
 from simulator.config.checks import (
     check_batch_rules,
+    check_clairvoyance,
     check_endless_processes,
     check_placement_and_routes,
     check_queue_disciplines,
@@ -83,6 +84,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
         check_queue_disciplines(problems, nodes, models)
         check_resource_demands(problems, nodes, models, applications)
         check_replicas(problems, nodes, models, applications)
+        check_clairvoyance(problems, policy, nodes, models, applications)
     check_run_ends(problems, simulation, arrivals)
     check_endless_processes(problems, simulation, failures, rebalancing, len(nodes))
     problems.raise_if_any(ScenarioError)

@@ -387,12 +387,14 @@ class SimulationTable(_Table):
 
 
 class PolicyTable(_Table):
-    """``[policy]``: the allocation policy, its parameters (checked by the policy) and its mode."""
+    """``[policy]``: the allocation policy, its parameters (checked by the policy), its mode, and whether task
+    sizes are known when tasks are placed (``clairvoyant``, `simulator.sizes`)."""
 
     name: Annotated[str, Checked(NAME)] = "least_loaded"
     params: Annotated[dict[str, Any], Checked(Table())] = Field(default_factory=dict)
     mode: Annotated[str, Checked(Choice(MODES))] = "immediate"
     batch_interval_s: Annotated[float, Checked(InRange(MIN_TIME_STEP_S, MAX_TIME_S))] = 1.0
+    clairvoyant: Annotated[bool, Checked(Boolean())] = False
 
 
 class NodeGroupTable(_Table):

@@ -62,12 +62,14 @@ class SimulationSpec:
 
 @dataclass(frozen=True)
 class PolicySpec:
-    """Which allocation policy decides, with its parameters, in immediate or batch (periodic) mode."""
+    """Which allocation policy decides, with its parameters, in immediate or batch (periodic) mode; with
+    ``clairvoyant`` each task's size is drawn when it is released and the policy may read it (`simulator.sizes`)."""
 
     name: str = "least_loaded"
     params: Mapping[str, Any] = field(default_factory=dict)
     mode: str = "immediate"
     batch_interval_s: float = 1.0
+    clairvoyant: bool = False
 
 
 @dataclass(frozen=True)

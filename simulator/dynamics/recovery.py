@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from simulator.config.specs import RecoverySpec
-from simulator.workload import NO_TASKS, Job, Task, new_task
+from simulator.workload import NO_TASKS, Job, Task, new_attempt
 
 if TYPE_CHECKING:
     from simulator.cluster import Node
@@ -92,7 +92,7 @@ class Recovery:
             self.recorded.discard(task)
             if retry < 0:
                 continue  # the job failed
-            attempt = new_task(task.job, task.stage, now)
+            attempt = new_attempt(task, now)
             if redispatch:
                 self._place_after_backoff(attempt, retry)
             else:
@@ -105,7 +105,7 @@ class Recovery:
     def _arrived_while_down(self, node: Node, task: Task) -> None:
         """A down node's ``enqueue``: a task whose inputs arrived (or that needs none) while the node is down."""
         node.load -= 1
-        node.backlog_s -= task.stage.exec_mean_s[node.index]
+        node.backlog_s -= task.exec_s[node.index]
         task.ready_s = self.env._now
         if self.spec.on_failure == "redispatch":
             self._move(task)
@@ -126,7 +126,7 @@ class Recovery:
         for task, remaining_s in self.held_running.pop(index, []):
             del self.held[task]
             node.load += 1
-            node.backlog_s += task.stage.exec_mean_s[index]
+            node.backlog_s += task.exec_s[index]
             if math.isnan(remaining_s):
                 node.enqueue(task)
             else:
@@ -134,7 +134,7 @@ class Recovery:
         for task in self.held_queued.pop(index, []):
             del self.held[task]
             node.load += 1
-            node.backlog_s += task.stage.exec_mean_s[index]
+            node.backlog_s += task.exec_s[index]
             node.enqueue(task)
         self._refresh(node)
         self.dispatcher.examine_parked()
@@ -177,7 +177,7 @@ class Recovery:
         """A task taken off its node before it started is recorded ``moved`` (a migration); returns its new
         attempt, not placed yet."""
         self.recorder.attempt(task, "moved")
-        return new_task(task.job, task.stage, self.env._now)
+        return new_attempt(task, self.env._now)
 
     def _sibling_carries_on(self, task: Task, recorded: bool) -> bool:
         """Redundant execution: an attempt a failure took is not replaced while a sibling replica still races."""
@@ -209,7 +209,7 @@ class Recovery:
         node = self.nodes[task.node]
         if math.isnan(task.ready_s):  # inputs travelling: the node counts it in its load
             node.load -= 1
-            node.backlog_s -= task.stage.exec_mean_s[task.node]
+            node.backlog_s -= task.exec_s[task.node]
             task.node = -1
             return 0.0
         received_s = node.remove(task)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from simulator.workload import Job, Task, new_task
+from simulator.workload import Job, Task, new_attempt
 
 if TYPE_CHECKING:
     from simulator.cluster import Node
@@ -97,7 +97,7 @@ class Redundancy:
         """A new attempt of the primary's stage, released when it was; the job's current attempt stays the
         primary."""
         job, index = primary.job, primary.stage.index
-        replica = new_task(job, primary.stage, primary.dispatch_s)
+        replica = new_attempt(primary, primary.dispatch_s)
         job.tasks[index] = primary
         return replica
 

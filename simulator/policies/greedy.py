@@ -1,6 +1,6 @@
 """Greedy baselines, one decision per task: random, round robin, least loaded (join the shortest queue), power of d,
-OLB, MET, MCT, capacity- and energy-proportional shares and weighted balance (the multi-resource packing rules:
-`simulator.policies.packing`)."""
+least work left, shortest expected delay, OLB, MET, MCT, capacity- and energy-proportional shares and weighted
+balance (the multi-resource packing rules: `simulator.policies.packing`)."""
 
 from __future__ import annotations
 
@@ -78,6 +78,62 @@ class LeastLoadedPolicy(Policy):
         return pick_min(
             view.eligible_nodes(task), lambda node: view.load(node) / view.slots(node), self.tie_break, self.rng_
         )
+
+
+@register_policy("least_work_left")
+class LeastWorkLeftPolicy(Policy):
+    """Least work left (Park's load-balancing heuristic; with one central queue, Harchol-Balter's "least work
+    remaining"): the eligible node whose unfinished work per slot is smallest. The work is exact when task sizes
+    are known (``[policy] clairvoyant``), expected otherwise. With identical servers and known sizes it sends each
+    task where a central first-come-first-served queue would start it soonest: an M/G/c queue.
+
+    Args:
+        tie_break: "random" or "lowest_index".
+    """
+
+    modes = (IMMEDIATE, BATCH)
+    stochastic = True
+
+    def __init__(self, *, tie_break: str = "random") -> None:
+        self.tie_break = tie_break
+
+    def check_params(self) -> None:
+        check_choice(self, "tie_break", TIE_BREAKS)
+
+    def assign(self, task: TaskView) -> int:
+        view = self.view_
+        return pick_min(view.eligible_nodes(task), lambda node: view.work_left_s(node) / view.slots(node),
+                        self.tie_break, self.rng_)
+
+
+@register_policy("shortest_expected_delay")
+class ShortestExpectedDelayPolicy(Policy):
+    """Shortest expected delay: the eligible node where the task would be done soonest, counting the work left
+    there per slot, the task's own service on the node (its known service time when sizes are known, else its
+    expected time) and the time its inputs take to arrive.
+
+    Args:
+        tie_break: "random" or "lowest_index".
+    """
+
+    modes = (IMMEDIATE, BATCH)
+    stochastic = True
+
+    def __init__(self, *, tie_break: str = "random") -> None:
+        self.tie_break = tie_break
+
+    def check_params(self) -> None:
+        check_choice(self, "tie_break", TIE_BREAKS)
+
+    def assign(self, task: TaskView) -> int:
+        view = self.view_
+        service_s = view.known_service_s if view.sizes_known else view.exec_estimate_s
+
+        def delay_s(node: int) -> float:
+            return (view.work_left_s(node) / view.slots(node) + service_s(task, node)
+                    + view.transfer_estimate_s(task, node))
+
+        return pick_min(view.eligible_nodes(task), delay_s, self.tie_break, self.rng_)
 
 
 @register_policy("min_completion_time")
