@@ -1,0 +1,110 @@
+"""Train (or load) the agent of each learning-based allocation benchmark and evaluate it against the heuristics
+on held-out seeds; write the files the paper's figures read (experiments/rl/results/NAME/).
+
+    python experiments/rl/benchmark.py                      # load each shipped agent, evaluate, write results
+    python experiments/rl/benchmark.py --retrain            # train again first (the budgets in suite.py)
+    python experiments/rl/benchmark.py --only wan_offload   # one benchmark (repeatable)
+    python experiments/rl/benchmark.py --quick --results /tmp/rl --agents /tmp/rl  # a smoke run in seconds
+
+The benchmarks (scenario, training budget, evaluation seeds, heuristics) are defined in ``suite.py``. An agent
+is trained on shorter episodes of its scenario (``training_overrides``) and evaluated on the scenario unchanged.
+Per benchmark this writes ``evaluation.csv`` (a row per policy and evaluation seed), ``training_reference.csv``
+(the heuristics on training-length episodes, design seeds), and, when it trains, ``learning_curve.csv`` and
+``training.json``. ``--quick`` trains a few hundred decisions on 100-job runs and evaluates on two seeds: it
+checks the pipeline, its numbers mean nothing, and it refuses to write into the committed results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+for folder in (REPOSITORY, Path(__file__).resolve().parent):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+import pandas as pd  # noqa: E402
+from suite import AGENT, AGENTS, BENCHMARKS, RESULTS, Benchmark, format_summary  # noqa: E402
+
+from simulator import load_scenario  # noqa: E402
+from simulator.errors import UserInputError  # noqa: E402
+
+DESIGN_SEEDS = (1, 2, 3, 4, 5)
+"""Seeds of the training-length reference runs: the seeds the scenarios were designed on, never evaluation seeds."""
+
+QUICK = {"timesteps": 512, "max_jobs": 100, "evaluation_seeds": 2}
+"""``--quick``: a smoke run of the whole pipeline."""
+
+
+def run_benchmark(item: Benchmark, *, results: Path, agents: Path, retrain: bool, quick: bool) -> pd.DataFrame:
+    """Train or load ``item``'s agent, evaluate it and the heuristics, write the result files; the evaluation."""
+    from simulator.rl.agents import load_agent, train_agent
+    from simulator.rl.evaluate import evaluate
+
+    folder = results / item.name
+    folder.mkdir(parents=True, exist_ok=True)
+    agent_path = agents / f"{item.name}.zip"
+    short = {"simulation.max_jobs": QUICK["max_jobs"]} if quick else {}
+    training_scenario = load_scenario(item.scenario, {**item.training_overrides, **short})
+    scenario = load_scenario(item.scenario, short)
+    if retrain or not agent_path.exists():
+        timesteps = QUICK["timesteps"] if quick else item.timesteps
+        print(f"{item.name}: training {item.algorithm} for {timesteps} decisions ...", flush=True)
+        started = time.perf_counter()
+        agent = train_agent(training_scenario, item.algorithm, timesteps, seed=item.training_seed,
+                            n_envs=item.n_envs, out=agent_path, progress=not quick,
+                            learning_curve=folder / "learning_curve.csv",
+                            hyperparameters=dict(item.hyperparameters))
+        record = {"benchmark": item.name, "scenario": str(item.scenario.relative_to(REPOSITORY)),
+                  "algorithm": item.algorithm, "timesteps": timesteps, "training_seed": item.training_seed,
+                  "n_envs": item.n_envs, "training_overrides": {**item.training_overrides, **short},
+                  "hyperparameters": agent.metadata.get("hyperparameters", {}),
+                  "wall_s": round(time.perf_counter() - started, 1), "quick": quick}
+        (folder / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        print(f"{item.name}: trained in {record['wall_s']} s, saved {agent_path}", flush=True)
+    else:
+        agent = load_agent(agent_path)
+        print(f"{item.name}: loaded {agent_path}", flush=True)
+    reference = evaluate(training_scenario, list(item.policies), DESIGN_SEEDS[:2] if quick else DESIGN_SEEDS)
+    reference.to_csv(folder / "training_reference.csv", index=False)
+    seeds = item.evaluation_seeds[:QUICK["evaluation_seeds"]] if quick else item.evaluation_seeds
+    evaluation = evaluate(scenario, [*item.policies, agent], seeds)
+    evaluation = evaluation.assign(policy=[AGENT if name not in item.policies else name
+                                           for name in evaluation["policy"]])
+    evaluation.to_csv(folder / "evaluation.csv", index=False)
+    return evaluation
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", choices=[item.name for item in BENCHMARKS],
+                        help="run this benchmark only (repeatable; default: all)")
+    parser.add_argument("--retrain", action="store_true", help="train even where the agent file exists")
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny training, short runs, two seeds")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="results folder (default experiments/rl/results)")
+    parser.add_argument("--agents", type=Path, default=AGENTS, help="agent folder (default scenarios/rl/agents)")
+    args = parser.parse_args(argv)
+    if args.quick and (args.results.resolve() == RESULTS or args.agents.resolve() == AGENTS):
+        parser.error("--quick writes numbers that mean nothing: give --results and --agents outside the "
+                     "committed folders")
+    selected = [item for item in BENCHMARKS if not args.only or item.name in args.only]
+    args.agents.mkdir(parents=True, exist_ok=True)
+    try:
+        for item in selected:
+            evaluation = run_benchmark(item, results=args.results, agents=args.agents, retrain=args.retrain,
+                                       quick=args.quick)
+            print(f"\n{item.title} ({item.name}), seeds {min(item.evaluation_seeds)}-{max(item.evaluation_seeds)}:")
+            print(format_summary(evaluation) + "\n", flush=True)
+    except UserInputError as error:
+        print("\n".join(f"error: {problem}" for problem in error.problems), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
