@@ -1,5 +1,8 @@
 # The README's two commands: `make demo` and `make test`. Both bootstrap .venv themselves.
 PYTHON ?= python3
+# The torch the rl extra installs, pinned and installed first (a CPU build where pip finds one; TORCH=torch takes
+# the newest).
+TORCH ?= torch==2.13.0
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -9,7 +12,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[test,rl]"
 	touch $(STAMP)
 
 install: $(STAMP)
