@@ -1,4 +1,4 @@
-"""Command line: ``python -m simulator [-v|-q] run|validate|schema|policies|demo|map``.
+"""Command line: ``python -m simulator [-v|-q] run|validate|schema|policies|demo|map|sweep|report|figures|train``.
 
 User mistakes (a malformed scenario, an unknown policy, a bad override) print one clear line per problem on
 stderr and exit with status 2, without a traceback. The package's log messages (``logging`` under the
@@ -26,7 +26,7 @@ from simulator.policies import POLICIES, POLICY_REGISTRY, policy_class, policy_n
 from simulator.user_files import writable_directory, write_atomically
 
 # Modules adding sub-commands: each has ``register_commands(subparsers) -> {name: handler(args) -> exit code}``.
-EXTENSION_MODULES: tuple[str, ...] = ("simulator.runner.cli", "simulator.calibration.cli")
+EXTENSION_MODULES: tuple[str, ...] = ("simulator.runner.cli", "simulator.calibration.cli", "simulator.train_cli")
 
 MAX_DEMO_REPLICATIONS = 1000
 

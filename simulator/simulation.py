@@ -123,6 +123,7 @@ class Simulation:
                                   f"policy {policy.name!r}; it supports: {', '.join(policy.modes)}"])
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed <= MAX_SEED:
             raise UserInputError([f"seed must be an integer in [0, {MAX_SEED}], got {seed!r}"])
+        policy.prepare(scenario)
         self.scenario = scenario
         self.seed = int(seed)
         self.policy = policy

@@ -329,6 +329,7 @@ class DecisionStepper:
         if IMMEDIATE not in policy_object.modes:
             raise UserInputError([f"policy {policy_object.name!r} does not support immediate mode, which decision "
                                   f"points need; it supports: {', '.join(policy_object.modes)}"])
+        policy_object.prepare(self._simulation.scenario)
         policy_object.bind(self.view, stream(self.seed, "policy"))
         decision = self.next_decision()
         while decision is not None:

@@ -2,7 +2,8 @@
 `report` with pandas but without what it does not use.
 
 Checked in a fresh interpreter (``sys.modules`` after the command): no optimiser (DEAP's operators,
-pyswarms, scipy.optimize), no hypervolume indicator (pymoo), no pandas, no matplotlib. Only DEAP's small
+pyswarms, scipy.optimize), no hypervolume indicator (pymoo), no pandas, no matplotlib, none of the extra [rl]
+(torch, gymnasium, Stable-Baselines3: `policies` lists the `drl` policy without them). Only DEAP's small
 ``base`` module is loaded, because the GA and NSGA-II solvers subclass its ``Fitness`` to register their
 parameters. A simulation run with a multi-objective batch policy does not import pymoo either.
 """
@@ -20,7 +21,8 @@ from runner_support import write_experiment
 from simulator.runner import run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("deap.tools", "pyswarms", "scipy.optimize", "pandas", "matplotlib", "pymoo")
+HEAVY = ("deap.tools", "pyswarms", "scipy.optimize", "pandas", "matplotlib", "pymoo", "torch", "gymnasium",
+         "stable_baselines3", "sb3_contrib")
 PROBE = """
 import json, sys
 from simulator.cli import main

@@ -136,8 +136,11 @@ class FakeView:
         return self.transfer_s[node]
 
 
-def bound(name: str, view: FakeView, seed: int = 0, **params):
+def bound(name: str, view: FakeView, seed: int = 0, scenario=None, **params):
+    """The policy bound to ``view`` as a run binds it (prepared for ``scenario`` first, when one is given)."""
     policy = make_policy(name, params)
+    if scenario is not None:
+        policy.prepare(scenario)
     policy.bind(view, np.random.default_rng(seed))
     return policy
 
@@ -205,6 +208,24 @@ QUICK_PARAMS = {  # small budgets so the metaheuristics stay fast in tests
 }
 
 
+def quick_params(name: str, request: pytest.FixtureRequest, agent: str = "fake_view") -> dict:
+    """Parameters of policy ``name`` for the battery: small budgets; for ``drl``, a small agent trained on the
+    scenario the test runs (``agent``: a name of the ``drl_agents`` fixture)."""
+    if name == "drl":
+        return {"agent": str(request.getfixturevalue("drl_agents")[agent])}
+    return QUICK_PARAMS.get(name, {})
+
+
+@pytest.fixture(scope="module")
+def fake_view_scenario(tmp_path_factory):
+    """The scenario the battery's FakeView describes (its nodes and its one stage), which policies are prepared for."""
+    from rl_support import FAKE_VIEW_SCENARIO
+
+    path = tmp_path_factory.mktemp("fake_view") / "fake_view.toml"
+    path.write_text(FAKE_VIEW_SCENARIO)
+    return load_scenario(path)
+
+
 def decisions(policy, n_tasks: int = 10) -> list[int]:
     """Place ``n_tasks`` tasks one by one (immediate mode) or all at once (batch-only policies)."""
     tasks = [FakeTask(job_id=i) for i in range(n_tasks)]
@@ -219,12 +240,12 @@ TIE_BREAKING_ONLY = {"least_loaded", "least_work_left", "shortest_expected_delay
 
 @pytest.mark.contract
 @pytest.mark.parametrize("name", sorted(POLICIES))
-def test_policy_contract(name):
+def test_policy_contract(name, request, fake_view_scenario):
     """Every registered policy (scikit-learn's common checks, adapted): parameters round-trip, picklable,
     valid eligible nodes, view untouched, same seed -> same decisions, and a stochastic policy's decisions
-    depend on the seed."""
+    depend on the seed. Each is prepared for the scenario the view describes, as a run prepares it."""
     cls = POLICIES[name]
-    params = QUICK_PARAMS.get(name, {})
+    params = quick_params(name, request)
     policy = make_policy(name, params)
     assert make_policy(name, policy.get_params()).get_params() == policy.get_params()
     pickle.loads(pickle.dumps(policy))
@@ -235,9 +256,9 @@ def test_policy_contract(name):
                         transfer_s=[0, 1, 0, 0.2], eligible=[0, 1, 2])
 
     view = fresh_view()
-    first = decisions(bound(name, view, seed=4, **params))
+    first = decisions(bound(name, view, seed=4, scenario=fake_view_scenario, **params))
     assert view == fresh_view()  # the view (and what it holds) is never modified by a policy
-    assert first == decisions(bound(name, fresh_view(), seed=4, **params))
+    assert first == decisions(bound(name, fresh_view(), seed=4, scenario=fake_view_scenario, **params))
     assert all(node in (0, 1, 2) for node in first)
     # Seed dependence is visible in single decisions of the immediate-mode samplers (least_loaded, least_work_left
     # and shortest_expected_delay draw only to break ties); the metaheuristics' seed dependence is checked on
@@ -305,12 +326,12 @@ FAILING_WORLD = {
 
 @pytest.mark.contract
 @pytest.mark.parametrize("name, mode", [(name, mode) for name in sorted(POLICIES) for mode in POLICIES[name].modes])
-def test_every_policy_places_only_on_available_nodes_while_nodes_fail(name, mode):
+def test_every_policy_places_only_on_available_nodes_while_nodes_fail(name, mode, request):
     """Every registered policy, in every mode it supports, runs the demo while nodes fail without the dispatcher
     refusing one of its decisions (it refuses any for a node that is down or unreachable), and jobs complete: about
     25 jobs arrive while cloud-1, the fastest node, is out, so every policy decides with a node missing."""
     scenario = load_scenario("demo_edge_cloud", {**FAILING_WORLD, "policy.mode": mode})
-    result = run(scenario, policy=name, params=QUICK_PARAMS.get(name, {}), seed=2)
+    result = run(scenario, policy=name, params=quick_params(name, request, agent="demo"), seed=2)
     assert result.summary["node_failures"] >= 4 and result.summary["jobs_completed"] > 30
     tasks = result.tasks
     on_cloud_1 = tasks[(tasks["node"] == "cloud-1") & (tasks["dispatch_s"] >= 5.0) & (tasks["dispatch_s"] < 35.0)]

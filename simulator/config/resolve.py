@@ -52,7 +52,7 @@ from simulator.config.specs import (
     StageSpec,
 )
 from simulator.errors import UnknownPolicyError, UserInputError
-from simulator.policies import check_policy_params, policy_class
+from simulator.policies import absolute_path_params, check_policy_params, policy_class
 from simulator.user_files import read_user_text
 
 __all__ = [
@@ -79,15 +79,17 @@ def resolve_policy(table: PolicyTable, base_dir: Path, problems: Problems) -> Po
     """The policy, checked against the registry: a known name, its parameters, a mode it supports.
 
     A user's ``path/file.py:Class`` is read relative to the scenario's directory and kept under the name that
-    finds it from any directory and process (its absolute path), so a worker of a sweep loads the same class."""
+    finds it from any directory and process (its absolute path), so a worker of a sweep loads the same class;
+    so are parameters that name files (a trained agent)."""
     spec = PolicySpec(table.name, table.params, table.mode, table.batch_interval_s, table.clairvoyant)
     try:
         cls = policy_class(table.name, base_dir=base_dir)
     except UnknownPolicyError as error:
         problems.add("policy.name", str(error))
         return spec
-    spec = PolicySpec(cls.name, table.params, table.mode, table.batch_interval_s, table.clairvoyant)
-    for problem in check_policy_params(cls.name, table.params):
+    params = absolute_path_params(cls, dict(table.params), base_dir)
+    spec = PolicySpec(cls.name, params, table.mode, table.batch_interval_s, table.clairvoyant)
+    for problem in check_policy_params(cls.name, params):
         problems.add("policy.params", problem)
     if table.mode not in cls.modes:
         problems.add("policy.mode", f"{table.mode!r} is not supported by policy {table.name!r}; it supports: "

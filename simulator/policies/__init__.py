@@ -1,6 +1,6 @@
 """Allocation policies: importing this package registers every built-in policy (plug-ins: `simulator.plugins`)."""
 
-from simulator.policies import batch, dag, greedy, packing
+from simulator.policies import batch, dag, greedy, learned, packing
 from simulator.policies.base import (
     BATCH,
     IMMEDIATE,
@@ -10,6 +10,7 @@ from simulator.policies.base import (
     Policy,
     SystemView,
     TaskView,
+    absolute_path_params,
     check_policy_params,
     make_policy,
     policy_class,
@@ -26,10 +27,12 @@ __all__ = [
     "Policy",
     "SystemView",
     "TaskView",
+    "absolute_path_params",
     "batch",
     "check_policy_params",
     "dag",
     "greedy",
+    "learned",
     "make_policy",
     "packing",
     "policy_class",

@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
 from simulator.errors import UnknownPolicyError
 from simulator.plugins import Plugin, Registry
+
+if TYPE_CHECKING:
+    from simulator.config import Scenario
 
 IMMEDIATE = "immediate"
 BATCH = "batch"
@@ -113,14 +116,22 @@ class Policy(Plugin):
 
     Subclasses set ``modes`` (which dispatch modes they support) and ``stochastic`` (whether their
     decisions depend on the random stream), implement ``assign`` and, for batch mode, ``assign_batch``;
-    ``check_params`` validates parameter values (see `simulator.plugins`).
+    ``check_params`` validates parameter values (see `simulator.plugins`). ``path_params`` names parameters
+    that are file paths: read relative to the file that names them and recorded as absolute paths, so a
+    sweep's worker finds the same file from any directory.
     """
 
     modes: ClassVar[tuple[str, ...]] = (IMMEDIATE,)
     stochastic: ClassVar[bool] = False
+    path_params: ClassVar[tuple[str, ...]] = ()
 
     view_: SystemView
     rng_: np.random.Generator
+
+    def prepare(self, scenario: Scenario) -> None:
+        """Check that the policy fits ``scenario`` and build what depends on its structure, once per run before
+        `bind` (a trained agent checks its observation layout); raise `UserInputError` naming what does not
+        fit. The default needs nothing from the scenario."""
 
     def bind(self, view: SystemView, rng: np.random.Generator) -> None:
         """Attach the run's view and this policy's own random stream; resets any state of a previous run."""
@@ -184,6 +195,18 @@ def make_policy(name: str, params: dict[str, Any] | None = None, *, base_dir: st
         ParameterError: If a parameter is unknown or its value is rejected.
     """
     return POLICY_REGISTRY.create(name, params, base_dir=base_dir)
+
+
+def absolute_path_params(cls: type[Policy], params: dict[str, Any], base_dir: str | Path | None) -> dict[str, Any]:
+    """``params`` with each of the policy's path parameters (``cls.path_params``) given as a string made
+    absolute relative to ``base_dir`` (the directory of the file that names it; default: the working
+    directory), so the recorded parameters find the same file in any process."""
+    resolved = dict(params)
+    for name in cls.path_params:
+        value = resolved.get(name)
+        if isinstance(value, str) and value:
+            resolved[name] = str((Path(base_dir or ".") / Path(value).expanduser()).resolve())
+    return resolved
 
 
 def pick_min(

@@ -24,7 +24,7 @@ from scipy.special import stdtrit
 from simulator.runner.results import Results
 from simulator.user_files import writable_directory, write_atomically
 
-__all__ = ["DEFAULT_METRICS", "format_report", "summarize", "t_interval", "write_report"]
+__all__ = ["DEFAULT_METRICS", "format_report", "interval_cell", "summarize", "t_interval", "write_report"]
 
 DEFAULT_METRICS = ("response_time_mean_s", "response_time_p95_s", "throughput_per_s", "utilization_mean",
                    "slo_attainment", "completion_rate", "stability")
@@ -92,7 +92,8 @@ def summarize(results: Results, metrics: Sequence[str] | None = None, confidence
     return pd.concat([summary, pd.DataFrame(columns)], axis=1)
 
 
-def _cell(mean: float, low: float, high: float) -> str:
+def interval_cell(mean: float, low: float, high: float) -> str:
+    """``mean ±half-width`` of an interval as a table shows it (``-`` without a mean)."""
     if math.isnan(mean):
         return "-"
     if math.isnan(low):
@@ -117,7 +118,7 @@ def format_report(results: Results, summary: pd.DataFrame, metrics: Sequence[str
     lines = []
     for _, row in summary.iterrows():
         cells = [str(row[k]) for k in keys] + [str(row["replications"])]
-        cells += [_cell(row[f"{m}_mean"], row[f"{m}_ci_low"], row[f"{m}_ci_high"]) for m in metrics]
+        cells += [interval_cell(row[f"{m}_mean"], row[f"{m}_ci_low"], row[f"{m}_ci_high"]) for m in metrics]
         lines.append(cells)
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(headers)]
     numeric_from = len(keys)

@@ -52,7 +52,7 @@ from typing import Any
 from simulator.config import Problems, apply_overrides, parse_scenario, read_toml
 from simulator.config.schema import ScenarioFile
 from simulator.errors import ScenarioError, UnknownPolicyError, UserInputError
-from simulator.policies import check_policy_params, policy_class
+from simulator.policies import absolute_path_params, check_policy_params, policy_class
 from simulator.runner.errors import ExperimentError
 from simulator.runner.expressions import Expression, ExpressionError, compile_expression
 
@@ -350,7 +350,7 @@ def _read_policies(problems: Problems, raw: Any, base: Mapping[str, Any], base_d
             continue
         names = list(grid)
         for values in itertools.product(*grid.values()):
-            variant = {**params, **dict(zip(names, values, strict=True))}
+            variant = absolute_path_params(cls, {**params, **dict(zip(names, values, strict=True))}, base_dir)
             for problem in check_policy_params(name, variant):
                 problems.add(f"{where}.{'grid' if names else 'params'}", problem)
             suffix = ",".join(f"{k}={v}" for k, v in zip(names, values, strict=True))
