@@ -29,7 +29,15 @@ for folder in (REPOSITORY, Path(__file__).resolve().parent):
         sys.path.insert(0, str(folder))
 
 import pandas as pd  # noqa: E402
-from suite import AGENT, AGENTS, BENCHMARKS, RESULTS, Benchmark, format_summary  # noqa: E402
+from suite import (  # noqa: E402
+    AGENT,
+    AGENTS,
+    BENCHMARKS,
+    RESULTS,
+    Benchmark,
+    compare_with_best,
+    format_comparison,
+)
 
 from simulator import load_scenario  # noqa: E402
 from simulator.errors import UserInputError  # noqa: E402
@@ -41,9 +49,11 @@ QUICK = {"timesteps": 512, "max_jobs": 100, "evaluation_seeds": 2}
 """``--quick``: a smoke run of the whole pipeline."""
 
 
-def run_benchmark(item: Benchmark, *, results: Path, agents: Path, retrain: bool, quick: bool) -> pd.DataFrame:
-    """Train or load ``item``'s agent, evaluate it and the heuristics, write the result files; the evaluation."""
-    from simulator.rl.agents import load_agent, train_agent
+def run_benchmark(item: Benchmark, *, results: Path, agents: Path, retrain: bool, quick: bool,
+                  evaluate_agent: bool = True, workers: int = 1) -> pd.DataFrame | None:
+    """Train or load ``item``'s agent, evaluate it and the heuristics, write the result files; the evaluation
+    (None with ``evaluate_agent`` false: training only)."""
+    from simulator.rl.agents import check_evaluation_seeds, load_agent, train_agent
     from simulator.rl.evaluate import evaluate
 
     folder = results / item.name
@@ -55,7 +65,7 @@ def run_benchmark(item: Benchmark, *, results: Path, agents: Path, retrain: bool
     if retrain or not agent_path.exists():
         timesteps = QUICK["timesteps"] if quick else item.timesteps
         print(f"{item.name}: training {item.algorithm} for {timesteps} decisions ...", flush=True)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         agent = train_agent(training_scenario, item.algorithm, timesteps, seed=item.training_seed,
                             n_envs=item.n_envs, out=agent_path, progress=not quick,
                             learning_curve=folder / "learning_curve.csv",
@@ -64,18 +74,22 @@ def run_benchmark(item: Benchmark, *, results: Path, agents: Path, retrain: bool
                   "algorithm": item.algorithm, "timesteps": timesteps, "training_seed": item.training_seed,
                   "n_envs": item.n_envs, "training_overrides": {**item.training_overrides, **short},
                   "hyperparameters": agent.metadata.get("hyperparameters", {}),
-                  "wall_s": round(time.perf_counter() - started, 1), "quick": quick}
+                  "wall_s": round(time.perf_counter() - started, 1),
+                  "cpu_s": round(time.process_time() - cpu_started, 1), "quick": quick}
         (folder / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         print(f"{item.name}: trained in {record['wall_s']} s, saved {agent_path}", flush=True)
     else:
-        agent = load_agent(agent_path)
+        load_agent(agent_path)  # refuses a damaged file before any run
         print(f"{item.name}: loaded {agent_path}", flush=True)
-    reference = evaluate(training_scenario, list(item.policies), DESIGN_SEEDS[:2] if quick else DESIGN_SEEDS)
+    if not evaluate_agent:
+        return None
+    reference = evaluate(training_scenario, list(item.policies), DESIGN_SEEDS[:2] if quick else DESIGN_SEEDS,
+                         workers=workers)
     reference.to_csv(folder / "training_reference.csv", index=False)
     seeds = item.evaluation_seeds[:QUICK["evaluation_seeds"]] if quick else item.evaluation_seeds
-    evaluation = evaluate(scenario, [*item.policies, agent], seeds)
-    evaluation = evaluation.assign(policy=[AGENT if name not in item.policies else name
-                                           for name in evaluation["policy"]])
+    check_evaluation_seeds(seeds)
+    evaluation = evaluate(scenario, [*item.policies, agent_path], seeds, workers=workers)
+    evaluation["policy"] = evaluation["policy"].where(evaluation["policy_name"] != "drl", AGENT)
     evaluation.to_csv(folder / "evaluation.csv", index=False)
     return evaluation
 
@@ -86,9 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run this benchmark only (repeatable; default: all)")
     parser.add_argument("--retrain", action="store_true", help="train even where the agent file exists")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny training, short runs, two seeds")
+    parser.add_argument("--train-only", action="store_true", help="train (where needed), do not evaluate")
+    parser.add_argument("--workers", type=int, default=1, help="processes for the evaluation runs (default 1)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="results folder (default experiments/rl/results)")
     parser.add_argument("--agents", type=Path, default=AGENTS, help="agent folder (default scenarios/rl/agents)")
     args = parser.parse_args(argv)
+    from simulator.rl.evaluate import evaluation_table, format_evaluation
+
     if args.quick and (args.results.resolve() == RESULTS or args.agents.resolve() == AGENTS):
         parser.error("--quick writes numbers that mean nothing: give --results and --agents outside the "
                      "committed folders")
@@ -97,9 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for item in selected:
             evaluation = run_benchmark(item, results=args.results, agents=args.agents, retrain=args.retrain,
-                                       quick=args.quick)
-            print(f"\n{item.title} ({item.name}), seeds {min(item.evaluation_seeds)}-{max(item.evaluation_seeds)}:")
-            print(format_summary(evaluation) + "\n", flush=True)
+                                       quick=args.quick, evaluate_agent=not args.train_only, workers=args.workers)
+            if evaluation is not None:
+                seeds = ", ".join(map(str, evaluation["seed"].unique()))
+                print(f"\n{item.title} ({item.name}), evaluation seeds {seeds}:")
+                print(format_evaluation(evaluation_table(evaluation)))
+                comparison = compare_with_best(evaluation)
+                print((format_comparison(comparison) if comparison else "") + "\n", flush=True)
     except UserInputError as error:
         print("\n".join(f"error: {problem}" for problem in error.problems), file=sys.stderr)
         return 2
