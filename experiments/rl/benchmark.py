@@ -17,11 +17,13 @@ checks the pipeline, its numbers mean nothing, and it refuses to write into the 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 for folder in (REPOSITORY, Path(__file__).resolve().parent):
@@ -40,58 +42,110 @@ from suite import (  # noqa: E402
 )
 
 from simulator import load_scenario  # noqa: E402
+from simulator.config import Scenario  # noqa: E402
 from simulator.errors import UserInputError  # noqa: E402
 
 DESIGN_SEEDS = (1, 2, 3, 4, 5)
 """Seeds of the training-length reference runs: the seeds the scenarios were designed on, never evaluation seeds."""
 
-QUICK = {"timesteps": 512, "max_jobs": 100, "evaluation_seeds": 2}
+QUICK = {"timesteps": 512, "evaluation_seeds": 2}
+QUICK_OVERRIDES = {"simulation.max_jobs": 100}
 """``--quick``: a smoke run of the whole pipeline."""
 
 
-def run_benchmark(item: Benchmark, *, results: Path, agents: Path, retrain: bool, quick: bool,
-                  evaluate_agent: bool = True, workers: int = 1) -> pd.DataFrame | None:
-    """Train or load ``item``'s agent, evaluate it and the heuristics, write the result files; the evaluation
-    (None with ``evaluate_agent`` false: training only)."""
-    from simulator.rl.agents import check_evaluation_seeds, load_agent, train_agent
+def train_or_load(item: Benchmark, training_scenario: Scenario, *, folder: Path, agent_path: Path, retrain: bool,
+                  quick: bool) -> None:
+    """Train ``item``'s agent (writing its learning curve and training record) unless its file exists."""
+    from simulator.rl.agents import load_agent, train_agent
+
+    if not retrain and agent_path.exists():
+        load_agent(agent_path)  # refuses a damaged file before any run
+        print(f"{item.name}: loaded {agent_path}", flush=True)
+        return
+    timesteps = QUICK["timesteps"] if quick else item.timesteps
+    print(f"{item.name}: training {item.algorithm} for {timesteps} decisions ...", flush=True)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    agent = train_agent(training_scenario, item.algorithm, timesteps, seed=item.training_seed, n_envs=item.n_envs,
+                        out=agent_path, progress=not quick, learning_curve=folder / "learning_curve.csv",
+                        hyperparameters=dict(item.hyperparameters))
+    record = {"benchmark": item.name, "scenario": str(item.scenario.relative_to(REPOSITORY)),
+              "algorithm": item.algorithm, "timesteps": timesteps, "training_seed": item.training_seed,
+              "n_envs": item.n_envs, "training_overrides": dict(training_scenario_overrides(item, quick)),
+              "hyperparameters": agent.metadata.get("hyperparameters", {}),
+              "wall_s": round(time.perf_counter() - started, 1),
+              "cpu_s": round(time.process_time() - cpu_started, 1), "quick": quick}
+    (folder / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"{item.name}: trained in {record['wall_s']} s ({record['cpu_s']} s of CPU), saved {agent_path}", flush=True)
+
+
+def training_scenario_overrides(item: Benchmark, quick: bool) -> dict[str, Any]:
+    return {**item.training_overrides, **(QUICK_OVERRIDES if quick else {})}
+
+
+def scenario_digest(item: Benchmark, overrides: dict[str, Any]) -> str:
+    """What a stored heuristic run depends on: the scenario file's bytes and the overrides."""
+    content = item.scenario.read_bytes() + json.dumps(overrides, sort_keys=True).encode()
+    return hashlib.sha256(content).hexdigest()[:16]
+
+
+def evaluate_policies(item: Benchmark, scenario: Scenario, policies: list[str | Path], seeds: Sequence[int],
+                      digest: str, stored: pd.DataFrame | None, workers: int) -> pd.DataFrame:
+    """Every (policy, seed) run, the heuristics' taken from ``stored`` where it holds them for the same scenario
+    digest (a heuristic's run does not depend on the agent); the agent always runs."""
     from simulator.rl.evaluate import evaluate
+
+    kept = pd.DataFrame()
+    if stored is not None and "scenario_digest" in stored.columns:
+        kept = stored[(stored["scenario_digest"] == digest) & stored["policy"].isin(item.policies)
+                      & stored["seed"].isin(seeds)]
+    done = set(zip(kept.get("policy", []), kept.get("seed", []), strict=True))
+    frames = [kept]
+    for policy in policies:
+        missing = [seed for seed in seeds if (policy, seed) not in done]
+        if missing:
+            frames.append(evaluate(scenario, [policy], missing, workers=workers).assign(scenario_digest=digest))
+    evaluation = pd.concat([frame for frame in frames if len(frame)], ignore_index=True)
+    evaluation["policy"] = evaluation["policy"].where(evaluation["policy_name"] != "drl", AGENT)
+    rank = evaluation["policy"].map({policy: index for index, policy in enumerate([*item.policies, AGENT])})
+    return (evaluation.assign(rank=rank).sort_values(["rank", "seed"], kind="stable")
+            .drop(columns="rank").reset_index(drop=True))
+
+
+def run_benchmark(item: Benchmark, *, results: Path, agents: Path, retrain: bool, quick: bool,
+                  with_agent: bool = True, evaluate_runs: bool = True, workers: int = 1) -> pd.DataFrame | None:
+    """Train or load ``item``'s agent, evaluate it and the heuristics, write the result files; the evaluation.
+
+    ``with_agent`` false: neither training nor the agent, the heuristics only; ``evaluate_runs`` false: training
+    only (returns None).
+    """
+    from simulator.rl.agents import check_evaluation_seeds
 
     folder = results / item.name
     folder.mkdir(parents=True, exist_ok=True)
     agent_path = agents / f"{item.name}.zip"
-    short = {"simulation.max_jobs": QUICK["max_jobs"]} if quick else {}
-    training_scenario = load_scenario(item.scenario, {**item.training_overrides, **short})
-    scenario = load_scenario(item.scenario, short)
-    if retrain or not agent_path.exists():
-        timesteps = QUICK["timesteps"] if quick else item.timesteps
-        print(f"{item.name}: training {item.algorithm} for {timesteps} decisions ...", flush=True)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        agent = train_agent(training_scenario, item.algorithm, timesteps, seed=item.training_seed,
-                            n_envs=item.n_envs, out=agent_path, progress=not quick,
-                            learning_curve=folder / "learning_curve.csv",
-                            hyperparameters=dict(item.hyperparameters))
-        record = {"benchmark": item.name, "scenario": str(item.scenario.relative_to(REPOSITORY)),
-                  "algorithm": item.algorithm, "timesteps": timesteps, "training_seed": item.training_seed,
-                  "n_envs": item.n_envs, "training_overrides": {**item.training_overrides, **short},
-                  "hyperparameters": agent.metadata.get("hyperparameters", {}),
-                  "wall_s": round(time.perf_counter() - started, 1),
-                  "cpu_s": round(time.process_time() - cpu_started, 1), "quick": quick}
-        (folder / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        print(f"{item.name}: trained in {record['wall_s']} s, saved {agent_path}", flush=True)
-    else:
-        load_agent(agent_path)  # refuses a damaged file before any run
-        print(f"{item.name}: loaded {agent_path}", flush=True)
-    if not evaluate_agent:
+    training_scenario = load_scenario(item.scenario, training_scenario_overrides(item, quick))
+    overrides = QUICK_OVERRIDES if quick else {}
+    scenario = load_scenario(item.scenario, overrides)
+    if with_agent:
+        train_or_load(item, training_scenario, folder=folder, agent_path=agent_path, retrain=retrain, quick=quick)
+    if not evaluate_runs:
         return None
-    reference = evaluate(training_scenario, list(item.policies), DESIGN_SEEDS[:2] if quick else DESIGN_SEEDS,
-                         workers=workers)
+    reference = evaluate_policies(item, training_scenario, list(item.policies),
+                                  DESIGN_SEEDS[:2] if quick else DESIGN_SEEDS,
+                                  scenario_digest(item, training_scenario_overrides(item, quick)),
+                                  _stored(folder / "training_reference.csv"), workers)
     reference.to_csv(folder / "training_reference.csv", index=False)
     seeds = item.evaluation_seeds[:QUICK["evaluation_seeds"]] if quick else item.evaluation_seeds
     check_evaluation_seeds(seeds)
-    evaluation = evaluate(scenario, [*item.policies, agent_path], seeds, workers=workers)
-    evaluation["policy"] = evaluation["policy"].where(evaluation["policy_name"] != "drl", AGENT)
+    policies: list[str | Path] = [*item.policies, *([agent_path] if with_agent else [])]
+    evaluation = evaluate_policies(item, scenario, policies, seeds, scenario_digest(item, overrides),
+                                   _stored(folder / "evaluation.csv"), workers)
     evaluation.to_csv(folder / "evaluation.csv", index=False)
     return evaluation
+
+
+def _stored(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.exists() else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--retrain", action="store_true", help="train even where the agent file exists")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny training, short runs, two seeds")
     parser.add_argument("--train-only", action="store_true", help="train (where needed), do not evaluate")
+    parser.add_argument("--heuristics-only", action="store_true",
+                        help="evaluate the heuristics only (no agent): their rows are kept for the next call")
     parser.add_argument("--workers", type=int, default=1, help="processes for the evaluation runs (default 1)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="results folder (default experiments/rl/results)")
     parser.add_argument("--agents", type=Path, default=AGENTS, help="agent folder (default scenarios/rl/agents)")
@@ -115,7 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for item in selected:
             evaluation = run_benchmark(item, results=args.results, agents=args.agents, retrain=args.retrain,
-                                       quick=args.quick, evaluate_agent=not args.train_only, workers=args.workers)
+                                       quick=args.quick, with_agent=not args.heuristics_only,
+                                       evaluate_runs=not args.train_only, workers=args.workers)
             if evaluation is not None:
                 seeds = ", ".join(map(str, evaluation["seed"].unique()))
                 print(f"\n{item.title} ({item.name}), evaluation seeds {seeds}:")
