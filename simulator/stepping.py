@@ -141,8 +141,8 @@ class RunMeter:
 
     def __init__(self, nodes: Sequence[Node], applications: Sequence[CompiledApplication]) -> None:
         self._nodes = nodes
-        self._inverse_shortest = [1.0 / shortest_response_s(app) if shortest_response_s(app) > 0 else 0.0
-                                  for app in applications]
+        shortest_s = [shortest_response_s(application) for application in applications]
+        self._inverse_shortest = [1.0 / value if value > 0 else 0.0 for value in shortest_s]
         self._live = _LiveJobs(self)
         self._inverse_sum = 0.0
         self._deadlines: list[tuple[float, int]] = []
