@@ -226,7 +226,8 @@ def _command_validate(args: argparse.Namespace) -> int:
     n_stages = sum(len(app.stages) for app in scenario.applications.values())
     print(f"{args.scenario}: OK ({len(scenario.nodes)} nodes, {len(scenario.network.links)} links, "
           f"{len(scenario.applications)} applications with {n_stages} stages, {len(scenario.arrivals)} arrival "
-          f"streams, policy {scenario.policy.name} in {scenario.policy.mode} mode{_dynamics_outline(scenario)})")
+          f"streams, policy {scenario.policy.name} in {scenario.policy.mode} mode"
+          f"{', task sizes known (clairvoyant)' if scenario.policy.clairvoyant else ''}{_dynamics_outline(scenario)})")
     return 0
 
 

@@ -103,7 +103,10 @@ class ReadOnlyView:
         return self._dispatcher.sizes_known
 
     def work_left_s(self, node: int) -> float:
-        return self._nodes[node].work_left_s()
+        """Exactly 0 on a node with no task: the backlog's running sum keeps rounding residue (about 1e-16 s),
+        which would rank idle nodes apart."""
+        state = self._nodes[node]
+        return state.work_left_s() if state.load else 0.0
 
     def known_service_s(self, task: Task, node: int) -> float:
         return task.exec_s[node] if self._dispatcher.sizes_known else math.nan

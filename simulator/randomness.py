@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-STREAM_IDS = {"arrivals": 0, "service": 1, "policy": 2, "failures": 3, "network": 4}
+STREAM_IDS = {"arrivals": 0, "service": 1, "policy": 2, "failures": 3, "network": 4, "sizes": 5}
 
 
 def stable_key(name: str) -> int:

@@ -9,9 +9,10 @@ configuration admits clairvoyance only where every device kind of a model has th
 
 The known size rides on the task: ``task.samplers`` hands out its known service time on each node instead of a
 draw, and ``task.exec_s`` holds those times, so every node counts them in its backlog (its ``work_left_s`` is then
-exact) and no node needs code of its own. A run without clairvoyance builds the plain dispatcher and draws nothing
-here. A retried, restarted or moved attempt and a replica keep the task's size (`simulator.workload.new_attempt`):
-a restart repeats the same work, a resumed task finishes what is left of it.
+exact) and no node needs code of its own; disciplines that order by expected size (``sjf``, ``wfq``'s tags) order
+by the known size. A run without clairvoyance builds the plain dispatcher and draws nothing here. A retried,
+restarted or moved attempt and a replica keep the task's size (`simulator.workload.new_attempt`): a restart
+repeats the same work, a resumed task finishes what is left of it.
 """
 
 from __future__ import annotations
