@@ -75,6 +75,12 @@ class Plugin:
         """Each parameter's default value (``inspect.Parameter.empty`` where it has none)."""
         return {parameter.name: parameter.default for parameter in _keyword_parameters(cls)}
 
+    @classmethod
+    def required_params(cls) -> list[str]:
+        """Parameters without a default: a plug-in with any cannot be used by its name alone (a trained
+        policy's agent file)."""
+        return [name for name, default in cls.default_params().items() if default is inspect.Parameter.empty]
+
     def get_params(self) -> dict[str, Any]:
         """The parameters this plug-in was constructed with, read off the ``__init__`` signature."""
         return {name: getattr(self, name) for name in self.param_names()}
@@ -311,6 +317,9 @@ class Registry(Generic[PluginType]):
         if unknown:
             return None, [f"unknown parameter {key!r} for {self.kind} {name!r}; allowed: "
                           f"{', '.join(allowed) or 'none'}" for key in unknown]
+        missing = [key for key in cls.required_params() if key not in params]
+        if missing:
+            return None, [f"{self.kind} {name!r} needs parameter {key!r} (it has no default)" for key in missing]
         try:
             plugin = cls(**params)
             plugin.check_params()

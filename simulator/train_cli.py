@@ -79,9 +79,6 @@ def register_commands(subparsers: Any) -> dict[str, Callable[[argparse.Namespace
 
 
 def _command_train(args: argparse.Namespace) -> int:
-    out: Path = args.out
-    if out.suffix != ".zip":
-        raise UserInputError([f"--out: must name a .zip file (the agent file), got {str(out)!r}"])
     try:
         from simulator.rl.agents import check_evaluation_seeds, train_agent
         from simulator.rl.evaluate import BASELINES, evaluate, evaluation_table, format_evaluation
@@ -97,6 +94,7 @@ def _command_train(args: argparse.Namespace) -> int:
         except UserInputError as error:
             raise UserInputError([f"{option}: {problem}" for problem in error.problems]) from None
     scenario = load_scenario(args.scenario, args.overrides)
+    out: Path = args.out
     curve = out.with_suffix(".curve.csv")
     progress = args.log_level <= logging.INFO
     agent = train_agent(scenario, args.algorithm, args.timesteps, seed=args.seed, reward=args.reward,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import SCENARIOS
-from test_policies_baselines import QUICK_PARAMS, FakeTask, FakeView
+from test_policies_baselines import QUICK_PARAMS, FakeTask, FakeView, quick_params
 
 from simulator import load_scenario, run
 from simulator.policies import POLICIES, make_policy
@@ -15,11 +15,11 @@ DEMO = SCENARIOS / "demo_edge_cloud.toml"
 
 @pytest.mark.examples
 @pytest.mark.parametrize("name, mode", [(name, mode) for name in sorted(POLICIES) for mode in POLICIES[name].modes])
-def test_every_policy_runs_the_demo_end_to_end(name, mode):
+def test_every_policy_runs_the_demo_end_to_end(name, mode, request):
     overrides = ["simulation.max_jobs=120", "simulation.warmup_s=0", f"policy.mode=\"{mode}\"",
                  "policy.batch_interval_s=0.5"]
     scenario = load_scenario(DEMO, overrides)
-    result = run(scenario, policy=name, params=QUICK_PARAMS.get(name, {}), seed=2)
+    result = run(scenario, policy=name, params=quick_params(name, request, agent="demo"), seed=2)
     assert result.summary["jobs_completed"] == 120 - result.summary["jobs_unfinished"] > 100
     tasks = result.tasks
     assert (tasks["state"] == "finished").all()

@@ -39,7 +39,8 @@ pytestmark = pytest.mark.property
 KINDS = ("cpu", "gpu", "edge")
 DISTRIBUTIONS = ("deterministic", "exponential", "lognormal", "gamma")
 PROCESSES = ("poisson", "deterministic", "mmpp", "on_off", "diurnal")
-POLICY_NAMES = sorted(POLICIES)
+POLICY_NAMES = sorted(name for name in POLICIES if not POLICIES[name].required_params())
+"""Every policy usable by name alone (not `drl`, whose agent is trained for one scenario's nodes and stages)."""
 SHARED_SLOTS = ("ps", "rr")
 """Disciplines under which a task does not hold one slot from its start to its finish."""
 

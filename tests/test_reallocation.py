@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from test_dynamics_recovery import NAN, SWITCHED, rows, same, scenario
-from test_policies_baselines import QUICK_PARAMS
+from test_policies_baselines import quick_params
 
 from simulator.config import load_scenario
 from simulator.policies import POLICIES
@@ -181,12 +181,12 @@ redundant encoders and fusion: every re-allocation path runs under the policy.""
 
 @pytest.mark.contract
 @pytest.mark.parametrize("name, mode", [(name, mode) for name in sorted(POLICIES) for mode in POLICIES[name].modes])
-def test_every_policy_works_with_rebalancing_stealing_and_replicas(name, mode):
+def test_every_policy_works_with_rebalancing_stealing_and_replicas(name, mode, request):
     """Every registered policy, in every mode it supports: the dispatcher refuses none of its decisions (nor a
     replica's), every job ends exactly once, a completed job has one finished row per stage whatever raced or moved,
     and the attempts of one task that ran never shared a node at the same time."""
     scenario_ = load_scenario("demo_edge_cloud", {**REALLOCATING_WORLD, "policy.mode": mode})
-    result = run(scenario_, policy=name, params=QUICK_PARAMS.get(name, {}), seed=2)
+    result = run(scenario_, policy=name, params=quick_params(name, request, agent="demo"), seed=2)
     assert result.summary["jobs_completed"] > 30
     jobs_ = result.jobs
     assert jobs_["job_id"].tolist() == list(range(60))

@@ -390,7 +390,8 @@ def test_sizes_known_show_in_the_observation():
     known = decision.view.known_service_s(decision.task, 0)
     assert observation[names.index("server0.known_service")] == pytest.approx(
         math.log1p(known / observer.time_scale_s))
-    plain = AllocationEnv(load_scenario("rl/park_load_balance", {"simulation.max_jobs": 30}))
+    plain = AllocationEnv(load_scenario("rl/park_load_balance", {"simulation.max_jobs": 30,
+                                                                 "policy.clairvoyant": False}))
     observation, _ = plain.reset(seed=1)
     assert observation[names.index("sizes_known")] == observation[names.index("size")] == 0.0
     assert observation[names.index("server0.known_service")] == 0.0

@@ -11,6 +11,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 from rl_support import TINY, write
 
 pytest.importorskip("stable_baselines3")
@@ -37,7 +38,9 @@ def test_a_trained_agent_beats_random_on_held_out_seeds(drl_agents):
     """3,000 MaskablePPO steps on three servers, one ten times faster: on seeds it never trained on the agent's
     mean response time is far below random's (random overloads the slow servers) and near the fast server's."""
     scenario = load_scenario(drl_agents["tiny"].with_suffix(".toml"))
-    runs = evaluate(scenario, [drl_agents["tiny"], "random"], list(HELD_OUT))
+    runs = evaluate(scenario, [drl_agents["tiny"], "random"], list(HELD_OUT), workers=2)  # in spawned processes
+    assert runs[["policy", "seed"]].values.tolist() == [[label, seed] for label in ("drl(tiny.zip)", "random")
+                                                          for seed in HELD_OUT]
     table = evaluation_table(runs).set_index("policy")
     agent = table.loc["drl(tiny.zip)", "response_time_mean_s_mean"]
     random = table.loc["random", "response_time_mean_s_mean"]
@@ -202,3 +205,17 @@ def test_evaluation_table_uses_the_runners_t_interval():
     assert table.loc["a", "response_time_mean_s_mean"] == mean and table.loc["a", "response_time_mean_s_ci_low"] == low
     assert table.loc["a", "response_time_mean_s_ci_high"] == high and table.loc["a", "n"] == 3
     assert table.loc["b", "response_time_p95_s_mean"] == 6.0 and np.isnan(table.loc["b", "response_time_p95_s_ci_low"])
+
+
+def test_the_readme_training_snippet_runs(tmp_path, monkeypatch, capsys):
+    """The README's Python example of training and evaluation runs as written (STYLE.md: every README snippet runs),
+    from a fresh directory, and prints the comparison it promises."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Training an agent"):]
+    snippet = section[section.index("```python") + len("```python"):]
+    snippet = snippet[:snippet.index("```")]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(snippet, "README.md", "exec"), {})
+    output = capsys.readouterr().out
+    assert "drl(park_demo.zip)" in output and "least_loaded" in output and "response_time_mean_s" in output
+    assert (tmp_path / "agents" / "park_demo.zip").exists()

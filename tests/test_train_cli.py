@@ -58,9 +58,10 @@ def test_refusals_name_the_option(tmp_path, capsys, arguments, message):
 
 
 def test_out_must_be_a_zip(tmp_path, capsys):
+    pytest.importorskip("stable_baselines3")
     scenario = write(tmp_path, TINY, "tiny.toml")
     assert main(train_argv(scenario, tmp_path / "agent.pt")) == 2
-    assert "--out: must name a .zip file" in capsys.readouterr().err
+    assert "out must name a .zip file (the agent file), got" in capsys.readouterr().err
 
 
 def test_missing_rl_extra_says_how_to_install_it(tmp_path, capsys, monkeypatch):
@@ -102,5 +103,7 @@ def test_agent_file_refusals_name_the_file(tmp_path):
         assert f"policy.params policy 'drl': agent: {tmp_path / name}: {message}" in str(caught.value)
         with pytest.raises(UserInputError, match=message.replace("(", r"\(")):
             read_agent_metadata(tmp_path / name)
-    with pytest.raises(ScenarioError, match="agent must be the path of an agent file"):
+    with pytest.raises(ScenarioError, match="policy.params policy 'drl' needs parameter 'agent' \\(it has no default"):
         load_scenario(scenario, {"policy.name": "drl"})
+    with pytest.raises(ScenarioError, match="agent must be the path of an agent file"):
+        load_scenario(scenario, {"policy.name": "drl", "policy.params.agent": ""})

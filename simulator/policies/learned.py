@@ -92,7 +92,7 @@ class DRLPolicy(Policy):
     modes: ClassVar[tuple[str, ...]] = (IMMEDIATE,)
     path_params: ClassVar[tuple[str, ...]] = ("agent",)
 
-    def __init__(self, agent: str = "") -> None:
+    def __init__(self, agent: str) -> None:
         self.agent = agent
 
     def check_params(self) -> None:

@@ -251,7 +251,9 @@ def train_agent(scenario: Scenario, algorithm: str, timesteps: int, seed: int = 
     torch.set_num_threads(1)
     factories: list[Callable[[], gymnasium.Env[Any, Any]]] = [
         _EnvironmentFactory(scenario, weights, seed + index, max_decisions) for index in range(n_envs)]
-    observer = Observer(scenario)
+    probe = AllocationEnv(scenario, reward=weights, max_decisions=max_decisions)  # refuses what the copies would
+    observer = probe.observer
+    probe.close()
     environments: VecEnv = SubprocVecEnv(factories) if n_envs > 1 else DummyVecEnv(factories)
     try:
         arguments: dict[str, Any] = {**DEFAULT_HYPERPARAMETERS[algorithm], **(hyperparameters or {})}

@@ -3,6 +3,7 @@ and a table of means with 95% t-intervals (the runner's `simulator.runner.report
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -58,14 +59,15 @@ def evaluate(scenario: Scenario, policies: Sequence[PolicyChoice], seeds: Sequen
         scenario: A validated scenario.
         policies: Names, agent files or (name, parameters) pairs (`PolicyChoice`).
         seeds: Run seeds (for an agent: outside its training seeds, see `simulator.rl.agents.TRAINING_SEEDS`).
-        workers: Processes running the runs; 1 runs them here, one after the other.
+        workers: Processes running the runs (started with spawn); 1 runs them here, one after the other.
     """
     jobs = [(scenario, label, name, params, int(seed)) for label, name, params in policy_entries(policies)
             for seed in seeds]
     if workers <= 1 or len(jobs) <= 1:
         rows = [_one_run(*job) for job in jobs]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn: a fork of a process holding torch's thread pools (after training) can hang in the child
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             rows = list(pool.map(_one_run, *zip(*jobs, strict=True)))
     return pd.DataFrame(rows)
 
