@@ -25,6 +25,10 @@ def cell(mean: float, low: float, high: float, best: bool) -> str:
     """``mean ± half-width`` with three significant digits, bold for the column's lowest mean."""
     if math.isnan(mean):
         return "--"
+    if abs(mean) >= 1e5:  # an unstable policy's queues: the order of magnitude is the point
+        mantissa, exponent = f"{mean:.2e}".split("e")
+        text = rf"${mantissa} \times 10^{{{int(exponent)}}}$"
+        return rf"\textbf{{{text}}}" if best else text
     digits = max(0, 2 - math.floor(math.log10(abs(mean)))) if mean else 0
     text = f"{mean:.{digits}f}"
     if not math.isnan(low):

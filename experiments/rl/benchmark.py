@@ -65,12 +65,14 @@ def train_or_load(item: Benchmark, training_scenario: Scenario, *, folder: Path,
     timesteps = QUICK["timesteps"] if quick else item.timesteps
     print(f"{item.name}: training {item.algorithm} for {timesteps} decisions ...", flush=True)
     started, cpu_started = time.perf_counter(), time.process_time()
-    agent = train_agent(training_scenario, item.algorithm, timesteps, seed=item.training_seed, n_envs=item.n_envs,
+    agent = train_agent(training_scenario, item.algorithm, timesteps, seed=item.training_seed, reward=item.reward,
+                        n_envs=item.n_envs,
                         out=agent_path, progress=not quick, learning_curve=folder / "learning_curve.csv",
                         hyperparameters=dict(item.hyperparameters))
     record = {"benchmark": item.name, "scenario": str(item.scenario.relative_to(REPOSITORY)),
               "algorithm": item.algorithm, "timesteps": timesteps, "training_seed": item.training_seed,
-              "n_envs": item.n_envs, "training_overrides": dict(training_scenario_overrides(item, quick)),
+              "n_envs": item.n_envs, "reward": item.reward,
+              "training_overrides": dict(training_scenario_overrides(item, quick)),
               "hyperparameters": agent.metadata.get("hyperparameters", {}),
               "wall_s": round(time.perf_counter() - started, 1),
               "cpu_s": round(time.process_time() - cpu_started, 1), "quick": quick}
