@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import pandas as pd
 from _common import REPOSITORY, parse_arguments, plt, save, style
 from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
 
 sys.path.insert(0, str(REPOSITORY / "experiments" / "rl"))
 from suite import BENCHMARKS, METRIC, Benchmark
@@ -33,9 +34,9 @@ def draw(axis: Axes, item: Benchmark) -> None:
             axis.axhline(mean, color=f"C{index + 1}", linestyle="--", linewidth=0.8, label=str(policy))
     axis.set_yscale("log")
     axis.set_title(item.title)
-    axis.set_xlabel("training decisions")
-    axis.set_ylabel("mean response time (s)")
-    axis.legend(frameon=False)
+    axis.set_xlabel("training decisions (thousands)")
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:g}"))
+    axis.legend(frameon=False, fontsize=6)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,9 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no learning curve in experiments/rl/results: run experiments/rl/benchmark.py first; "
               "rl_learning_curves.pdf not written")
         return 0
-    figure, axes = plt.subplots(1, len(trained), figsize=(2.4 * len(trained), 2.3), squeeze=False)
+    figure, axes = plt.subplots(1, len(trained), figsize=(2.5 * len(trained), 2.5), squeeze=False)
     for axis, item in zip(axes[0], trained, strict=True):
         draw(axis, item)
+    axes[0][0].set_ylabel("mean response time (s)")
     return save(figure, args, "rl_learning_curves.pdf")
 
 
