@@ -5,8 +5,8 @@ Shared by ``experiments/rl/benchmark.py`` (trains or loads, evaluates, writes th
 scripts (``experiments/figures/fig_rl_learning.py``, ``table_rl.py``), which only read the committed files.
 
 Seeds: training episodes draw their run seeds from ``simulator.rl.agents.TRAINING_SEEDS`` (1e9 and above);
-the evaluation seeds below are far outside that range and were never looked at while the scenarios, the
-training budgets or the hyperparameters were chosen (the scenarios' comments quote design seeds 1-5).
+the evaluation seeds below are far outside that range. The scenarios, training budgets and hyperparameters were
+chosen on design seeds 1-5 and training curves, except the demo's retraining (see `BENCHMARKS`).
 """
 
 from __future__ import annotations
