@@ -3,16 +3,20 @@ and the scenario fields that set them."""
 
 from __future__ import annotations
 
+import json
 import math
+import tomllib
 from collections.abc import Sequence
 
 import pandas as pd
 import pytest
 import simpy
 from conftest import MINIMAL
+from test_config import schema_errors
 
 from simulator.cli import main
 from simulator.config import CompressionSpec, LinkSpec, NetworkSpec, ProtocolSpec, load_scenario
+from simulator.config.json_schema import scenario_json_schema
 from simulator.network import MessageNetwork, Network, build_network
 from simulator.policies import make_policy
 from simulator.simulation import Simulation, run
@@ -206,3 +210,16 @@ def test_bad_protocol_or_compression_is_refused(write_scenario, capsys, table, e
         err = capsys.readouterr().err
         assert "Traceback" not in err
         assert str(path) in err and expected in err, err
+
+
+def test_the_json_schema_has_the_protocol_and_compression_tables():
+    schema = scenario_json_schema()
+    good = tomllib.loads(NETWORKED + '[network.protocol]\nname = "broker"\nheader_bytes = 64\nlatency_s = 0.002\n'
+                                     "[network.compression]\nratio = 0.3\nreceiver_s_per_mb = 0.002\n")
+    assert schema_errors(good, schema, schema) == []
+    for table, key, value in [("compression", "ratio", 0), ("compression", "ratio", 1.01),
+                              ("compression", "sender_s_per_mb", -1), ("protocol", "header_bytes", -1),
+                              ("protocol", "latency_s", "x"), ("protocol", "headers", 1)]:
+        broken = json.loads(json.dumps(good))
+        broken["network"][table][key] = value
+        assert schema_errors(broken, schema, schema), (table, key, value)
