@@ -227,8 +227,23 @@ def _command_validate(args: argparse.Namespace) -> int:
     print(f"{args.scenario}: OK ({len(scenario.nodes)} nodes, {len(scenario.network.links)} links, "
           f"{len(scenario.applications)} applications with {n_stages} stages, {len(scenario.arrivals)} arrival "
           f"streams, policy {scenario.policy.name} in {scenario.policy.mode} mode"
-          f"{', task sizes known (clairvoyant)' if scenario.policy.clairvoyant else ''}{_dynamics_outline(scenario)})")
+          f"{', task sizes known (clairvoyant)' if scenario.policy.clairvoyant else ''}{_messages_outline(scenario)}"
+          f"{_dynamics_outline(scenario)})")
     return 0
+
+
+def _messages_outline(scenario: Scenario) -> str:
+    """The per-message protocol and compression, for `validate`'s summary line (empty when neither is set)."""
+    protocol = scenario.network.protocol
+    compression = scenario.network.compression
+    parts = []
+    if protocol is not None:
+        named = f" {protocol.name}" if protocol.name else ""
+        parts.append(f"protocol{named} ({protocol.header_bytes:g} header bytes, {protocol.latency_s:g} s per message)")
+    if compression is not None:
+        parts.append(f"compression to {compression.ratio:g} of the payload ({compression.sender_s_per_mb:g} s/MB "
+                     f"to compress, {compression.receiver_s_per_mb:g} s/MB to decompress)")
+    return "".join(f", {part}" for part in parts)
 
 
 def _dynamics_outline(scenario: Scenario) -> str:

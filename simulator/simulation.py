@@ -21,7 +21,7 @@ from simulator.dispatch import Dispatcher
 from simulator.engine import Environment
 from simulator.errors import UserInputError
 from simulator.metrics import explain_undefined, node_table, summarize
-from simulator.network import Network
+from simulator.network import build_network
 from simulator.policies import Policy, make_policy
 from simulator.randomness import stream
 from simulator.recorder import Recorder, batch_table
@@ -129,7 +129,7 @@ class Simulation:
         self.policy = policy
         self.env = Environment()
         self.recorder = Recorder()
-        self.network = Network(self.env, scenario.network, scenario.node_names)
+        self.network = build_network(self.env, scenario.network, scenario.node_names)
         self.costs = costs or CostTable(scenario.models)
         self.applications = compile_applications(scenario, self.costs, self.seed)
         self.world: World | None = None

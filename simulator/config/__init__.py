@@ -18,7 +18,14 @@ from simulator.config.loading import (
     parse_override,
     read_toml,
 )
-from simulator.config.network_spec import DUPLEX_MODES, SHARING_MODELS, LinkSpec, NetworkSpec
+from simulator.config.network_spec import (
+    DUPLEX_MODES,
+    SHARING_MODELS,
+    CompressionSpec,
+    LinkSpec,
+    NetworkSpec,
+    ProtocolSpec,
+)
 from simulator.config.problems import Problems
 from simulator.config.scenario_file import load_scenario, parse_scenario
 from simulator.config.schema import (
@@ -60,6 +67,7 @@ __all__ = [
     "SHARING_MODELS",
     "ApplicationSpec",
     "ArrivalSpec",
+    "CompressionSpec",
     "DurationSpec",
     "FailureProcessSpec",
     "LinkSpec",
@@ -70,6 +78,7 @@ __all__ = [
     "PolicySpec",
     "Problems",
     "ProfileBinding",
+    "ProtocolSpec",
     "RebalancingSpec",
     "RecoverySpec",
     "Scenario",

@@ -12,7 +12,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DUPLEX_MODES", "SHARING_MODELS", "LinkSpec", "NetworkSpec", "network_problems"]
+__all__ = [
+    "DUPLEX_MODES",
+    "SHARING_MODELS",
+    "CompressionSpec",
+    "LinkSpec",
+    "NetworkSpec",
+    "ProtocolSpec",
+    "network_problems",
+]
 
 SHARING_MODELS: tuple[str, ...] = ("max-min", "rtt-weighted", "none")
 """Known bandwidth-sharing models: SimGrid-style max-min fairness, max-min weighted by 1 / route latency
@@ -44,6 +52,37 @@ class LinkSpec:
 
 
 @dataclass(frozen=True)
+class ProtocolSpec:
+    """The cost every message pays on top of its payload (one message per transfer between distinct vertices).
+
+    Attributes:
+        header_bytes: Bytes added to each message (headers, framing), >= 0.
+        latency_s: Fixed delay per message in seconds (connection set-up, request handling), >= 0; added to the
+            route's latency.
+        name: What the numbers stand for ("http", "grpc", "broker", ...); documentation only.
+    """
+
+    header_bytes: float = 0.0
+    latency_s: float = 0.0
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class CompressionSpec:
+    """Compression of every message's payload.
+
+    Attributes:
+        ratio: Bytes on the wire per byte of payload, in (0, 1].
+        sender_s_per_mb: Seconds to compress one megabyte (1e6 bytes) of uncompressed payload, >= 0.
+        receiver_s_per_mb: Seconds to decompress one megabyte of uncompressed payload, >= 0.
+    """
+
+    ratio: float = 1.0
+    sender_s_per_mb: float = 0.0
+    receiver_s_per_mb: float = 0.0
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     """The network of a scenario: extra switch vertices, the links, and how concurrent flows share links.
 
@@ -57,25 +96,31 @@ class NetworkSpec:
         switches: Names of vertices that forward traffic but run no tasks; they are numbered after the
             compute nodes.
         links: The links of the topology.
+        protocol: The per-message overhead; None: messages cost their payload only.
+        compression: Compression of message payloads; None: payloads travel as they are.
     """
 
     sharing: str = "max-min"
     switches: tuple[str, ...] = ()
     links: tuple[LinkSpec, ...] = ()
+    protocol: ProtocolSpec | None = None
+    compression: CompressionSpec | None = None
 
 
 def network_problems(spec: NetworkSpec, vertices: Sequence[str]) -> list[tuple[str, str]]:
     """Everything that makes a network impossible, checked in one place for every way of building one (a
     scenario file, or a `NetworkSpec` made in code): an unknown sharing model or duplex mode, a switch named
     like a node or listed twice, a link without exactly two endpoints, to an unknown vertex or to itself, a
-    negative or infinite latency, a bandwidth that is not positive, two links of the same name.
+    negative or infinite latency, a bandwidth that is not positive, two links of the same name, a protocol
+    overhead or compression cost that is negative or not finite, a compression ratio outside (0, 1].
 
     Args:
         spec: The network.
         vertices: Names of the compute nodes.
 
     Returns:
-        ``(where, message)`` pairs: ``where`` is ``"sharing"``, ``"switches"`` or ``"links.NAME"``.
+        ``(where, message)`` pairs: ``where`` is ``"sharing"``, ``"switches"``, ``"links.NAME"``,
+        ``"protocol"`` or ``"compression"``.
     """
     problems: list[tuple[str, str]] = []
     if spec.sharing not in SHARING_MODELS:
@@ -111,4 +156,25 @@ def network_problems(spec: NetworkSpec, vertices: Sequence[str]) -> list[tuple[s
         if count > 1:
             problems.append((f"links.{name}", f"is the name of {count} links (a duplicate link name; a group's "
                                               "member links are named LINK-MEMBER)"))
+    problems.extend(_message_problems(spec))
+    return problems
+
+
+def _message_problems(spec: NetworkSpec) -> list[tuple[str, str]]:
+    """Problems of the per-message protocol overhead and compression."""
+    problems: list[tuple[str, str]] = []
+    costs: list[tuple[str, str, float, str]] = []
+    if spec.protocol is not None:
+        costs += [("protocol", "header_bytes", spec.protocol.header_bytes, "bytes"),
+                  ("protocol", "latency_s", spec.protocol.latency_s, "seconds")]
+    if spec.compression is not None:
+        ratio = spec.compression.ratio
+        if not 0.0 < ratio <= 1.0:
+            problems.append(("compression", f"ratio must be in (0, 1] (bytes on the wire per byte of payload), "
+                                            f"got {ratio}"))
+        costs += [("compression", "sender_s_per_mb", spec.compression.sender_s_per_mb, "seconds per MB"),
+                  ("compression", "receiver_s_per_mb", spec.compression.receiver_s_per_mb, "seconds per MB")]
+    for where, field, value, unit in costs:
+        if not (value >= 0.0 and math.isfinite(value)):
+            problems.append((where, f"{field} must be finite and >= 0 ({unit}), got {value}"))
     return problems

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.calibration.profile import ProfileError, load_profile, resolve_profile
-from simulator.config.network_spec import LinkSpec, NetworkSpec, network_problems
+from simulator.config.network_spec import CompressionSpec, LinkSpec, NetworkSpec, ProtocolSpec, network_problems
 from simulator.config.problems import Problems
 from simulator.config.schema import (
     ARRIVAL_TIME_S,
@@ -168,7 +168,13 @@ def resolve_network(table: NetworkTable, groups: Mapping[str, list[str]], node_n
             links.append(LinkSpec(name, (a, b), link.latency_s, link.bandwidth_bytes_per_s, link.duplex))
             table_of_link.setdefault(name, link_name)
             links_of_table.setdefault(link_name, []).append(name)
-    spec = NetworkSpec(sharing=table.sharing, switches=table.switches, links=tuple(links))
+    protocol = None if table.protocol is None else ProtocolSpec(
+        header_bytes=table.protocol.header_bytes, latency_s=table.protocol.latency_s, name=table.protocol.name or "")
+    compression = None if table.compression is None else CompressionSpec(
+        ratio=table.compression.ratio, sender_s_per_mb=table.compression.sender_s_per_mb,
+        receiver_s_per_mb=table.compression.receiver_s_per_mb)
+    spec = NetworkSpec(sharing=table.sharing, switches=table.switches, links=tuple(links), protocol=protocol,
+                       compression=compression)
     for where, message in network_problems(spec, sorted(node_names)):
         kind, _, name = where.partition(".")
         if kind == "links":  # the message names the endpoints; the path is the table the link came from

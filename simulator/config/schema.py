@@ -68,6 +68,7 @@ __all__ = [
     "SJF_SIZES",
     "ApplicationTable",
     "ArrivalTable",
+    "CompressionTable",
     "DeviceCostTable",
     "DurationTable",
     "FailuresTable",
@@ -75,6 +76,7 @@ __all__ = [
     "ModelTable",
     "NodeGroupTable",
     "OutageTable",
+    "ProtocolTable",
     "RebalancingTable",
     "RecoveryTable",
     "ScenarioFile",
@@ -112,6 +114,8 @@ MIN_TIME_STEP_S = 1e-6
 MAX_BYTES = 1e15
 """Largest size of data or memory, in bytes (a petabyte)."""
 BANDWIDTH_RANGE_BYTES_PER_S = (1.0, 1e15)
+MAX_CODEC_S_PER_MB = 1e6
+"""Slowest compression or decompression, in seconds per megabyte of payload."""
 SPEED_RANGE = (1e-6, 1e6)
 MAX_POWER_W = 1e7
 MAX_SLOTS = 100_000
@@ -174,6 +178,7 @@ BATCH_SCALING = InRange(0.0, 1.0, unit="the exponent of the batch size")
 DURATION_S = InRange(MIN_TIME_STEP_S, MAX_TIME_S, unit="seconds")
 """A time to failure or to repair (a mean, a scale, a sample): at least the simulator's smallest step, so that a
 failure process that alternates them advances time."""
+CODEC_S_PER_MB = InRange(0, MAX_CODEC_S_PER_MB, unit="seconds per MB of uncompressed payload")
 NAME = NonEmptyString()
 NAMES = NameList()
 
@@ -425,12 +430,32 @@ class LinkTable(_Table):
     failures: LinkFailuresTable | None = None
 
 
+class ProtocolTable(_Table):
+    """``[network.protocol]``: what every message (one per transfer between distinct vertices) costs on top of its
+    payload."""
+
+    name: Annotated[str | None, Checked(NAME)] = None
+    header_bytes: Annotated[float, Checked(InRange(0, MAX_BYTES, unit="bytes"))] = 0.0
+    latency_s: Annotated[float, Checked(InRange(0, MAX_TIME_S, unit="seconds"))] = 0.0
+
+
+class CompressionTable(_Table):
+    """``[network.compression]``: every message's payload is compressed by the sender and decompressed by the
+    receiver."""
+
+    ratio: Annotated[float, Checked(InRange(0, 1, low_open=True, unit="bytes on the wire per byte of payload"))]
+    sender_s_per_mb: Annotated[float, Checked(CODEC_S_PER_MB)] = 0.0
+    receiver_s_per_mb: Annotated[float, Checked(CODEC_S_PER_MB)] = 0.0
+
+
 class NetworkTable(_Table):
-    """``[network]``: the sharing model, switch vertices and links."""
+    """``[network]``: the sharing model, switch vertices, links, and the per-message protocol and compression."""
 
     sharing: Annotated[str, Checked(Choice(SHARING_MODELS))] = "max-min"
     switches: Annotated[tuple[str, ...], Checked(NAMES)] = ()
     links: dict[str, LinkTable] = Field(default_factory=dict)
+    protocol: ProtocolTable | None = None
+    compression: CompressionTable | None = None
 
 
 class DeviceCostTable(_Table):

@@ -152,7 +152,9 @@ class TransferRecords:
         """One row per completed transfer between distinct vertices, in completion order.
 
         Columns: ``src``, ``dst`` (vertex names), ``bytes``, ``start_s`` (when ``transfer`` was called),
-        ``end_s`` (last byte arrived), ``duration_s`` and ``hops``.
+        ``end_s`` (last byte arrived), ``duration_s`` and ``hops``. ``bytes`` are the bytes that crossed the
+        network: a message's wire bytes (payload x compression ratio + protocol header) and ``start_s`` when
+        they entered it, after compression and the protocol's delay (`simulator.network.messages`).
         """
         names = np.asarray(self._topology.vertex_names, dtype=object)
         start_s = np.frombuffer(self._record_start_s, dtype=np.float64).copy()
