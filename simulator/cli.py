@@ -33,8 +33,8 @@ MAX_DEMO_REPLICATIONS = 1000
 SUMMARY_ORDER = [
     "jobs_completed", "jobs_unfinished", "tasks_completed", "late_inputs", "response_time_mean_s",
     "response_time_p50_s", "response_time_p95_s", "response_time_p99_s", "makespan_s", "throughput_per_s",
-    "utilization_mean",
-    "load_variance", "load_cv", "jain_fairness", "slo_attainment", "energy_j", "bytes_transferred", "wall_s",
+    "utilization_mean", "load_variance", "load_cv", "jain_fairness", "slo_attainment", "energy_j", "bytes_transferred",
+    "wall_s",
 ]
 DYNAMICS_ORDER = [
     "jobs_failed", "jobs_abandoned", "completion_rate", "stability", "retries", "migrations", "steals",
