@@ -20,6 +20,7 @@ from simulator.joins import JoinDispatcher
 from simulator.policies import make_policy
 from simulator.recorder import JOB_ROW
 from simulator.simulation import Simulation
+from simulator.stepping import DecisionStepper
 
 
 def scenario_dict(times: dict[str, float], after: dict[str, list[str]], joins: dict[str, Any],
@@ -114,6 +115,21 @@ def test_batch_mode_and_clairvoyance_mix_with_joins():
     result = simulation.run()
     assert (result.jobs["state"] == "finished").all() and len(result.tasks) == 15
     assert result.jobs["late_inputs"].sum() == 5
+
+
+def test_a_stepped_run_with_joins_gives_the_plain_runs_tables():
+    """Decision points see join runs as any other: stepping the same policy reproduces the run exactly."""
+    raw = scenario_dict({"x": 1.0, "y": 3.0, "z": 1.0}, {"z": ["x", "y"]}, {"z": "any"}, jobs=15, gap_s=1.0,
+                        horizon_s=12.0, distribution="exponential")
+    raw["models"]["m_z"]["devices"]["k_x"] = 1.0  # z may run on x or z: a decision per job
+    scenario = parse_scenario(raw)
+    expected = run(scenario, "least_loaded", seed=4)
+    stepper = DecisionStepper(scenario, seed=4)
+    stepped = stepper.run_policy("least_loaded")
+    assert stepper.n_decisions > 0
+    pd.testing.assert_frame_equal(stepped.tasks, expected.tasks)
+    pd.testing.assert_frame_equal(stepped.jobs, expected.jobs)
+    assert stepped.summary["late_inputs"] == expected.summary["late_inputs"] > 0
 
 
 # -- refusals -------------------------------------------------------------------------------------------------
