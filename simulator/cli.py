@@ -31,9 +31,10 @@ EXTENSION_MODULES: tuple[str, ...] = ("simulator.runner.cli", "simulator.calibra
 MAX_DEMO_REPLICATIONS = 1000
 
 SUMMARY_ORDER = [
-    "jobs_completed", "jobs_unfinished", "tasks_completed", "response_time_mean_s", "response_time_p50_s",
-    "response_time_p95_s", "response_time_p99_s", "makespan_s", "throughput_per_s", "utilization_mean",
-    "load_variance", "load_cv", "jain_fairness", "slo_attainment", "energy_j", "bytes_transferred", "wall_s",
+    "jobs_completed", "jobs_unfinished", "tasks_completed", "late_inputs", "response_time_mean_s",
+    "response_time_p50_s", "response_time_p95_s", "response_time_p99_s", "makespan_s", "throughput_per_s",
+    "utilization_mean", "load_variance", "load_cv", "jain_fairness", "slo_attainment", "energy_j", "bytes_transferred",
+    "wall_s",
 ]
 DYNAMICS_ORDER = [
     "jobs_failed", "jobs_abandoned", "completion_rate", "stability", "retries", "migrations", "steals",
@@ -228,6 +229,7 @@ def _command_validate(args: argparse.Namespace) -> int:
           f"{len(scenario.applications)} applications with {n_stages} stages, {len(scenario.arrivals)} arrival "
           f"streams, policy {scenario.policy.name} in {scenario.policy.mode} mode"
           f"{', task sizes known (clairvoyant)' if scenario.policy.clairvoyant else ''}{_messages_outline(scenario)}"
+          f"{_joins_outline(scenario)}"
           f"{_dynamics_outline(scenario)})")
     return 0
 
@@ -244,6 +246,13 @@ def _messages_outline(scenario: Scenario) -> str:
         parts.append(f"compression to {compression.ratio:g} of the payload ({compression.sender_s_per_mb:g} s/MB "
                      f"to compress, {compression.receiver_s_per_mb:g} s/MB to decompress)")
     return "".join(f", {part}" for part in parts)
+
+
+def _joins_outline(scenario: Scenario) -> str:
+    """The stages that wait for only some of their predecessors, for `validate`'s summary line."""
+    joins = [f"{app.name}.{stage.name} ({stage.join} of {len(stage.after)})"
+             for app in scenario.applications.values() for stage in app.stages if stage.join != "all"]
+    return f"; asynchronous joins: {', '.join(joins)}" if joins else ""
 
 
 def _dynamics_outline(scenario: Scenario) -> str:

@@ -330,3 +330,7 @@ class Dispatcher:
             del self.live_jobs[job.id]
             self._record_job(job)
             job.tasks = NO_TASKS
+
+    def record_unfinished(self) -> None:
+        """At the end of the run: the rows of the jobs still in the system."""
+        self.recorder.unfinished(list(self.live_jobs.values()))

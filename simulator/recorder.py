@@ -57,6 +57,21 @@ class Recorder:
         self.job_rows += _pack_job(job_id, application, job.source, job.sink, 0 if finished else 1, arrival_s,
                                    job.finish_s)
 
+    def job_row(self, job: Job) -> None:
+        """The row of a complete job alone: one whose late inputs (`simulator.joins`) still run; `tasks_of` writes
+        its tasks' rows later."""
+        self.job_rows += _pack_job(job.id, job.application.index, job.source, job.sink, 0, job.arrival_s,
+                                   job.finish_s)
+
+    def tasks_of(self, job: Job) -> None:
+        """The rows of a complete job's tasks, each with the state it is in (released ones only)."""
+        job_id, application, arrival_s = job.id, job.application.index, job.arrival_s
+        for task in job.tasks:
+            if task is not None:
+                self.task_rows += _pack_task(job_id, application, task.stage.index, task.node,
+                                             TASK_STATES.index(task.state), arrival_s, task.dispatch_s,
+                                             task.ready_s, task.start_s, task.finish_s)
+
     def attempt(self, task: Task, state: str) -> None:
         """The row of one attempt of a task that ends in ``state`` (one of `TASK_STATES`), written at once: a
         dynamic run records attempts that fail, move or are cancelled when that happens."""

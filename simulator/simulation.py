@@ -20,6 +20,7 @@ from simulator.disciplines import ProcessorSharingNode, RoundRobinNode
 from simulator.dispatch import Dispatcher
 from simulator.engine import Environment
 from simulator.errors import UserInputError
+from simulator.joins import JoinDispatcher, has_joins, with_joins
 from simulator.metrics import explain_undefined, node_table, summarize
 from simulator.network import build_network
 from simulator.policies import Policy, make_policy
@@ -145,6 +146,8 @@ class Simulation:
 
             dispatcher_class = clairvoyant(dispatcher_class)
             dispatcher_options["sizes"] = TaskSizes(scenario, self.seed)
+        if has_joins(self.applications):  # only then: stages that wait for some of their predecessors
+            dispatcher_class = with_joins(dispatcher_class)
         self.dispatcher = dispatcher_class(
             self.env, [], self.network, self.applications, policy, stream(seed, "policy"), self.recorder,
             mode=scenario.policy.mode, batch_interval_s=scenario.policy.batch_interval_s,
@@ -189,7 +192,7 @@ class Simulation:
         scenario = self.scenario
         horizon = scenario.simulation.horizon_s
         end_s = float(horizon if horizon is not None else self.env.now)
-        self.recorder.unfinished(list(self.dispatcher.live_jobs.values()))
+        self.dispatcher.record_unfinished()
         app_names = [app.name for app in self.applications]
         tasks = self.recorder.task_table(app_names, [[s.spec.name for s in app.stages] for app in self.applications],
                                          scenario.node_names)
@@ -201,8 +204,12 @@ class Simulation:
                                            if isinstance(node, _SLOT_INTERVAL_NODES)},
                            task_slots=_task_slots(tasks, self.applications),
                            down_intervals=self._node_down_intervals())
+        if isinstance(self.dispatcher, JoinDispatcher):
+            jobs["late_inputs"] = np.array(self.dispatcher.late_inputs_per_job(len(jobs)), dtype=np.int64)
         summary = summarize(tasks, jobs, nodes, self.network.bytes_transferred, warmup, end_s,
                             **self._dynamics_counts(warmup, end_s))
+        if "late_inputs" in jobs:
+            summary["late_inputs"] = int(jobs["late_inputs"].sum())
         summary["wall_s"] = wall_s
         undefined, undefined_warnings = explain_undefined(summary, scenario.path)
         summary["undefined_metrics"] = undefined

@@ -57,7 +57,7 @@ class CompiledApplication:
     exits: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        self.initial_waiting = [len(stage.predecessors) for stage in self.stages]
+        self.initial_waiting = [stage.spec.join_count for stage in self.stages]  # "all": every predecessor
         self.n_stages = len(self.stages)
         self.n_exits = len(self.exits)
         self.entry_stages = [self.stages[index] for index in self.entry]
@@ -145,7 +145,9 @@ class Job:
     `new_job`.
 
     ``tasks[stage]`` is the job's task for each stage once released (None before); ``waiting_predecessors``
-    counts, per stage, the predecessors not finished yet; ``results_pending`` the exit results not delivered.
+    counts, per stage, the predecessors not finished yet that it waits for (its ``join_count``; below zero once
+    late inputs of an asynchronous join have finished, `simulator.joins`); ``results_pending`` the exit results
+    not delivered.
     """
 
     __slots__ = ("application", "arrival_s", "finish_s", "id", "results_pending", "sink", "source", "tasks",

@@ -357,6 +357,18 @@ def resolve_models(tables: Mapping[str, ModelTable], base_dir: Path, problems: P
     return models
 
 
+def _check_join(path: str, join: str | int, after: tuple[str, ...], problems: Problems) -> None:
+    """A join other than "all" needs predecessors to wait for, and at most as many as the stage has."""
+    if join == "all":
+        return
+    if not after:
+        problems.add(path, f"is {join!r}, but the stage has no predecessors (`after`) to wait for; remove `join` "
+                     f"or give the stage predecessors")
+    elif isinstance(join, int) and join > len(after):
+        problems.add(path, f"is {join}, but the stage has only {len(after)} predecessors (`after`); it must be "
+                     f"\"all\", \"any\" or an integer in [1, {len(after)}]")
+
+
 def _topological_stages(path: str, stages: dict[str, StageSpec], problems: Problems) -> tuple[StageSpec, ...]:
     import networkx as nx  # imported where used: the CLI answers --help without it
 
@@ -399,7 +411,8 @@ def resolve_applications(tables: Mapping[str, ApplicationTable], models: Mapping
                                            output_bytes=stage.output_bytes, after=stage.after,
                                            placement=stage.placement, input_bytes=stage.input_bytes,
                                            slots=stage.slots, memory_bytes=stage.memory_bytes,
-                                           replicas=stage.replicas)
+                                           replicas=stage.replicas, join=stage.join)
+            _check_join(f"{path}.stages.{stage_name}.join", stage.join, stage.after, problems)
         sink = table.source if table.sink is None else table.sink
         for key, vertex in (("source", table.source), ("sink", sink)):
             if vertex is not None and vertex not in vertex_names:

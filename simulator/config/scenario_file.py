@@ -17,6 +17,7 @@ from simulator.config.checks import (
     check_batch_rules,
     check_clairvoyance,
     check_endless_processes,
+    check_joins,
     check_placement_and_routes,
     check_queue_disciplines,
     check_replicas,
@@ -88,7 +89,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
     check_run_ends(problems, simulation, arrivals)
     check_endless_processes(problems, simulation, failures, rebalancing, len(nodes))
     problems.raise_if_any(ScenarioError)
-    return Scenario(
+    scenario = Scenario(
         name=file.scenario.name or Path(source).stem,
         path=source,
         simulation=simulation,
@@ -106,6 +107,9 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
         rebalancing=rebalancing,
         work_stealing=resolve_work_stealing(file.work_stealing),
     )
+    check_joins(problems, scenario)
+    problems.raise_if_any(ScenarioError)
+    return scenario
 
 
 def load_scenario(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = (),

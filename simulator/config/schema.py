@@ -44,6 +44,7 @@ from simulator.config.values import (
     Choice,
     InRange,
     IntInRange,
+    JoinCount,
     ListOf,
     NameList,
     NonEmptyString,
@@ -507,6 +508,7 @@ class StageTable(_Table):
     slots: Annotated[int, Checked(IntInRange(1, MAX_SLOTS))] = 1
     memory_bytes: Annotated[float, Checked(InRange(0, MAX_BYTES))] = 0.0
     replicas: Annotated[int, Checked(IntInRange(1, MAX_REPLICAS))] = 1
+    join: Annotated[str | int, Checked(JoinCount())] = "all"
 
 
 class ApplicationTable(_Table):

@@ -167,6 +167,16 @@ class StageSpec:
     replicas: int = 1
     """Redundant execution: a task of the stage runs on up to this many distinct nodes at once; the first to
     finish wins and the others are cancelled (their work counted as wasted)."""
+    join: str | int = "all"
+    """Asynchronous join: the stage is released when this many of its predecessors have finished (``"all"``,
+    ``"any"`` = 1, or k); the outputs of predecessors that finish later are dropped (late inputs)."""
+
+    @property
+    def join_count(self) -> int:
+        """How many predecessors the stage waits for."""
+        if self.join == "all":
+            return len(self.after)
+        return 1 if self.join == "any" else int(self.join)
 
     @property
     def demands_resources(self) -> bool:

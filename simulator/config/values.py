@@ -16,6 +16,7 @@ __all__ = [
     "InRange",
     "IntInRange",
     "InvalidValueError",
+    "JoinCount",
     "ListOf",
     "NameList",
     "NonEmptyString",
@@ -157,6 +158,23 @@ class IntInRange:
 
     def json_schema(self) -> dict[str, Any]:
         return {"type": "integer", "minimum": self.low, "maximum": self.high}
+
+
+@dataclass(frozen=True)
+class JoinCount:
+    """How many predecessors a stage waits for: ``"all"``, ``"any"`` (one) or an integer k >= 1; the bound by the
+    stage's number of predecessors is checked once the stages are known."""
+
+    def __call__(self, value: Any) -> str | int:
+        if isinstance(value, str) and value in ("all", "any"):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        raise InvalidValueError(f"must be \"all\", \"any\" or an integer >= 1 (how many predecessors "
+                                f"the stage waits for), got {describe(value)}")
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"anyOf": [{"enum": ["all", "any"]}, {"type": "integer", "minimum": 1}]}
 
 
 @dataclass(frozen=True)
