@@ -192,7 +192,7 @@ def test_shipped_scenarios_are_found_by_name_from_any_directory(tmp_path, monkey
 
 @pytest.mark.slow
 def test_the_wheel_ships_the_demo_and_validation_scenarios(tmp_path):
-    """An installed package (not a checkout) can run the demo: the wheel holds the scenarios."""
+    """An installed package (not a checkout) can run the demo: the wheel holds the scenarios, the case studies too."""
     import zipfile
 
     pytest.importorskip("setuptools", minversion="77")  # what pyproject's build backend needs, without isolation
@@ -200,7 +200,8 @@ def test_the_wheel_ships_the_demo_and_validation_scenarios(tmp_path):
                     str(ROOT), "-w", str(tmp_path)], check=True, timeout=600, capture_output=True)
     (wheel,) = tmp_path.glob("allocsim-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"simulator/scenarios/demo_edge_cloud.toml", "simulator/scenarios/validation/mm1.toml"} <= names
+    assert {"simulator/scenarios/demo_edge_cloud.toml", "simulator/scenarios/validation/mm1.toml",
+            "simulator/scenarios/cases/medical_diagnosis.toml"} <= names
 
 
 def test_long_output_into_a_closed_pipe_ends_quietly(tmp_path):
