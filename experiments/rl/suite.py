@@ -65,6 +65,10 @@ class Benchmark:
     hyperparameters: Mapping[str, Any] = field(default_factory=lambda: {"batch_size": 256})
     """Over `simulator.rl.agents.DEFAULT_HYPERPARAMETERS`: minibatches of 256 (fewer gradient steps per rollout,
     so more decisions fit the budget; chosen on a design run of wan_offload, seeds 1-2)."""
+    imitate: str | None = None
+    """A heuristic cloned before the RL algorithm (imitation warm start, `simulator.rl.imitation`); ``timesteps``
+    are then the fine-tuning decisions."""
+    imitation_decisions: int = 20_000
 
     @property
     def agent_path(self) -> Path:
