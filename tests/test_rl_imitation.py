@@ -161,6 +161,8 @@ def test_train_command_clones_and_reports_the_agreement(tmp_path, capsys):
                  "--imitate", "least_loaded", "--imitation-decisions", "300"]) == 0
     assert "cloned least_loaded on 300 decisions" in capsys.readouterr().out
     assert read_agent_metadata(out)["imitation"]["decisions"] == 300
+    assert out.with_suffix(".curve.csv").read_text().splitlines() == [
+        "timesteps,episodes,mean_episode_reward,mean_response_time_s"]  # no RL step: no row
 
 
 def test_the_cli_default_number_of_imitation_decisions_is_the_trainers():

@@ -304,6 +304,8 @@ def train_agent(scenario: Scenario, algorithm: str, timesteps: int, seed: int = 
                                  masked=algorithm == "maskable_ppo")
         if timesteps > 0:
             model.learn(total_timesteps=timesteps, callback=callback)
+        elif callback.curve is not None:
+            _write_curve(callback.curve, [])  # imitation only: no RL episode, a curve without rows
         training_s = time.monotonic() - started
     finally:
         environments.close()
