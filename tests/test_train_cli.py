@@ -26,8 +26,8 @@ def train_argv(scenario, out, *extra):
 
 @pytest.mark.parametrize("arguments, message", [
     (["--algorithm", "a2c"], "argument --algorithm: invalid choice: 'a2c'"),
-    (["--timesteps", "0"], "argument --timesteps: must be an integer in [1, 1000000000], got 0"),
-    (["--timesteps", "-5"], "argument --timesteps: must be an integer in [1, 1000000000], got -5"),
+    (["--timesteps", "0"], "--timesteps: 0 trains nothing; it is allowed only with --imitate"),
+    (["--timesteps", "-5"], "argument --timesteps: must be an integer in [0, 1000000000], got -5"),
     (["--eval-seeds", "10-3"], "argument --eval-seeds: '10-3' is not a range of seeds"),
     (["--eval-seeds", "a-b"], "argument --eval-seeds: must be seeds like 101-110"),
     (["--envs", "0"], "argument --envs: must be an integer in [1, 64]"),

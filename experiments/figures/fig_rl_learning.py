@@ -26,8 +26,12 @@ REFERENCES = 2
 def draw(axis: Axes, item: Benchmark) -> None:
     """The training episodes' mean response time against timesteps, and the best heuristics' means."""
     curve = pd.read_csv(item.learning_curve_csv).dropna(subset=["mean_response_time_s"])
-    axis.plot(curve["timesteps"], curve["mean_response_time_s"], color="C0", linewidth=1,
-              label="agent (training, sampled actions)")
+    if len(curve):
+        axis.plot(curve["timesteps"], curve["mean_response_time_s"], color="C0", linewidth=1,
+                  label="agent (training, sampled actions)")
+    else:  # an agent that only cloned a heuristic: no RL episode to draw
+        axis.text(0.5, 0.5, f"imitation of {item.imitate} only:\nno RL training", transform=axis.transAxes,
+                  ha="center", va="center", fontsize=7)
     if item.reference_csv.exists():
         reference = pd.read_csv(item.reference_csv).groupby("policy", sort=False)[METRIC].mean().sort_values()
         for index, (policy, mean) in enumerate(reference.head(REFERENCES).items()):

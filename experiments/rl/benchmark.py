@@ -48,7 +48,7 @@ from simulator.errors import UserInputError  # noqa: E402
 DESIGN_SEEDS = (1, 2, 3, 4, 5)
 """Seeds of the training-length reference runs: the seeds the scenarios were designed on, never evaluation seeds."""
 
-QUICK = {"timesteps": 512, "evaluation_seeds": 2}
+QUICK = {"timesteps": 512, "evaluation_seeds": 2, "imitation_decisions": 300}
 QUICK_OVERRIDES = {"simulation.max_jobs": 100}
 """``--quick``: a smoke run of the whole pipeline."""
 
@@ -63,15 +63,17 @@ def train_or_load(item: Benchmark, training_scenario: Scenario, *, folder: Path,
         print(f"{item.name}: loaded {agent_path}", flush=True)
         return
     timesteps = QUICK["timesteps"] if quick else item.timesteps
-    print(f"{item.name}: training {item.algorithm} for {timesteps} decisions ...", flush=True)
+    warm_start = f" after cloning {item.imitate}" if item.imitate else ""
+    print(f"{item.name}: training {item.algorithm} for {timesteps} decisions{warm_start} ...", flush=True)
     started, cpu_started = time.perf_counter(), time.process_time()
     agent = train_agent(training_scenario, item.algorithm, timesteps, seed=item.training_seed, reward=item.reward,
                         n_envs=item.n_envs,
                         out=agent_path, progress=not quick, learning_curve=folder / "learning_curve.csv",
-                        hyperparameters=dict(item.hyperparameters))
+                        hyperparameters=dict(item.hyperparameters), imitate=item.imitate,
+                        imitation_decisions=QUICK["imitation_decisions"] if quick else item.imitation_decisions)
     record = {"benchmark": item.name, "scenario": str(item.scenario.relative_to(REPOSITORY)),
               "algorithm": item.algorithm, "timesteps": timesteps, "training_seed": item.training_seed,
-              "n_envs": item.n_envs, "reward": item.reward,
+              "n_envs": item.n_envs, "reward": item.reward, "imitation": agent.metadata.get("imitation"),
               "training_overrides": dict(training_scenario_overrides(item, quick)),
               "hyperparameters": agent.metadata.get("hyperparameters", {}),
               "wall_s": round(time.perf_counter() - started, 1),

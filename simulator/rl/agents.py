@@ -38,12 +38,13 @@ from simulator.config import Scenario
 from simulator.errors import UserInputError
 from simulator.policies.learned import read_agent_metadata, write_agent_metadata
 from simulator.rl.env import AllocationEnv
+from simulator.rl.imitation import check_teacher, clone, collect_demonstrations
 from simulator.rl.observation import Observer
 from simulator.rl.rewards import parse_reward
 from simulator.user_files import user_output, writable_directory
 
-__all__ = ["ALGORITHMS", "NET_ARCH", "TRAINING_SEEDS", "Agent", "check_evaluation_seeds", "load_agent",
-           "observation_layout", "train_agent"]
+__all__ = ["ALGORITHMS", "FINE_TUNING_HYPERPARAMETERS", "IMITATION_DECISIONS", "NET_ARCH", "TRAINING_SEEDS", "Agent",
+           "check_evaluation_seeds", "load_agent", "observation_layout", "train_agent"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,14 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
 }
 """Defaults that differ from SB3's: shorter PPO rollouts (episodes of a scenario are short and the budgets of
 the tests and benchmarks small) and a DQN that starts learning early; ``hyperparameters`` overrides them."""
+
+
+IMITATION_DECISIONS = 20_000
+"""Teacher decisions collected for the imitation warm start (`train_agent`'s ``imitate``), by default."""
+
+FINE_TUNING_HYPERPARAMETERS: dict[str, Any] = {"learning_rate": 1e-4, "clip_range": 0.1}
+"""PPO after an imitation warm start: smaller steps than SB3's defaults (3e-4, 0.2), so that the first updates,
+made with noisy advantages, do not undo the cloned policy; ``hyperparameters`` overrides them."""
 
 
 def observation_layout(observer: Observer) -> dict[str, Any]:
@@ -200,12 +209,25 @@ def _write_curve(path: Path, rows: Sequence[Mapping[str, float]]) -> None:
 
 
 def _check_training_arguments(algorithm: str, timesteps: int, seed: int, n_envs: int, out: Path,
-                              tensorboard_dir: Path | None) -> None:
+                              tensorboard_dir: Path | None, imitate: str | None, imitation_decisions: int) -> None:
     problems = []
     if algorithm not in ALGORITHMS:
         problems.append(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
-    if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps <= 0:
+    if imitate is None and (isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps <= 0):
         problems.append(f"timesteps must be a positive integer, got {timesteps!r}")
+    if imitate is not None:
+        if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 0:
+            problems.append(f"timesteps must be a non-negative integer (0: imitation only), got {timesteps!r}")
+        if algorithm == "dqn":
+            problems.append("imitate: the imitation warm start fits a policy network to the teacher's nodes; DQN has "
+                            "none (only Q-values): use ppo or maskable_ppo")
+        if (isinstance(imitation_decisions, bool) or not isinstance(imitation_decisions, int)
+                or imitation_decisions <= 0):
+            problems.append(f"imitation_decisions must be a positive integer, got {imitation_decisions!r}")
+        try:
+            check_teacher(imitate)
+        except UserInputError as error:
+            problems.extend(error.problems)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_TRAINING_SEED:
         problems.append(f"seed must be an integer in [0, {MAX_TRAINING_SEED}], got {seed!r}")
     if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
@@ -223,13 +245,18 @@ def train_agent(scenario: Scenario, algorithm: str, timesteps: int, seed: int = 
                 reward: str | Mapping[str, float] = "response", n_envs: int = 1, out: Path | str = "agent.zip",
                 tensorboard_dir: Path | str | None = None, progress: bool = True,
                 learning_curve: Path | str | None = None, hyperparameters: Mapping[str, Any] | None = None,
-                max_decisions: int | None = None) -> Agent:
+                max_decisions: int | None = None, imitate: str | None = None,
+                imitation_decisions: int = IMITATION_DECISIONS) -> Agent:
     """Train an agent on ``scenario``'s environment and save it (with its metadata) at ``out``.
+
+    With ``imitate``, the agent first clones the named heuristic (`simulator.rl.imitation`): its decisions on
+    ``imitation_decisions`` decisions of training episodes, then ``timesteps`` decisions of the RL algorithm with
+    `FINE_TUNING_HYPERPARAMETERS` (0: the cloned agent as it is).
 
     Args:
         scenario: A validated scenario in immediate mode.
         algorithm: ``ppo``, ``maskable_ppo`` or ``dqn`` (`ALGORITHMS`).
-        timesteps: Decisions to train on (all environments together).
+        timesteps: Decisions to train on (all environments together); after imitation, 0 is allowed.
         seed: The training seed (algorithm and episode seeds).
         reward: A reward term or a mapping term -> weight (`simulator.rl.parse_reward`).
         n_envs: Environments stepped together; more than one run in subprocesses.
@@ -239,13 +266,15 @@ def train_agent(scenario: Scenario, algorithm: str, timesteps: int, seed: int = 
         learning_curve: A CSV file for the learning curve (see `_TrainingProgress`); None: none.
         hyperparameters: Keyword arguments of the SB3 algorithm, over `DEFAULT_HYPERPARAMETERS`.
         max_decisions: Truncate training episodes after this many decisions (None: each runs to its end).
+        imitate: A policy name usable in immediate mode: clone it before the RL algorithm (ppo, maskable_ppo).
+        imitation_decisions: How many of the teacher's decisions to clone.
 
     Raises:
         UserInputError: A bad argument, a scenario the environment refuses, an unwritable output.
     """
     out = Path(out)
     tensorboard = Path(tensorboard_dir) if tensorboard_dir is not None else None
-    _check_training_arguments(algorithm, timesteps, seed, n_envs, out, tensorboard)
+    _check_training_arguments(algorithm, timesteps, seed, n_envs, out, tensorboard, imitate, imitation_decisions)
     weights = parse_reward(reward)
     writable_directory(out.parent if str(out.parent) else Path("."), "--out")
     torch.set_num_threads(1)
@@ -256,7 +285,9 @@ def train_agent(scenario: Scenario, algorithm: str, timesteps: int, seed: int = 
     probe.close()
     environments: VecEnv = SubprocVecEnv(factories) if n_envs > 1 else DummyVecEnv(factories)
     try:
-        arguments: dict[str, Any] = {**DEFAULT_HYPERPARAMETERS[algorithm], **(hyperparameters or {})}
+        arguments: dict[str, Any] = {**DEFAULT_HYPERPARAMETERS[algorithm],
+                                     **(FINE_TUNING_HYPERPARAMETERS if imitate is not None else {}),
+                                     **(hyperparameters or {})}
         if algorithm != "dqn":
             arguments["batch_size"] = min(int(arguments["batch_size"]), int(arguments["n_steps"]) * n_envs)
         model = ALGORITHMS[algorithm]("MlpPolicy", environments, seed=seed, device="cpu", verbose=0,
@@ -267,7 +298,14 @@ def train_agent(scenario: Scenario, algorithm: str, timesteps: int, seed: int = 
         callback = _TrainingProgress(timesteps, progress, Path(learning_curve) if learning_curve else None,
                                      curve_every)
         started = time.monotonic()
-        model.learn(total_timesteps=timesteps, callback=callback)
+        imitation = None
+        if imitate is not None:
+            imitation = _imitate(model, scenario, imitate, imitation_decisions, seed, weights, max_decisions,
+                                 masked=algorithm == "maskable_ppo")
+        if timesteps > 0:
+            model.learn(total_timesteps=timesteps, callback=callback)
+        elif callback.curve is not None:
+            _write_curve(callback.curve, [])  # imitation only: no RL episode, a curve without rows
         training_s = time.monotonic() - started
     finally:
         environments.close()
@@ -277,6 +315,7 @@ def train_agent(scenario: Scenario, algorithm: str, timesteps: int, seed: int = 
         "reward": weights, "timesteps": int(model.num_timesteps),
         "seed": seed, "n_envs": n_envs, "max_decisions": max_decisions,
         "training_seeds": [TRAINING_SEEDS.start, TRAINING_SEEDS.stop - 1],
+        "imitation": imitation,
         "net_arch": list(NET_ARCH), "hyperparameters": {k: _plain(v) for k, v in arguments.items()},
         "training_s": round(training_s, 3), "allocsim_version": simulator.__version__,
     }
@@ -284,6 +323,22 @@ def train_agent(scenario: Scenario, algorithm: str, timesteps: int, seed: int = 
         model.save(out)
         write_agent_metadata(out, metadata)
     return Agent(out, read_agent_metadata(out), model)
+
+
+def _imitate(model: BaseAlgorithm, scenario: Scenario, teacher: str, decisions: int, seed: int,
+             reward: Mapping[str, float], max_decisions: int | None, masked: bool) -> dict[str, Any]:
+    """Clone ``teacher`` into ``model`` on episodes whose run seeds come from `TRAINING_SEEDS` (a generator of
+    their own, seeded from the training seed); what was done, for the agent's metadata."""
+    started = time.monotonic()
+    run_seeds = np.random.default_rng([seed, 1])
+    demonstrations = collect_demonstrations(scenario, teacher, decisions, run_seeds, TRAINING_SEEDS, reward,
+                                            gamma=float(getattr(model, "gamma", 0.99)), max_decisions=max_decisions)
+    collected_s = time.monotonic() - started
+    fit = clone(model, demonstrations, masked=masked, seed=seed)
+    response = demonstrations.response_time_s
+    return {"teacher": teacher, "decisions": len(demonstrations), "episodes": demonstrations.episodes,
+            "teacher_response_time_mean_s": None if math.isnan(response) else round(response, 6), **fit,
+            "collection_s": round(collected_s, 3), "fit_s": round(time.monotonic() - started - collected_s, 3)}
 
 
 def _plain(value: Any) -> Any:
