@@ -80,8 +80,22 @@ class LeastLoadedPolicy(Policy):
         )
 
 
+class _WorkLeftPolicy(Policy):
+    """What the work-left rules share: both modes, and ties among equally good nodes broken at random by default
+    (idle nodes all have zero work left, and the lowest index would always pick the same one)."""
+
+    modes = (IMMEDIATE, BATCH)
+    stochastic = True
+
+    def __init__(self, *, tie_break: str = "random") -> None:
+        self.tie_break = tie_break
+
+    def check_params(self) -> None:
+        check_choice(self, "tie_break", TIE_BREAKS)
+
+
 @register_policy("least_work_left")
-class LeastWorkLeftPolicy(Policy):
+class LeastWorkLeftPolicy(_WorkLeftPolicy):
     """Least work left (Park's load-balancing heuristic; with one central queue, Harchol-Balter's "least work
     remaining"): the eligible node whose unfinished work per slot is smallest. The work is exact when task sizes
     are known (``[policy] clairvoyant``), expected otherwise. With identical servers and known sizes it sends each
@@ -91,15 +105,6 @@ class LeastWorkLeftPolicy(Policy):
         tie_break: "random" or "lowest_index".
     """
 
-    modes = (IMMEDIATE, BATCH)
-    stochastic = True
-
-    def __init__(self, *, tie_break: str = "random") -> None:
-        self.tie_break = tie_break
-
-    def check_params(self) -> None:
-        check_choice(self, "tie_break", TIE_BREAKS)
-
     def assign(self, task: TaskView) -> int:
         view = self.view_
         return pick_min(view.eligible_nodes(task), lambda node: view.work_left_s(node) / view.slots(node),
@@ -107,7 +112,7 @@ class LeastWorkLeftPolicy(Policy):
 
 
 @register_policy("shortest_expected_delay")
-class ShortestExpectedDelayPolicy(Policy):
+class ShortestExpectedDelayPolicy(_WorkLeftPolicy):
     """Shortest expected delay: the eligible node where the task would be done soonest, counting the work left
     there per slot, the task's own service on the node (its known service time when sizes are known, else its
     expected time) and the time its inputs take to arrive.
@@ -115,15 +120,6 @@ class ShortestExpectedDelayPolicy(Policy):
     Args:
         tie_break: "random" or "lowest_index".
     """
-
-    modes = (IMMEDIATE, BATCH)
-    stochastic = True
-
-    def __init__(self, *, tie_break: str = "random") -> None:
-        self.tie_break = tie_break
-
-    def check_params(self) -> None:
-        check_choice(self, "tie_break", TIE_BREAKS)
 
     def assign(self, task: TaskView) -> int:
         view = self.view_
