@@ -3,9 +3,7 @@ and a table of means with 95% t-intervals (the runner's `simulator.runner.report
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import pandas as pd
 
 from simulator.config import Scenario
 from simulator.policies import policy_class
+from simulator.runner.executors import ProcessExecutor
 from simulator.runner.report import interval_cell, t_interval
 from simulator.simulation import run
 
@@ -44,7 +43,8 @@ def policy_entries(policies: Sequence[PolicyChoice]) -> list[tuple[str, str, dic
     return entries
 
 
-def _one_run(scenario: Scenario, label: str, name: str, params: dict[str, Any], seed: int) -> dict[str, Any]:
+def _one_run(job: tuple[Scenario, str, str, dict[str, Any], int]) -> dict[str, Any]:
+    scenario, label, name, params, seed = job
     summary = run(scenario, policy=name, seed=seed, params=params).summary
     scalars = {key: value for key, value in summary.items() if isinstance(value, int | float) and key != "wall_s"}
     return {"policy": label, "policy_name": name, "seed": seed, **scalars}
@@ -64,11 +64,12 @@ def evaluate(scenario: Scenario, policies: Sequence[PolicyChoice], seeds: Sequen
     jobs = [(scenario, label, name, params, int(seed)) for label, name, params in policy_entries(policies)
             for seed in seeds]
     if workers <= 1 or len(jobs) <= 1:
-        rows = [_one_run(*job) for job in jobs]
+        rows = [_one_run(job) for job in jobs]
     else:
         # spawn: a fork of a process holding torch's thread pools (after training) can hang in the child
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            rows = list(pool.map(_one_run, *zip(*jobs, strict=True)))
+        executor = ProcessExecutor(workers, start_method="spawn")
+        by_index = dict(executor.map_unordered(_one_run, jobs))
+        rows = [by_index[index] for index in range(len(jobs))]
     return pd.DataFrame(rows)
 
 
