@@ -23,8 +23,12 @@ if str(REPOSITORY) not in sys.path:
 
 from simulator.runner import run_sweep  # noqa: E402
 
-EXPERIMENTS = ("validation_mmc", "load_sweep", "failures_sweep")
 FIGURE_SCRIPTS = REPOSITORY / "experiments" / "figures"
+
+
+def experiment_files() -> list[Path]:
+    """Every experiment of the paper: the sweep files directly under experiments/, in name order."""
+    return sorted((REPOSITORY / "experiments").glob("*.toml"))
 
 
 def figure_scripts() -> list[Path]:
@@ -58,8 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     executor = args.executor or ("serial" if args.quick else "processes")
     started = time.perf_counter()
     if not args.no_sweep:
-        for name in EXPERIMENTS:
-            outcome = run_sweep(REPOSITORY / "experiments" / f"{name}.toml", executor=executor, workers=args.workers,
+        for path in experiment_files():
+            name = path.stem
+            outcome = run_sweep(path, executor=executor, workers=args.workers,
                                 quick=args.quick, results_root=args.results, progress=not args.quick)
             print(f"{name}: {outcome.n_runs} runs, {outcome.n_reused} stored before, {outcome.n_executed} run now, "
                   f"{len(outcome.failed)} failed")
