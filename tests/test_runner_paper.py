@@ -14,6 +14,11 @@ pytestmark = pytest.mark.examples
 PAPER = ROOT / "paper" / "paper.tex"
 
 
+def paper_text() -> str:
+    """paper.tex and its sections (paper/sections/*.tex, each \\input by paper.tex)."""
+    return PAPER.read_text() + "".join(path.read_text() for path in sorted((ROOT / "paper" / "sections").glob("*.tex")))
+
+
 def load_make_figures():
     spec = importlib.util.spec_from_file_location("make_figures", ROOT / "experiments" / "make_figures.py")
     module = importlib.util.module_from_spec(spec)
@@ -27,7 +32,7 @@ def test_quick_figures_are_produced_for_every_figure_and_table_of_the_paper(tmp_
     assert make_figures.main(["--quick", "--results", str(tmp_path / "results"), "--out", str(out),
                               "--executor", "serial"]) == 0
     produced = {path.name for path in out.iterdir()}
-    text = PAPER.read_text()
+    text = paper_text()
     wanted = set(re.findall(r"\\includegraphics(?:\[[^]]*\])?\{([^}]+)\}", text))
     # generated tables are \input from figures/; other inputs are hand-written sections (calibration.tex,
     # whose figures come from the real serving experiment, experiments/calibration/fidelity.py)
@@ -59,7 +64,8 @@ def test_braun_table_uses_the_benchmark_results_when_they_exist(tmp_path):
 
 
 def test_every_citation_is_in_the_bibliography():
-    cited = {key.strip() for group in re.findall(r"\\citep?\{([^}]+)\}", PAPER.read_text()) for key in group.split(",")}
+    text = paper_text()
+    cited = {key.strip() for group in re.findall(r"\\citep?\{([^}]+)\}", text) for key in group.split(",")}
     defined = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "paper" / "references.bib").read_text()))
     assert cited and cited <= defined, cited - defined
     for required in ("simpy", "ciw", "erlang1917", "kleinrock1975", "pollaczek1930", "khinchine1932", "velho2009",
