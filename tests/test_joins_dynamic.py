@@ -202,9 +202,9 @@ def dynamic_join_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.integers(0, 3)) == 0:
         raw["rebalancing"] = {"trigger": "periodic", "interval_s": draw(st.sampled_from([0.5, 2.0])),
                               "window_s": 2.0, "max_moves": 2}
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.booleans()):
         raw["work_stealing"] = {"enabled": True}
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.booleans()):
         application = raw["applications"][draw(st.sampled_from(sorted(raw["applications"])))]
         stage = application["stages"][draw(st.sampled_from(sorted(application["stages"])))]
         stage["replicas"] = 2
