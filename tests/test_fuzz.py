@@ -3,7 +3,7 @@
 Besides the shipped scenarios, ``tests/fuzz_corpus/`` holds a scenario that uses every field the shipped ones
 leave out (rtt-weighted sharing, batch_scaling, a multi-application trace, MMPP, on/off, diurnal arrivals ...),
 so that new fields are mutated too: add a field there when you add one to the schema (``joins.toml``: the
-asynchronous joins, which a dynamic scenario such as ``features.toml`` refuses).
+asynchronous joins in a static world with transfers; ``features.toml`` has one in the dynamic world).
 
 Each case asserts the project's promise about bad input: the command ends (no hang: a per-case timeout), with
 exit status 0 or 2, never a traceback; a scenario that `validate` accepts also `run`s; and a run's summary
@@ -20,6 +20,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import tomli_w
 from fuzz_support import Mutant, Outcome, mutate, mutate_trace, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,6 +122,28 @@ def test_mutated_experiments_never_crash_or_hang(tmp_path):
         outcome = run_cli(["sweep", str(path), "--dry-run", "--out", str(tmp_path / "results")], TIMEOUT_S)
         problems.extend(_problems(f"case {index} ({source.name}: {mutant.description}) sweep --dry-run", outcome))
     print(f"fuzz: {max(CASES // 2, 1)} mutated experiments (seed {SEED + 1})")
+    assert not problems, "\n".join(problems)
+
+
+JOIN_VALUES: tuple[object, ...] = ("any", "all", 1, 2, 3, 0, -1, 1.5, True, "some", "", 2**63, None, {"table": 1})
+"""Values written into the dynamic corpus file's ``join`` (None: the field deleted)."""
+
+
+@pytest.mark.slow
+def test_the_join_field_of_the_dynamic_corpus_file_never_crashes(tmp_path):
+    """``applications.inspect.stages.report.join`` in ``features.toml`` (a join among failures, outages, timeouts,
+    re-allocation and replicas) set to every value of `JOIN_VALUES`: the same promise as the random mutations."""
+    source = CORPUS / "features.toml"
+    document = tomllib.loads(source.read_text(encoding="utf-8"))
+    traces = {path.name: path.read_bytes() for path in sorted(CORPUS.glob("*.csv"))}
+    problems: list[str] = []
+    for value in JOIN_VALUES:
+        stage = document["applications"]["inspect"]["stages"]["report"]
+        stage.pop("join", None)
+        if value is not None:
+            stage["join"] = value
+        mutant = Mutant(tomli_w.dumps(document).encode("utf-8"), f"join = {value!r}")
+        problems.extend(_check_scenario(mutant, tmp_path, f"features.toml {mutant.description}", traces))
     assert not problems, "\n".join(problems)
 
 

@@ -158,17 +158,6 @@ def test_a_join_on_a_stage_without_predecessors_is_refused():
         "remove `join` or give the stage predecessors"]
 
 
-def test_a_join_in_a_dynamic_scenario_is_refused():
-    raw = scenario_dict({"x": 1.0, "y": 3.0, "z": 1.0}, {"z": ["x", "y"]}, {"z": 1})
-    raw["applications"]["app"]["timeout_s"] = 50.0
-    with pytest.raises(ScenarioError) as error:
-        parse_scenario(raw, source="s.toml")
-    assert error.value.problems == [
-        "s.toml: applications.app.stages.z.join is 1, but asynchronous joins are not supported in a dynamic scenario "
-        '(failures, outages, job timeouts, rebalancing, work stealing or replicas); use join = "all" or a static '
-        "scenario"]
-
-
 def test_cli_refuses_a_bad_join_with_status_2_and_validate_names_the_joins(tmp_path, capsys):
     path = tmp_path / "joins.toml"
     path.write_text(TOML.replace('join = "any"', "join = 5"), encoding="utf-8")

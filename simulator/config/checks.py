@@ -19,7 +19,6 @@ from simulator.config.specs import (
     NodeSpec,
     PolicySpec,
     RebalancingSpec,
-    Scenario,
     ServiceSpec,
     SimulationSpec,
     eligible_node_names,
@@ -27,7 +26,7 @@ from simulator.config.specs import (
 )
 
 __all__ = ["check_batch_rules", "check_clairvoyance", "check_endless_processes",
-           "check_joins", "check_placement_and_routes", "check_queue_disciplines",
+           "check_placement_and_routes", "check_queue_disciplines",
            "check_replicas", "check_resource_demands", "check_run_ends"]
 
 
@@ -230,21 +229,6 @@ def check_replicas(problems: Problems, nodes: Sequence[NodeSpec], models: Mappin
                 problems.warn(f"applications.{application.name}.stages.{stage.name}.replicas",
                               f"is {stage.replicas}, but the stage may run on only {len(eligible)} nodes "
                               f"({', '.join(eligible)}): a task runs on at most {len(eligible)} at once")
-
-
-def check_joins(problems: Problems, scenario: Scenario) -> None:
-    """Asynchronous joins (a stage's ``join`` other than "all") run only in a static world for now: with failures,
-    outages, timeouts, re-allocation or replicas a late predecessor could be re-run or cancelled after its job
-    completed, which the recovery layer does not model."""
-    if not scenario.is_dynamic:
-        return
-    for application in scenario.applications.values():
-        for stage in application.stages:
-            if stage.join != "all":
-                problems.add(f"applications.{application.name}.stages.{stage.name}.join",
-                             f"is {stage.join!r}, but asynchronous joins are not supported in a dynamic scenario "
-                             f"(failures, outages, job timeouts, rebalancing, work stealing or replicas); use "
-                             f"join = \"all\" or a static scenario")
 
 
 def _size_law(service: ServiceSpec) -> tuple[object, ...]:

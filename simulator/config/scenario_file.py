@@ -17,7 +17,6 @@ from simulator.config.checks import (
     check_batch_rules,
     check_clairvoyance,
     check_endless_processes,
-    check_joins,
     check_placement_and_routes,
     check_queue_disciplines,
     check_replicas,
@@ -107,7 +106,6 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
         rebalancing=rebalancing,
         work_stealing=resolve_work_stealing(file.work_stealing),
     )
-    check_joins(problems, scenario)
     problems.raise_if_any(ScenarioError)
     return scenario
 

@@ -10,7 +10,8 @@ Per `RecoverySpec.on_failure` (docs/dynamics.md, "Behaviour"):
 - ``restart``: as resume, but a running task starts again with a new draw (a retry; its lost service is wasted).
 
 A task retried more than ``max_retries`` times fails its job; every live attempt of an ended job (failed, or
-abandoned at its timeout) is withdrawn and recorded ``cancelled``.
+abandoned at its timeout) is withdrawn and recorded ``cancelled``. With asynchronous joins (`simulator.joins`), a
+late task (one whose output its job can no longer use) is never retried: its lost attempt ends its stage.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from simulator.config.specs import RecoverySpec
+from simulator.joins import JoinDispatcher
 from simulator.workload import NO_TASKS, Job, Task, new_attempt
 
 if TYPE_CHECKING:
@@ -51,6 +53,8 @@ class Recovery:
         self.recorded: set[Task] = set()  # failed attempts still current in their job (between failure and retry)
         self._retry_counts: dict[int, dict[int, int]] = {}  # job id -> stage -> retries so far
         self._saved_enqueue: dict[int, Any] = {}
+        self.joins = dispatcher if isinstance(dispatcher, JoinDispatcher) else None
+        """The dispatcher when some stage has an asynchronous join (late work is not retried), else None."""
         self.retries = 0
         """Retries over the run (migrations and wasted work follow from the task rows, in `metrics.summarize`)."""
 
@@ -71,6 +75,7 @@ class Recovery:
         self._saved_enqueue[node.index] = vars(node).get("enqueue")
         node.enqueue = partial(self._arrived_while_down, node)  # type: ignore[method-assign]
         redispatch = self.spec.on_failure == "redispatch"
+        resume = self.spec.on_failure == "resume"
         if redispatch:
             for task in queued:
                 self._move(task)
@@ -88,7 +93,11 @@ class Recovery:
             if self._sibling_carries_on(task, recorded=True):
                 self.recorded.discard(task)
                 continue
-            retry = 0 if self.spec.on_failure == "resume" else self._count_retry(task)
+            if self.joins is not None and not resume and not self.joins.needs(task):
+                self.recorded.discard(task)
+                self.joins.drop(task)  # late work is not retried
+                continue
+            retry = 0 if resume else self._count_retry(task)
             self.recorded.discard(task)
             if retry < 0:
                 continue  # the job failed
@@ -98,7 +107,7 @@ class Recovery:
             else:
                 attempt.node = node.index
                 attempt.ready_s = now
-                held.append((attempt, remaining_s if self.spec.on_failure == "resume" else math.nan))
+                held.append((attempt, remaining_s if resume else math.nan))
                 self.held[attempt] = node.index
         self._refresh(node)
 
@@ -221,6 +230,8 @@ class Recovery:
         recorded ``cancelled`` (the service they had received is wasted), its finished tasks recorded."""
         del self.dispatcher.live_jobs[job.id]
         self.forget(job)
+        if self.joins is not None:
+            self.joins.forget(job)
         if self.dispatcher.redundancy is not None:
             self.dispatcher.redundancy.end_groups(job)
         for task in job.tasks:
