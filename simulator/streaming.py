@@ -191,7 +191,7 @@ class StreamingDispatcher(Dispatcher):
             return
         del self._inflows[task]
         due_s = inflow.last_s + service_s * inflow.tail
-        if due_s > now:
+        if inflow.last_s > task.start_s and due_s > now:  # (a last chunk in before the start leaves start + S)
             self._rearm(event, task.node, due_s)
         else:
             complete(event)
