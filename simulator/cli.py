@@ -31,7 +31,7 @@ EXTENSION_MODULES: tuple[str, ...] = ("simulator.runner.cli", "simulator.calibra
 MAX_DEMO_REPLICATIONS = 1000
 
 SUMMARY_ORDER = [
-    "jobs_completed", "jobs_unfinished", "tasks_completed", "late_inputs", "response_time_mean_s",
+    "jobs_completed", "jobs_unfinished", "tasks_completed", "late_inputs", "accuracy_mean", "response_time_mean_s",
     "response_time_p50_s", "response_time_p95_s", "response_time_p99_s", "makespan_s", "throughput_per_s",
     "utilization_mean", "load_variance", "load_cv", "jain_fairness", "slo_attainment", "energy_j", "bytes_transferred",
     "wall_s",
@@ -229,7 +229,7 @@ def _command_validate(args: argparse.Namespace) -> int:
           f"{len(scenario.applications)} applications with {n_stages} stages, {len(scenario.arrivals)} arrival "
           f"streams, policy {scenario.policy.name} in {scenario.policy.mode} mode"
           f"{', task sizes known (clairvoyant)' if scenario.policy.clairvoyant else ''}{_messages_outline(scenario)}"
-          f"{_joins_outline(scenario)}"
+          f"{_joins_outline(scenario)}{_variants_outline(scenario)}"
           f"{_dynamics_outline(scenario)})")
     return 0
 
@@ -253,6 +253,15 @@ def _joins_outline(scenario: Scenario) -> str:
     joins = [f"{app.name}.{stage.name} ({stage.join} of {len(stage.after)})"
              for app in scenario.applications.values() for stage in app.stages if stage.join != "all"]
     return f"; asynchronous joins: {', '.join(joins)}" if joins else ""
+
+
+def _variants_outline(scenario: Scenario) -> str:
+    """The stages with model variants (model and stated accuracy) and the rule that chooses, for `validate`'s
+    summary line."""
+    stages = [f"{app.name}.{stage.name} ("
+              f"{', '.join(f'{variant.model} {variant.accuracy:g}' for variant in stage.variants)})"
+              for app in scenario.applications.values() for stage in app.stages if stage.variants]
+    return f"; model variants by rule {scenario.policy.variant}: {', '.join(stages)}" if stages else ""
 
 
 def _dynamics_outline(scenario: Scenario) -> str:

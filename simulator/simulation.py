@@ -27,6 +27,7 @@ from simulator.policies import Policy, make_policy
 from simulator.randomness import stream
 from simulator.recorder import Recorder, batch_table
 from simulator.user_files import user_output, writable_directory
+from simulator.variants import VariantRecorder, job_accuracy, with_variants
 from simulator.workload import CompiledApplication, compile_applications
 
 if TYPE_CHECKING:
@@ -129,10 +130,10 @@ class Simulation:
         self.seed = int(seed)
         self.policy = policy
         self.env = Environment()
-        self.recorder = Recorder()
         self.network = build_network(self.env, scenario.network, scenario.node_names)
         self.costs = costs or CostTable(scenario.models)
         self.applications = compile_applications(scenario, self.costs, self.seed)
+        self.recorder = VariantRecorder(self.applications) if scenario.has_variants else Recorder()
         self.world: World | None = None
         self.reallocation: Reallocation | None = None
         dispatcher_class: type[Dispatcher] = Dispatcher
@@ -148,6 +149,9 @@ class Simulation:
             dispatcher_options["sizes"] = TaskSizes(scenario, self.seed)
         if has_joins(self.applications):  # only then: stages that wait for some of their predecessors
             dispatcher_class = with_joins(dispatcher_class)
+        if scenario.has_variants:  # only then: tasks get a model variant when placed
+            dispatcher_class = with_variants(dispatcher_class)
+            dispatcher_options["variant_rule"] = scenario.policy.variant
         self.dispatcher = dispatcher_class(
             self.env, [], self.network, self.applications, policy, stream(seed, "policy"), self.recorder,
             mode=scenario.policy.mode, batch_interval_s=scenario.policy.batch_interval_s,
@@ -210,6 +214,10 @@ class Simulation:
                             **self._dynamics_counts(warmup, end_s))
         if "late_inputs" in jobs:
             summary["late_inputs"] = int(jobs["late_inputs"].sum())
+        if scenario.has_variants:
+            jobs["accuracy"] = job_accuracy(tasks, jobs)
+            measured = jobs["accuracy"][(jobs["arrival_s"] >= warmup).to_numpy()].dropna()
+            summary["accuracy_mean"] = float(measured.mean()) if len(measured) else float("nan")
         summary["wall_s"] = wall_s
         undefined, undefined_warnings = explain_undefined(summary, scenario.path)
         summary["undefined_metrics"] = undefined
