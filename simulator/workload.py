@@ -113,13 +113,6 @@ def _times(model: str, stage: StageSpec, eligible: Sequence[int], scenario: Scen
     return means, node_samplers
 
 
-def _compiled_variant(model: str, accuracy: float, stage: StageSpec, eligible: Sequence[int], scenario: Scenario,
-                      costs: ServiceTimeModel, seed: int,
-                      samplers: dict[tuple[str, str], Sampler]) -> CompiledVariant:
-    means, node_samplers = _times(model, stage, eligible, scenario, costs, seed, samplers)
-    return CompiledVariant(model, accuracy, means, node_samplers)
-
-
 def _preferred_times(variants: Sequence[CompiledVariant], rule: str,
                      n_nodes: int) -> tuple[list[float], list[Sampler | None]]:
     """Per node, the expected time and sampler of the variant ``rule`` prefers there (what policies plan with)."""
@@ -149,8 +142,10 @@ def compile_applications(scenario: Scenario, costs: ServiceTimeModel, seed: int)
         for index, stage in enumerate(app.stages):
             eligible = tuple(eligible_nodes(stage, scenario))
             if stage.variants:
-                variants = tuple(_compiled_variant(variant.model, variant.accuracy, stage, eligible, scenario, costs,
-                                                   seed, samplers) for variant in stage.variants)
+                variants = tuple(
+                    CompiledVariant(variant.model, variant.accuracy,
+                                    *_times(variant.model, stage, eligible, scenario, costs, seed, samplers))
+                    for variant in stage.variants)
                 means, node_samplers = _preferred_times(variants, scenario.policy.variant, len(scenario.nodes))
             else:
                 variants = ()
@@ -271,6 +266,11 @@ class Task:
 
     @property
     def model(self) -> str:
+        """The model the task runs: its stage's, or, for a stage with variants, its variant's once placed (the
+        first variant's before)."""
+        variants = self.stage.variants
+        if variants and hasattr(self, "variant"):
+            return variants[self.variant].model
         return self.stage.spec.model
 
     @property

@@ -224,6 +224,16 @@ def test_a_policy_may_choose_the_variant_itself():
     assert (detect["accuracy"] == 0.4).all()
 
 
+def test_a_tasks_model_is_its_variants_once_placed():
+    stepper = DecisionStepper(parse_scenario(mixed("most_accurate", jobs=1)), seed=1)
+    decision = stepper.next_decision()
+    task = decision.task
+    assert task.model == "tiny"  # the first variant's before it is placed
+    assert decision.available_nodes == (0, 1, 2)
+    stepper.decide(2)  # the gpu node, where huge is the most accurate
+    assert task.model == "huge"
+
+
 def test_a_variant_the_node_cannot_run_is_a_policy_error():
     with pytest.raises(RuntimeError, match=r"chose variant 7 for stage 'detect'.*the variants that run there are"):
         Simulation(parse_scenario(mixed(jobs=2)), ChoosesNonsense(), seed=1).run()
