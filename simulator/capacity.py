@@ -12,7 +12,8 @@ applications. It is a linear program (``scipy.optimize.linprog``)::
                                   sum_{a,s} m_s * t[a,s,n] * y[a,s,n] <= memory_n  (finite memory),  y >= 0
 
 where ``t[a,s,n]`` is the mean service time of stage s on node n (model mean on its device kind x work /
-speed), ``k_s`` and ``m_s`` the slots and working memory a task of the stage holds, and ``w_a`` the share of
+speed; for a stage with model variants, its fastest variant's there: the bound when every task runs the fastest
+one), ``k_s`` and ``m_s`` the slots and working memory a task of the stage holds, and ``w_a`` the share of
 application a in the long-run arrival rate. Network transfers are ignored. For an M/M/c queue it is c x mu, so
 ``load`` is the utilization rho.
 """
@@ -24,7 +25,7 @@ from collections import Counter
 
 import numpy as np
 
-from simulator.config import ArrivalSpec, Scenario, eligible_nodes
+from simulator.config import ArrivalSpec, Scenario, eligible_nodes, runs_on
 
 __all__ = ["application_mix", "capacity_per_s", "mean_rate_per_s", "stream_counts"]
 
@@ -74,11 +75,11 @@ def capacity_per_s(scenario: Scenario) -> float:
     for name, weight in mix.items():
         application = scenario.applications[name]
         for stage in application.stages:
-            model = scenario.models[stage.model]
+            models = [scenario.models[name] for name in stage.models]
             for node_index in eligible_nodes(stage, scenario):
                 node = scenario.nodes[node_index]
-                variables.append((rows, node_index, model.devices[node.kind].mean_s * stage.work / node.speed,
-                                  stage.slots, stage.memory_bytes))
+                mean_s = min(model.devices[node.kind].mean_s for model in models if runs_on(model, node))
+                variables.append((rows, node_index, mean_s * stage.work / node.speed, stage.slots, stage.memory_bytes))
             rows += 1
             row_weights.append(weight)
     if not variables:

@@ -31,7 +31,7 @@ EXTENSION_MODULES: tuple[str, ...] = ("simulator.runner.cli", "simulator.calibra
 MAX_DEMO_REPLICATIONS = 1000
 
 SUMMARY_ORDER = [
-    "jobs_completed", "jobs_unfinished", "tasks_completed", "late_inputs", "response_time_mean_s",
+    "jobs_completed", "jobs_unfinished", "tasks_completed", "late_inputs", "accuracy_mean", "response_time_mean_s",
     "response_time_p50_s", "response_time_p95_s", "response_time_p99_s", "makespan_s", "throughput_per_s",
     "utilization_mean", "load_variance", "load_cv", "jain_fairness", "slo_attainment", "energy_j", "bytes_transferred",
     "broker_wait_mean_s", "broker_utilization_mean", "wall_s",
@@ -230,6 +230,7 @@ def _command_validate(args: argparse.Namespace) -> int:
           f"streams, policy {scenario.policy.name} in {scenario.policy.mode} mode"
           f"{', task sizes known (clairvoyant)' if scenario.policy.clairvoyant else ''}{_messages_outline(scenario)}"
           f"{_joins_outline(scenario)}{_streaming_outline(scenario)}"
+          f"{_variants_outline(scenario)}"
           f"{_dynamics_outline(scenario)})")
     return 0
 
@@ -269,6 +270,15 @@ def _streaming_outline(scenario: Scenario) -> str:
                f"{broker.slots} slot{'s' if broker.slots > 1 else ''})" for broker in scenario.network.brokers]
     return (f"; streaming: {', '.join(stages)}" if stages else "") + (
         f"; brokers: {', '.join(brokers)}" if brokers else "")
+
+
+def _variants_outline(scenario: Scenario) -> str:
+    """The stages with model variants (model and stated accuracy) and the rule that chooses, for `validate`'s
+    summary line."""
+    stages = [f"{app.name}.{stage.name} ("
+              f"{', '.join(f'{variant.model} {variant.accuracy:g}' for variant in stage.variants)})"
+              for app in scenario.applications.values() for stage in app.stages if stage.variants]
+    return f"; model variants by rule {scenario.policy.variant}: {', '.join(stages)}" if stages else ""
 
 
 def _dynamics_outline(scenario: Scenario) -> str:

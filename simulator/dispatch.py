@@ -20,7 +20,7 @@ import simpy
 
 from simulator.arrivals import arrival_times
 from simulator.cluster import Node
-from simulator.config import ArrivalSpec
+from simulator.config import ArrivalSpec, VariantSpec
 from simulator.engine import NORMAL, event_queue, reusable_event
 from simulator.network import Network
 from simulator.policies import BATCH, Policy, SystemView
@@ -138,6 +138,12 @@ class ReadOnlyView:
     def edge_estimate_s(self, source_node: int, target_node: int, n_bytes: float) -> float:
         """Time to move ``n_bytes`` between two nodes at the fair share their route would give now."""
         return self._dispatcher.network.estimate_shared_s(source_node, target_node, n_bytes)
+
+    def variants(self, task: Task) -> tuple[VariantSpec, ...]:
+        return task.stage.spec.variants
+
+    def variant_exec_estimate_s(self, task: Task, variant: int, node: int) -> float:
+        return task.stage.variants[variant].exec_mean_s[node]
 
     def input_estimate_s(self, task: Task, stage_index: int, node: int) -> float:
         """Time for the job input of entry stage ``stage_index`` of ``task``'s job to reach ``node``."""

@@ -199,6 +199,7 @@ _UNDEFINED_BECAUSE = (
     ("completion_rate stability", "no job arrived after simulation.warmup_s"),
     ("load_cv jain_fairness", "no node was busy in the measured window"),
     ("throughput_per_s", "the measured window (simulation.warmup_s to the end of the run) is empty"),
+    ("accuracy_mean", "no job that arrived after simulation.warmup_s and ran a stage with model variants finished"),
 )
 
 

@@ -29,6 +29,7 @@ from simulator.randomness import stream
 from simulator.recorder import Recorder, batch_table
 from simulator.streaming import StreamingDispatcher, has_streaming, with_streaming
 from simulator.user_files import user_output, writable_directory
+from simulator.variants import VariantRecorder, job_accuracy, with_variants
 from simulator.workload import CompiledApplication, compile_applications
 
 if TYPE_CHECKING:
@@ -133,10 +134,10 @@ class Simulation:
         self.seed = int(seed)
         self.policy = policy
         self.env = Environment()
-        self.recorder = Recorder()
         self.network = build_network(self.env, scenario.network, scenario.node_names)
         self.costs = costs or CostTable(scenario.models)
         self.applications = compile_applications(scenario, self.costs, self.seed)
+        self.recorder = VariantRecorder(self.applications) if scenario.has_variants else Recorder()
         self.world: World | None = None
         self.reallocation: Reallocation | None = None
         dispatcher_class: type[Dispatcher] = Dispatcher
@@ -157,6 +158,9 @@ class Simulation:
             self.brokers = build_brokers(self.env, self.network, self.seed)
             dispatcher_class = with_streaming(dispatcher_class)
             dispatcher_options["brokers"] = self.brokers
+        if scenario.has_variants:  # only then: tasks get a model variant when placed
+            dispatcher_class = with_variants(dispatcher_class)
+            dispatcher_options["variant_rule"] = scenario.policy.variant
         self.dispatcher = dispatcher_class(
             self.env, [], self.network, self.applications, policy, stream(seed, "policy"), self.recorder,
             mode=scenario.policy.mode, batch_interval_s=scenario.policy.batch_interval_s,
@@ -225,6 +229,10 @@ class Simulation:
         if len(brokers):
             summary["broker_wait_mean_s"] = _weighted_mean(brokers["wait_mean_s"], brokers["messages"])
             summary["broker_utilization_mean"] = float(brokers["utilization"].mean())
+        if scenario.has_variants:
+            jobs["accuracy"] = job_accuracy(tasks, jobs)
+            measured = jobs["accuracy"][(jobs["arrival_s"] >= warmup).to_numpy()].dropna()
+            summary["accuracy_mean"] = float(measured.mean()) if len(measured) else float("nan")
         summary["wall_s"] = wall_s
         undefined, undefined_warnings = explain_undefined(summary, scenario.path)
         summary["undefined_metrics"] = undefined

@@ -14,9 +14,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.config import ApplicationSpec, Scenario, StageSpec, eligible_nodes
+from simulator.config import ApplicationSpec, Scenario, StageSpec, eligible_nodes, runs_on
 from simulator.costs import Sampler, ServiceTimeModel
 from simulator.policies.base import StageGraph
+
+
+@dataclass(eq=False)
+class CompiledVariant:
+    """One model variant of a stage (`simulator.variants`): its stated accuracy, and its expected service times and
+    samplers per node, scaled as the stage's are (inf and None where the variant's model cannot run)."""
+
+    model: str
+    accuracy: float
+    exec_mean_s: list[float]
+    samplers: list[Sampler | None]
 
 
 @dataclass(eq=False)
@@ -25,7 +36,9 @@ class CompiledStage:
 
     ``exec_mean_s[node]`` is the expected service time on each node, scaled by the stage's work and the node's
     speed (inf where it cannot run); ``samplers[node]`` draws actual, equally scaled times (None where it
-    cannot run).
+    cannot run). A stage with model variants lists them in ``variants``; its own times and samplers are then, per
+    node, those of the variant its rule prefers there (`simulator.variants.preferred_variant`), which policies
+    plan with.
     """
 
     index: int
@@ -36,6 +49,7 @@ class CompiledStage:
     eligible: tuple[int, ...]
     exec_mean_s: list[float]
     samplers: list[Sampler | None]
+    variants: tuple[CompiledVariant, ...] = ()
 
     def __post_init__(self) -> None:
         # The node of a stage with a single eligible node (placed without asking the policy), else -1.
@@ -79,6 +93,41 @@ def _scaled(sampler: Sampler, factor: float) -> Sampler:
     return lambda: sampler() * factor
 
 
+def _times(model: str, stage: StageSpec, eligible: Sequence[int], scenario: Scenario, costs: ServiceTimeModel,
+           seed: int, samplers: dict[tuple[str, str], Sampler]) -> tuple[list[float], list[Sampler | None]]:
+    """Expected service times and samplers of ``model`` for ``stage`` on each node (inf and None on the nodes not in
+    ``eligible`` and on those the model has no cost for); samplers are shared per (model, device kind)."""
+    means = [math.inf] * len(scenario.nodes)
+    node_samplers: list[Sampler | None] = [None] * len(scenario.nodes)
+    spec = scenario.models[model]
+    for node_index in eligible:
+        node = scenario.nodes[node_index]
+        if not runs_on(spec, node):
+            continue  # another variant of the stage runs here
+        key = (model, node.kind)
+        if key not in samplers:
+            samplers[key] = costs.sampler(model, node.kind, seed)
+        factor = stage.work / node.speed
+        means[node_index] = costs.mean_s(model, node.kind) * factor
+        node_samplers[node_index] = _scaled(samplers[key], factor)
+    return means, node_samplers
+
+
+def _preferred_times(variants: Sequence[CompiledVariant], rule: str,
+                     n_nodes: int) -> tuple[list[float], list[Sampler | None]]:
+    """Per node, the expected time and sampler of the variant ``rule`` prefers there (what policies plan with)."""
+    from simulator.variants import preferred_variant
+
+    means = [math.inf] * n_nodes
+    node_samplers: list[Sampler | None] = [None] * n_nodes
+    for node in range(n_nodes):
+        chosen = preferred_variant(variants, node, rule)
+        if chosen >= 0:
+            means[node] = variants[chosen].exec_mean_s[node]
+            node_samplers[node] = variants[chosen].samplers[node]
+    return means, node_samplers
+
+
 def compile_applications(scenario: Scenario, costs: ServiceTimeModel, seed: int) -> list[CompiledApplication]:
     """Precompute, per stage, the eligible nodes, scaled mean times and samplers (shared per model and kind)."""
     samplers: dict[tuple[str, str], Sampler] = {}
@@ -92,21 +141,20 @@ def compile_applications(scenario: Scenario, costs: ServiceTimeModel, seed: int)
         stages = []
         for index, stage in enumerate(app.stages):
             eligible = tuple(eligible_nodes(stage, scenario))
-            means = [math.inf] * len(scenario.nodes)
-            node_samplers: list[Sampler | None] = [None] * len(scenario.nodes)
-            for node_index in eligible:
-                node = scenario.nodes[node_index]
-                key = (stage.model, node.kind)
-                if key not in samplers:
-                    samplers[key] = costs.sampler(stage.model, node.kind, seed)
-                factor = stage.work / node.speed
-                means[node_index] = costs.mean_s(stage.model, node.kind) * factor
-                node_samplers[node_index] = _scaled(samplers[key], factor)
+            if stage.variants:
+                variants = tuple(
+                    CompiledVariant(variant.model, variant.accuracy,
+                                    *_times(variant.model, stage, eligible, scenario, costs, seed, samplers))
+                    for variant in stage.variants)
+                means, node_samplers = _preferred_times(variants, scenario.policy.variant, len(scenario.nodes))
+            else:
+                variants = ()
+                means, node_samplers = _times(stage.model, stage, eligible, scenario, costs, seed, samplers)
             stages.append(CompiledStage(
                 index=index, spec=stage, application=app.name,
                 predecessors=tuple(names.index(before) for before in stage.after),
                 successors=tuple(successors[stage.name]), eligible=eligible,
-                exec_mean_s=means, samplers=node_samplers,
+                exec_mean_s=means, samplers=node_samplers, variants=variants,
             ))
         applications.append(CompiledApplication(
             index=app_index, spec=app, stages=stages,
@@ -181,10 +229,13 @@ class Task:
     ``samplers[node]`` draws the task's service time on a node and ``exec_s[node]`` is what the node counts in
     its backlog: its stage's samplers and expected times, or, for a task whose size is known (`simulator.sizes`),
     its known service time on each node. Nodes read them off the task, never off the stage.
+
+    ``variant``, set only in a run with model variants (`simulator.variants`) once the task is placed, is the index
+    of the stage's variant it runs; ``samplers`` and ``exec_s`` are then that variant's.
     """
 
     __slots__ = ("dispatch_s", "exec_s", "finish_s", "inputs_pending", "job", "node", "ready_s", "samplers", "stage",
-                 "start_s")
+                 "start_s", "variant")
     job: Job
     stage: CompiledStage
     samplers: ServiceSamplers
@@ -195,6 +246,7 @@ class Task:
     start_s: float
     finish_s: float
     inputs_pending: int
+    variant: int
 
     @property
     def job_id(self) -> int:
@@ -214,6 +266,11 @@ class Task:
 
     @property
     def model(self) -> str:
+        """The model the task runs: its stage's, or, for a stage with variants, its variant's once placed (the
+        first variant's before)."""
+        variants = self.stage.variants
+        if variants and hasattr(self, "variant"):
+            return variants[self.variant].model
         return self.stage.spec.model
 
     @property
@@ -283,4 +340,6 @@ def new_attempt(task: Task, dispatch_s: float) -> Task:
     attempt = new_task(task.job, task.stage, dispatch_s)
     attempt.samplers = task.samplers
     attempt.exec_s = task.exec_s
+    if task.stage.variants and hasattr(task, "variant"):  # placed again, it may get another variant
+        attempt.variant = task.variant
     return attempt

@@ -51,9 +51,11 @@ from simulator.config.specs import (
     ServiceSpec,
     SimulationSpec,
     StageSpec,
+    VariantSpec,
     WorkStealingSpec,
     eligible_nodes,
     memory_limits_residency,
+    runs_on,
 )
 
 __all__ = [
@@ -85,6 +87,7 @@ __all__ = [
     "ServiceSpec",
     "SimulationSpec",
     "StageSpec",
+    "VariantSpec",
     "WorkStealingSpec",
     "apply_overrides",
     "bundled_scenario_names",
@@ -96,4 +99,5 @@ __all__ = [
     "parse_override",
     "parse_scenario",
     "read_toml",
+    "runs_on",
 ]

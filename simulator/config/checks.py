@@ -37,6 +37,7 @@ __all__ = [
     "check_resource_demands",
     "check_run_ends",
     "check_streaming",
+    "check_variants",
 ]
 
 
@@ -63,7 +64,12 @@ def check_placement_and_routes(problems: Problems, nodes: Sequence[NodeSpec], ne
                     problems.add(f"{path}.placement", f"names {target!r}, which is no node, group or device kind; "
                                  f"known: {', '.join(sorted(known_targets))}")
             eligible = eligible_node_names(stage, nodes, models)
-            if not eligible and stage.model in models:
+            if not eligible and stage.variants:
+                node_kinds = ", ".join(sorted({repr(node.kind) for node in nodes}))
+                problems.add(path, f"can run on no node: none of its variants' models "
+                             f"({', '.join(map(repr, stage.models))}) has a cost on the nodes' kinds ({node_kinds}) "
+                             "and fits their memory and the stage's placement and demands")
+            elif not eligible and stage.model in models:
                 kinds = ", ".join(map(repr, models[stage.model].devices)) or "(none)"
                 node_kinds = ", ".join(sorted({repr(node.kind) for node in nodes}))
                 where = f" and placement {list(stage.placement)}" if stage.placement else ""
@@ -373,3 +379,29 @@ def check_clairvoyance(problems: Problems, policy: PolicySpec, nodes: Sequence[N
                          "sizes apply to nodes that serve one task per slot; set clairvoyant = false, or "
                          "max_batch_size = 1 and no memory_bytes limit on that group")
             return
+
+
+def check_variants(problems: Problems, policy: PolicySpec, nodes: Sequence[NodeSpec], models: Mapping[str, ModelSpec],
+                   applications: Mapping[str, ApplicationSpec]) -> None:
+    """Model variants (`simulator.variants`) give each task its model when it is placed; a known size is drawn from
+    one model at release (``clairvoyant``), and a model server batches and loads by its stage's model, so neither
+    is combined with variants yet."""
+    variant_stages = [(application, stage) for application in applications.values() for stage in application.stages
+                      if stage.variants]
+    if not variant_stages:
+        return
+    if policy.clairvoyant:
+        application, stage = variant_stages[0]
+        problems.add("policy.clairvoyant", f"is true, but stage {stage.name!r} of application {application.name!r} "
+                     "has model variants: a task's size is drawn for one model before its variant is chosen; set "
+                     "clairvoyant = false or give the stage one model")
+    servers = {node.name: node for node in nodes if node.max_batch_size > 1 or memory_limits_residency(node, models)}
+    for application, stage in variant_stages:
+        served = [name for name in eligible_node_names(stage, nodes, models) if name in servers]
+        if served:
+            node = servers[served[0]]
+            problems.add(f"applications.{application.name}.stages.{stage.name}.variants",
+                         f"are not supported on model servers, but node group {node.group!r} may run the stage and "
+                         f"batches or loads models into a limited memory (max_batch_size = {node.max_batch_size}, "
+                         f"memory_bytes = {node.memory_bytes:.4g}); restrict the stage's placement to other nodes, "
+                         "or set max_batch_size = 1 and no memory_bytes limit there")

@@ -46,6 +46,7 @@ from simulator.config.schema import (
     NodeGroupTable,
     PolicyTable,
     SimulationTable,
+    StageTable,
 )
 from simulator.config.specs import (
     ApplicationSpec,
@@ -57,6 +58,7 @@ from simulator.config.specs import (
     ServiceSpec,
     SimulationSpec,
     StageSpec,
+    VariantSpec,
 )
 from simulator.errors import UnknownPolicyError, UserInputError
 from simulator.policies import absolute_path_params, check_policy_params, policy_class
@@ -88,14 +90,14 @@ def resolve_policy(table: PolicyTable, base_dir: Path, problems: Problems) -> Po
     A user's ``path/file.py:Class`` is read relative to the scenario's directory and kept under the name that
     finds it from any directory and process (its absolute path), so a worker of a sweep loads the same class;
     so are parameters that name files (a trained agent)."""
-    spec = PolicySpec(table.name, table.params, table.mode, table.batch_interval_s, table.clairvoyant)
+    spec = PolicySpec(table.name, table.params, table.mode, table.batch_interval_s, table.clairvoyant, table.variant)
     try:
         cls = policy_class(table.name, base_dir=base_dir)
     except UnknownPolicyError as error:
         problems.add("policy.name", str(error))
         return spec
     params = absolute_path_params(cls, dict(table.params), base_dir)
-    spec = PolicySpec(cls.name, params, table.mode, table.batch_interval_s, table.clairvoyant)
+    spec = PolicySpec(cls.name, params, table.mode, table.batch_interval_s, table.clairvoyant, table.variant)
     for problem in check_policy_params(cls.name, params):
         problems.add("policy.params", problem)
     if table.mode not in cls.modes:
@@ -405,6 +407,38 @@ def _topological_stages(path: str, stages: dict[str, StageSpec], problems: Probl
     return tuple(stages.values())
 
 
+MAX_VARIANTS = 16
+"""The most model variants a stage may offer (each decision compares them all)."""
+
+
+def _resolve_variants(path: str, stage: StageTable, models: Mapping[str, ModelSpec],
+                      problems: Problems) -> tuple[VariantSpec, ...]:
+    """A stage's model variants (empty for a stage with one model): ``model`` or ``variants``, not both; at least
+    two variants, of distinct models in ``[models]``."""
+    known = f"models in [models]: {', '.join(models) or '(none)'}"
+    if stage.variants is not None and stage.model is not None:
+        problems.add(path, "sets both model and variants; give one model, or variants = [{ model = ..., "
+                     "accuracy = ... }, ...] and no model")
+    if stage.variants is None:
+        if stage.model is None:
+            problems.add(f"{path}.model", "is required (or variants = [{ model = ..., accuracy = ... }, ...])")
+        elif stage.model not in models:
+            problems.add(f"{path}.model", f"unknown model {stage.model!r}; {known}")
+        return ()
+    if not 2 <= len(stage.variants) <= MAX_VARIANTS:
+        problems.add(f"{path}.variants", f"must list 2 to {MAX_VARIANTS} variants (a stage with one model sets "
+                     f"model), got {len(stage.variants)}")
+    seen: set[str] = set()
+    for index, variant in enumerate(stage.variants):
+        if variant.model not in models:
+            problems.add(f"{path}.variants[{index}].model", f"unknown model {variant.model!r}; {known}")
+        if variant.model in seen:
+            problems.add(f"{path}.variants[{index}].model", f"repeats model {variant.model!r}: the variants of a "
+                         "stage must be distinct models")
+        seen.add(variant.model)
+    return tuple(VariantSpec(variant.model, variant.accuracy) for variant in stage.variants)
+
+
 def resolve_applications(tables: Mapping[str, ApplicationTable], models: Mapping[str, ModelSpec],
                          vertex_names: set[str], problems: Problems) -> dict[str, ApplicationSpec]:
     """The applications, their stages in topological order; the sink defaults to the source."""
@@ -418,15 +452,15 @@ def resolve_applications(tables: Mapping[str, ApplicationTable], models: Mapping
                          f"[{path}.stages.infer] model = \"...\"")
         stages: dict[str, StageSpec] = {}
         for stage_name, stage in table.stages.items():
-            if stage.model not in models:
-                problems.add(f"{path}.stages.{stage_name}.model", f"unknown model {stage.model!r}; models in "
-                             f"[models]: {', '.join(models) or '(none)'}")
-            stages[stage_name] = StageSpec(name=stage_name, model=stage.model, work=stage.work,
+            variants = _resolve_variants(f"{path}.stages.{stage_name}", stage, models, problems)
+            model = variants[0].model if variants else stage.model or ""
+            stages[stage_name] = StageSpec(name=stage_name, model=model, work=stage.work,
                                            output_bytes=stage.output_bytes, after=stage.after,
                                            placement=stage.placement, input_bytes=stage.input_bytes,
                                            slots=stage.slots, memory_bytes=stage.memory_bytes,
                                            replicas=stage.replicas, join=stage.join, chunks=stage.chunks,
-                                           streaming=stage.streaming, broker=stage.broker)
+                                           streaming=stage.streaming, broker=stage.broker,
+                                           variants=variants)
             _check_join(f"{path}.stages.{stage_name}.join", stage.join, stage.after, problems)
         sink = table.source if table.sink is None else table.sink
         for key, vertex in (("source", table.source), ("sink", sink)):

@@ -23,6 +23,7 @@ from simulator.config.checks import (
     check_resource_demands,
     check_run_ends,
     check_streaming,
+    check_variants,
 )
 from simulator.config.loading import apply_overrides, find_scenario, read_toml
 from simulator.config.problems import Problems
@@ -86,6 +87,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
         check_resource_demands(problems, nodes, models, applications)
         check_replicas(problems, nodes, models, applications)
         check_clairvoyance(problems, policy, nodes, models, applications)
+        check_variants(problems, policy, nodes, models, applications)
     check_run_ends(problems, simulation, arrivals)
     check_endless_processes(problems, simulation, failures, rebalancing, len(nodes))
     problems.raise_if_any(ScenarioError)

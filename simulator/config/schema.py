@@ -35,6 +35,7 @@ from simulator.config.specs import (
     FAILURE_CLOCKS,
     ON_FAILURE_ACTIONS,
     REBALANCING_TRIGGERS,
+    VARIANT_RULES,
     RebalancingSpec,
     RecoverySpec,
     WorkStealingSpec,
@@ -395,14 +396,16 @@ class SimulationTable(_Table):
 
 
 class PolicyTable(_Table):
-    """``[policy]``: the allocation policy, its parameters (checked by the policy), its mode, and whether task
-    sizes are known when tasks are placed (``clairvoyant``, `simulator.sizes`)."""
+    """``[policy]``: the allocation policy, its parameters (checked by the policy), its mode, whether task
+    sizes are known when tasks are placed (``clairvoyant``, `simulator.sizes`), and the rule that picks a model
+    variant (``variant``, `simulator.variants`)."""
 
     name: Annotated[str, Checked(NAME)] = "least_loaded"
     params: Annotated[dict[str, Any], Checked(Table())] = Field(default_factory=dict)
     mode: Annotated[str, Checked(Choice(MODES))] = "immediate"
     batch_interval_s: Annotated[float, Checked(InRange(MIN_TIME_STEP_S, MAX_TIME_S))] = 1.0
     clairvoyant: Annotated[bool, Checked(Boolean())] = False
+    variant: Annotated[str, Checked(Choice(VARIANT_RULES))] = "deadline"
 
 
 class NodeGroupTable(_Table):
@@ -509,10 +512,20 @@ class ModelTable(_Table):
     batch_scaling: Annotated[float | None, Checked(BATCH_SCALING)] = None
 
 
-class StageTable(_Table):
-    """``[applications.APP.stages.NAME]``: one stage of an application's DAG."""
+class VariantTable(_Table):
+    """One entry of a stage's ``variants``: a model of the ``[models]`` table and its stated accuracy (a fraction
+    in [0, 1], from the model's published benchmark)."""
 
     model: Annotated[str, Checked(NAME)]
+    accuracy: Annotated[float, Checked(InRange(0, 1))]
+
+
+class StageTable(_Table):
+    """``[applications.APP.stages.NAME]``: one stage of an application's DAG; it runs one ``model`` or offers
+    several ``variants`` (one is chosen per task)."""
+
+    model: Annotated[str | None, Checked(NAME)] = None
+    variants: tuple[VariantTable, ...] | None = None
     work: Annotated[float, Checked(InRange(*SPEED_RANGE))] = 1.0
     output_bytes: Annotated[float, Checked(InRange(0, MAX_BYTES))] = 0.0
     after: Annotated[tuple[str, ...], Checked(NAMES)] = ()

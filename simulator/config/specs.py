@@ -18,6 +18,7 @@ __all__ = [
     "ON_FAILURE_ACTIONS",
     "REBALANCING_TRIGGERS",
     "RESOURCE_QUEUES",
+    "VARIANT_RULES",
     "ApplicationSpec",
     "ArrivalSpec",
     "DurationSpec",
@@ -33,11 +34,17 @@ __all__ = [
     "ServiceSpec",
     "SimulationSpec",
     "StageSpec",
+    "VariantSpec",
     "WorkStealingSpec",
     "eligible_node_names",
     "eligible_nodes",
     "memory_limits_residency",
+    "runs_on",
 ]
+
+VARIANT_RULES = ("deadline", "fastest", "most_accurate")
+"""How a task of a stage with model variants gets its variant on the node its policy chose (`simulator.variants`):
+the most accurate one expected to meet its job's deadline (else the fastest), the fastest, or the most accurate."""
 
 RESOURCE_QUEUES = ("fifo", "priority")
 """Queue disciplines of a node that runs stages demanding resources (its head waits until its demand fits)."""
@@ -70,6 +77,9 @@ class PolicySpec:
     mode: str = "immediate"
     batch_interval_s: float = 1.0
     clairvoyant: bool = False
+    variant: str = "deadline"
+    """The rule that gives a task of a stage with model variants its variant (one of `VARIANT_RULES`), unless the
+    policy chooses it itself (`Policy.choose_variant`)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,15 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class VariantSpec:
+    """One model a stage may run, with the accuracy its user states for it (a fraction in [0, 1], e.g. the model's
+    published COCO mAP or ImageNet top-1): the simulator reports it, it does not measure it."""
+
+    model: str
+    accuracy: float
+
+
+@dataclass(frozen=True)
 class StageSpec:
     """One stage of an application DAG: the model it runs, its relative work, bytes it outputs, predecessors
     and where it may run (device kinds, node groups or node names; empty: anywhere its model has a cost).
@@ -170,6 +189,14 @@ class StageSpec:
     join: str | int = "all"
     """Asynchronous join: the stage is released when this many of its predecessors have finished (``"all"``,
     ``"any"`` = 1, or k); the outputs of predecessors that finish later are dropped (late inputs)."""
+    variants: tuple[VariantSpec, ...] = ()
+    """Model variants (`simulator.variants`): the models a task of the stage may run, one chosen per task when it
+    is placed; empty for a stage with one model. ``model`` is then the first variant's."""
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Every model a task of the stage may run: its variants' models, or its one model."""
+        return tuple(variant.model for variant in self.variants) if self.variants else (self.model,)
 
     chunks: int = 1
     """The stage's output travels to each successor (and to the sink) as this many messages of equal size, one after
@@ -367,6 +394,11 @@ class Scenario:
                            for app in self.applications.values()))
 
     @property
+    def has_variants(self) -> bool:
+        """Whether a stage offers model variants: only then does a run build the machinery that chooses them."""
+        return any(stage.variants for app in self.applications.values() for stage in app.stages)
+
+    @property
     def node_names(self) -> list[str]:
         return [node.name for node in self.nodes]
 
@@ -375,18 +407,22 @@ def eligible_node_names(stage: StageSpec, nodes: Sequence[NodeSpec], models: Map
     """Names of the nodes a stage may run on: its model has a cost on their kind, fits their memory, the node
     has the slots and memory the stage demands, and the stage's placement (if any) names the node, its group or
     its kind."""
-    model = models.get(stage.model)
-    if model is None:
+    stage_models = [models[name] for name in stage.models if name in models]
+    if len(stage_models) < len(stage.models):
         return []
     return [
         node.name
         for node in nodes
-        if node.kind in model.devices
-        and model.devices[node.kind].memory_bytes <= node.memory_bytes
+        if any(runs_on(model, node) for model in stage_models)
         and stage.slots <= node.slots
         and stage.memory_bytes <= node.memory_bytes
         and (not stage.placement or {node.name, node.group, node.kind} & set(stage.placement))
     ]
+
+
+def runs_on(model: ModelSpec, node: NodeSpec) -> bool:
+    """Whether ``model`` has a cost on the node's device kind and fits its memory."""
+    return node.kind in model.devices and model.devices[node.kind].memory_bytes <= node.memory_bytes
 
 
 def eligible_nodes(stage: StageSpec, scenario: Scenario) -> list[int]:

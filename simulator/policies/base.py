@@ -20,7 +20,7 @@ from simulator.errors import UnknownPolicyError
 from simulator.plugins import Plugin, Registry
 
 if TYPE_CHECKING:
-    from simulator.config import Scenario
+    from simulator.config import Scenario, VariantSpec
 
 IMMEDIATE = "immediate"
 BATCH = "batch"
@@ -77,6 +77,11 @@ class SystemView(Protocol):
     ``sizes_known`` (``[policy] clairvoyant``, `simulator.sizes`), expected otherwise. When sizes are known,
     ``known_service_s(task, node)`` is the task's actual service time on a node and ``task_size_s(task)`` its size
     as a duration on a node of speed 1; both are NaN otherwise.
+
+    ``variants(task)`` lists the model variants of the task's stage (model and stated accuracy; empty for a stage
+    with one model, `simulator.variants`) and ``variant_exec_estimate_s(task, variant, node)`` the expected service
+    time of one of them on a node (inf where it cannot run); ``exec_estimate_s`` gives that of the variant the
+    scenario's rule prefers on the node.
     """
 
     @property
@@ -109,6 +114,8 @@ class SystemView(Protocol):
     def stage_graph(self, task: TaskView) -> StageGraph: ...
     def edge_estimate_s(self, source_node: int, target_node: int, n_bytes: float) -> float: ...
     def input_estimate_s(self, task: TaskView, stage_index: int, node: int) -> float: ...
+    def variants(self, task: TaskView) -> Sequence[VariantSpec]: ...
+    def variant_exec_estimate_s(self, task: TaskView, variant: int, node: int) -> float: ...
 
 
 class Policy(Plugin):
@@ -145,6 +152,13 @@ class Policy(Plugin):
     def assign_batch(self, tasks: Sequence[TaskView]) -> list[int]:
         """Return a node index per pending task (batch mode); default: place them one by one, in order."""
         return [self.assign(task) for task in tasks]
+
+    def choose_variant(self, task: TaskView, node: int) -> int | None:
+        """The model variant (an index into ``view_.variants(task)``) of a task of a stage with variants, once it is
+        placed on ``node``; asked only in a run with variants (`simulator.variants`). None, the default, leaves it
+        to the scenario's rule (``[policy] variant``); a policy that weighs accuracy against time itself returns an
+        index of a variant that runs on the node (finite ``view_.variant_exec_estimate_s``)."""
+        return None
 
 
 def _solver_as_batch_policy(cls: type) -> type[Policy] | None:

@@ -112,13 +112,14 @@ def _command_sweep(args: argparse.Namespace) -> int:
 
 def _command_report(args: argparse.Namespace) -> int:
     from simulator.runner.errors import ExperimentError
-    from simulator.runner.report import DEFAULT_METRICS, format_report, summarize, write_report
+    from simulator.runner.report import DEFAULT_METRICS, OPTIONAL_METRICS, format_report, summarize, write_report
     from simulator.runner.results import load_results
 
     if not 0 < args.confidence < 1:
         raise ExperimentError([f"--confidence must be between 0 and 1, got {args.confidence}"])
     results = load_results(args.results)
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else list(DEFAULT_METRICS)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else [
+        *DEFAULT_METRICS, *(m for m in OPTIONAL_METRICS if m in results.metrics)]
     unknown = [m for m in metrics if m not in results.metrics]
     if unknown and (results.runs["status"] == "ok").any():
         raise ExperimentError([f"--metrics: unknown metric(s) {', '.join(unknown)}; known: "

@@ -34,21 +34,23 @@ from simulator.runner.report import summarize
 from simulator.runner.results import Results, load_results
 from simulator.user_files import user_output, writable_directory, write_atomically
 
-__all__ = ["HIGHER_IS_BETTER", "choose_factor", "draw_standard_figures", "plot_metric_vs_factor",
-           "plot_policy_ranking", "plot_response_cdf", "plot_utilization_heatmap"]
+__all__ = ["HIGHER_IS_BETTER", "choose_factor", "draw_standard_figures", "plot_accuracy_vs_latency",
+           "plot_metric_vs_factor", "plot_policy_ranking", "plot_response_cdf", "plot_utilization_heatmap"]
 
 logger = logging.getLogger(__name__)
 
-FIGURE_METRICS = ("response_time_mean_s", "response_time_p95_s", "throughput_per_s", "utilization_mean")
+FIGURE_METRICS = ("response_time_mean_s", "response_time_p95_s", "throughput_per_s", "utilization_mean",
+                  "accuracy_mean")
+"""The metrics figure's panels (those the runs report: ``accuracy_mean`` only in runs with model variants)."""
 HIGHER_IS_BETTER = frozenset({"throughput_per_s", "slo_attainment", "jain_fairness", "jobs_completed",
-                              "tasks_completed", "utilization_mean"})
+                              "tasks_completed", "utilization_mean", "accuracy_mean"})
 """Metrics where a larger value ranks better (for every other metric, smaller is better)."""
 
 LABELS = {
     "response_time_mean_s": "mean response time (s)", "response_time_p95_s": "p95 response time (s)",
     "response_time_p99_s": "p99 response time (s)", "throughput_per_s": "throughput (jobs/s)",
     "utilization_mean": "mean utilization", "slo_attainment": "SLO attainment", "energy_j": "energy (J)",
-    "load_variance": "load variance",
+    "load_variance": "load variance", "accuracy_mean": "mean accuracy (stated)",
 }
 PANELS_PER_FIGURE = 4
 """Most factor levels the CDF and heatmap figures show (spread evenly over the levels)."""
@@ -140,6 +142,39 @@ def plot_metric_vs_factor(results: Results, summary: pd.DataFrame, metric: str, 
                             alpha=0.2, linewidth=0)
         ax.set_xlabel(factor)
     ax.set_ylabel(LABELS.get(metric, metric), fontsize=8)
+    return ax
+
+
+def plot_accuracy_vs_latency(results: Results, summary: pd.DataFrame, factor: str | None = None, *,
+                             where: Mapping[str, Any] | None = None, ax: Axes | None = None) -> Axes:
+    """The accuracy/latency trade-off of a sweep with model variants: mean accuracy against mean response time, a
+    point per policy (and level of ``factor``, joined by a line in level order) with both t-intervals as error bars.
+
+    Args:
+        results: The sweep.
+        summary: `simulator.runner.report.summarize` of it (with ``accuracy_mean_*`` columns).
+        factor: The factor whose levels are joined per policy (None: one point per policy).
+        where: Levels of the other factors to show; those not named are at their first level.
+        ax: Where to draw (default: the current axes).
+    """
+    ax = _axes(ax)
+    part = _select(summary, _fixed(results, where, factor))
+    for policy in results.policies:
+        points = part[part["policy"] == policy]
+        if factor is not None:
+            points = points.sort_values(factor)
+        if points.empty:
+            continue
+        x = points["response_time_mean_s_mean"].to_numpy(dtype=float)
+        y = points["accuracy_mean_mean"].to_numpy(dtype=float)
+        x_error = np.nan_to_num(np.abs(np.stack([x - points["response_time_mean_s_ci_low"].to_numpy(dtype=float),
+                                                 points["response_time_mean_s_ci_high"].to_numpy(dtype=float) - x])))
+        y_error = np.nan_to_num(np.abs(np.stack([y - points["accuracy_mean_ci_low"].to_numpy(dtype=float),
+                                                 points["accuracy_mean_ci_high"].to_numpy(dtype=float) - y])))
+        ax.errorbar(x, y, xerr=x_error, yerr=y_error, marker="o", markersize=3, capsize=2, linewidth=1,
+                    color=_colour(results, policy), label=policy)
+    ax.set_xlabel(LABELS["response_time_mean_s"], fontsize=8)
+    ax.set_ylabel(LABELS["accuracy_mean"], fontsize=8)
     return ax
 
 
@@ -282,6 +317,15 @@ def _heatmap_figure(results: Results, factor: str | None) -> Figure:
     return figure
 
 
+def _trade_off_figure(results: Results, summary: pd.DataFrame, factor: str | None) -> Figure:
+    figure = Figure(figsize=(4.2, 3.4), layout="constrained")
+    ax = plot_accuracy_vs_latency(results, summary, factor, ax=figure.subplots())
+    ax.legend(fontsize=7)
+    if factor is not None:
+        ax.set_title(f"points joined in order of {factor}", fontsize=8, loc="left")
+    return figure
+
+
 def _ranking_figure(results: Results, summary: pd.DataFrame, metric: str) -> Figure:
     figure = Figure(figsize=(1.0 * len(results.policies) + 2.5, 3.2), layout="constrained")
     plot_policy_ranking(results, summary, metric, ax=figure.subplots())
@@ -324,5 +368,7 @@ def draw_standard_figures(results_dir: str | Path, out: str | Path | None = None
         "utilization_heatmap": _heatmap_figure(results, factor),
         "policy_ranking": _ranking_figure(results, summary, metric),
     }
+    if "accuracy_mean_mean" in summary.columns and "response_time_mean_s_mean" in summary.columns:
+        figures["accuracy_vs_latency"] = _trade_off_figure(results, summary, factor)
     with user_output(out_dir, option):
         return [_save(figure, out_dir / f"{name}.{file_format}") for name, figure in figures.items()]

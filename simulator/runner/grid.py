@@ -109,6 +109,8 @@ def _policy_table(base: Mapping[str, Any], entry: PolicyEntry) -> dict[str, Any]
         table["mode"] = entry.mode
     if entry.batch_interval_s is not None:
         table["batch_interval_s"] = entry.batch_interval_s
+    if entry.variant is not None:
+        table["variant"] = entry.variant
     return table
 
 

@@ -24,12 +24,16 @@ from scipy.special import stdtrit
 from simulator.runner.results import Results
 from simulator.user_files import writable_directory, write_atomically
 
-__all__ = ["DEFAULT_METRICS", "format_report", "interval_cell", "summarize", "t_interval", "write_report"]
+__all__ = ["DEFAULT_METRICS", "OPTIONAL_METRICS", "format_report", "interval_cell", "summarize", "t_interval",
+           "write_report"]
 
 DEFAULT_METRICS = ("response_time_mean_s", "response_time_p95_s", "throughput_per_s", "utilization_mean",
                    "slo_attainment", "completion_rate", "stability")
 """Metrics the printed table shows unless asked otherwise (the files have every metric); response times are over
 completed jobs, so the completion rate and the stability (1 - (failed + abandoned) / arrived) say of how many."""
+OPTIONAL_METRICS = ("accuracy_mean",)
+"""Metrics only some runs report, shown after `DEFAULT_METRICS` when the sweep's runs report them:
+``accuracy_mean``, the stated accuracy delivered in runs with model variants (`simulator.variants`)."""
 
 
 def _t_half_width(std: np.ndarray, n: np.ndarray, confidence: float) -> np.ndarray:

@@ -23,7 +23,7 @@ number of replications and a root seed. Example (``experiments/load_sweep.toml``
 
     [[policies]]
     name = "least_loaded"
-    params = { tie_break = "random" }                   # also: label, mode, batch_interval_s
+    params = { tie_break = "random" }                   # also: label, mode, batch_interval_s, variant
     grid = { }                                          # parameter -> list of values, one variant each
 
     [quick]                                             # what --quick changes: fewer replications and jobs
@@ -51,6 +51,7 @@ from typing import Any
 
 from simulator.config import Problems, apply_overrides, parse_scenario, read_toml
 from simulator.config.schema import ScenarioFile
+from simulator.config.specs import VARIANT_RULES
 from simulator.errors import ScenarioError, UnknownPolicyError, UserInputError
 from simulator.policies import absolute_path_params, check_policy_params, policy_class
 from simulator.runner.errors import ExperimentError
@@ -98,7 +99,7 @@ _NAME_PATTERN = re.compile(r"\w[\w.+=,-]*")
 
 _TOP_KEYS = ["experiment", "set", "factors", "derived", "policies", "quick"]
 _EXPERIMENT_KEYS = ["name", "description", "scenario", "replications", "seed", "filters"]
-_POLICY_KEYS = ["name", "label", "params", "grid", "mode", "batch_interval_s"]
+_POLICY_KEYS = ["name", "label", "params", "grid", "mode", "batch_interval_s", "variant"]
 _QUICK_KEYS = ["replications", "max_jobs", "set"]
 
 
@@ -125,6 +126,8 @@ class PolicyEntry:
     params: Mapping[str, Any] = field(default_factory=dict)
     mode: str | None = None
     batch_interval_s: float | None = None
+    variant: str | None = None
+    """The rule that chooses model variants (``[policy] variant``, `simulator.variants`); None: the scenario's."""
 
 
 @dataclass(frozen=True)
@@ -344,6 +347,9 @@ def _read_policies(problems: Problems, raw: Any, base: Mapping[str, Any], base_d
         if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int | float)
                                      or not 0 < interval < math.inf):
             problems.add(f"{where}.batch_interval_s", f"must be a finite positive number, got {interval!r}")
+        rule = table.get("variant")
+        if rule is not None and rule not in VARIANT_RULES:
+            problems.add(f"{where}.variant", f"must be one of {', '.join(map(repr, VARIANT_RULES))}, got {rule!r}")
         label = table.get("label", table["name"])
         if not isinstance(label, str) or not label:
             problems.add(f"{where}.label", f"must be a non-empty string, got {label!r}")
@@ -355,7 +361,7 @@ def _read_policies(problems: Problems, raw: Any, base: Mapping[str, Any], base_d
                 problems.add(f"{where}.{'grid' if names else 'params'}", problem)
             suffix = ",".join(f"{k}={v}" for k, v in zip(names, values, strict=True))
             entries.append(PolicyEntry(label=f"{label}({suffix})" if suffix else label, name=name,
-                                       params=variant, mode=mode, batch_interval_s=interval))
+                                       params=variant, mode=mode, batch_interval_s=interval, variant=rule))
     labels = [entry.label for entry in entries]
     for label in sorted({label for label in labels if labels.count(label) > 1}):
         problems.add("policies", f"label {label!r} is used twice; give the entries different `label`s")
