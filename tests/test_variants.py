@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from simulator import ScenarioError, parse_scenario, run
 from simulator.cli import main
-from simulator.errors import UserInputError
 from simulator.policies import POLICIES, Policy, make_policy
 from simulator.recorder import Recorder
 from simulator.simulation import Simulation
@@ -388,18 +387,24 @@ def test_cli_refuses_bad_variants_with_status_2(tmp_path, capsys):
     assert "policy.variant must be one of 'deadline', 'fastest', 'most_accurate'" in capsys.readouterr().err
 
 
-def test_drl_and_the_rl_environment_refuse_variants(tmp_path):
-    """Agents choose nodes only: a scenario with variants is refused with a message naming why."""
-    scenario = parse_scenario(one_stage(), source="s.toml")
-    policy = POLICIES["drl"].__new__(POLICIES["drl"])
-    with pytest.raises(UserInputError, match=r"s.toml: has stages with model variants, which policy 'drl' does not"):
-        policy.prepare(scenario)
+@pytest.mark.parametrize(("rule", "accuracy"), [("fastest", 0.3), ("most_accurate", 0.45)])
+def test_the_rl_environment_places_nodes_and_the_variant_rule_picks_the_variant(rule, accuracy):
+    """An agent chooses nodes only, as every built-in policy does: in an episode of the RL environment the
+    scenario's variant rule picks each task's variant, so the run reports that variant's stated accuracy."""
     pytest.importorskip("gymnasium")
     from simulator.rl.env import AllocationEnv
 
-    with pytest.raises(UserInputError, match=r"s.toml: has stages with model variants, which the RL environment"):
-        AllocationEnv(scenario)
-
+    raw = one_stage(deadline_s=None, rule=rule, jobs=3)
+    raw["nodes"]["b"] = {"kind": "cpu"}  # two nodes: a decision for the agent
+    env = AllocationEnv(parse_scenario(raw, source="s.toml"), seed=1)
+    env.reset(seed=1)
+    terminated = truncated = False
+    decisions = 0
+    while not (terminated or truncated):
+        _, _, terminated, truncated, info = env.step(decisions % 2)  # the two nodes in turn
+        decisions += 1
+    assert info["summary"]["jobs_completed"] == 3
+    assert info["summary"]["accuracy_mean"] == pytest.approx(accuracy)
 
 
 # -- sweeps and the case study ----------------------------------------------------------------------------------

@@ -76,12 +76,6 @@ def write_agent_metadata(path: str | Path, metadata: dict[str, Any]) -> None:
         archive.writestr(AGENT_METADATA_MEMBER, json.dumps({"format": AGENT_FORMAT, **metadata}, indent=2))
 
 
-VARIANTS_UNSUPPORTED = ("{path}: has stages with model variants, which {what} does not support: its agents "
-                        "choose nodes only and observe one expected time per node; give each stage one model, or "
-                        "use another policy (the variant rule [policy] variant applies to all of them)")
-"""The refusal of a scenario with model variants by the learned policy and the RL environment."""
-
-
 @register_policy("drl")
 class DRLPolicy(Policy):
     """A trained agent (`python -m simulator train`) places each task: deterministic inference, immediate mode.
@@ -111,8 +105,6 @@ class DRLPolicy(Policy):
             raise ParameterError(*(f"agent: {problem}" for problem in error.problems)) from None
 
     def prepare(self, scenario: Scenario) -> None:
-        if scenario.has_variants:
-            raise UserInputError([VARIANTS_UNSUPPORTED.format(path=scenario.path, what="policy 'drl'")])
         try:
             from simulator.rl.policy import agent_decider
         except ImportError as error:

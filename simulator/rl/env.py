@@ -18,7 +18,6 @@ from simulator.config import Scenario
 from simulator.config.schema import MAX_SEED
 from simulator.errors import UserInputError
 from simulator.policies import BATCH
-from simulator.policies.learned import VARIANTS_UNSUPPORTED
 from simulator.rl.observation import Observer
 from simulator.rl.rewards import REWARD_TERMS, meter_costs, parse_reward, term_units
 from simulator.stepping import Decision, DecisionStepper
@@ -42,7 +41,7 @@ class AllocationEnv(gym.Env[np.ndarray, np.int64]):
             node, and ``info["invalid_action"]`` is True) or ``"error"`` (ValueError).
 
     Raises:
-        UserInputError: The scenario is in batch mode or has model variants, or a parameter is out of range.
+        UserInputError: The scenario is in batch mode, or a parameter is out of range.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None, reward: str | Mapping[str, float] = "response",
@@ -51,8 +50,6 @@ class AllocationEnv(gym.Env[np.ndarray, np.int64]):
         if scenario.policy.mode == BATCH:
             raise UserInputError([f"{scenario.path}: policy.mode is 'batch', but the RL environment places one task "
                                   "at a time; set policy.mode = 'immediate'"])
-        if scenario.has_variants:
-            raise UserInputError([VARIANTS_UNSUPPORTED.format(path=scenario.path, what="the RL environment")])
         if reward_scale is not None and (isinstance(reward_scale, bool) or not isinstance(reward_scale, int | float)
                                          or not math.isfinite(reward_scale) or reward_scale <= 0):
             raise UserInputError([f"reward_scale must be a positive finite number or None, got {reward_scale!r}"])
