@@ -34,7 +34,7 @@ SUMMARY_ORDER = [
     "jobs_completed", "jobs_unfinished", "tasks_completed", "late_inputs", "response_time_mean_s",
     "response_time_p50_s", "response_time_p95_s", "response_time_p99_s", "makespan_s", "throughput_per_s",
     "utilization_mean", "load_variance", "load_cv", "jain_fairness", "slo_attainment", "energy_j", "bytes_transferred",
-    "wall_s",
+    "broker_wait_mean_s", "broker_utilization_mean", "wall_s",
 ]
 DYNAMICS_ORDER = [
     "jobs_failed", "jobs_abandoned", "completion_rate", "stability", "retries", "migrations", "steals",
@@ -229,7 +229,7 @@ def _command_validate(args: argparse.Namespace) -> int:
           f"{len(scenario.applications)} applications with {n_stages} stages, {len(scenario.arrivals)} arrival "
           f"streams, policy {scenario.policy.name} in {scenario.policy.mode} mode"
           f"{', task sizes known (clairvoyant)' if scenario.policy.clairvoyant else ''}{_messages_outline(scenario)}"
-          f"{_joins_outline(scenario)}"
+          f"{_joins_outline(scenario)}{_streaming_outline(scenario)}"
           f"{_dynamics_outline(scenario)})")
     return 0
 
@@ -253,6 +253,22 @@ def _joins_outline(scenario: Scenario) -> str:
     joins = [f"{app.name}.{stage.name} ({stage.join} of {len(stage.after)})"
              for app in scenario.applications.values() for stage in app.stages if stage.join != "all"]
     return f"; asynchronous joins: {', '.join(joins)}" if joins else ""
+
+
+def _streaming_outline(scenario: Scenario) -> str:
+    """Chunked outputs, brokers and streaming stages, for `validate`'s summary line (empty when none is set)."""
+    stages = []
+    for app in scenario.applications.values():
+        for stage in app.stages:
+            parts = [f"output in {stage.chunks} chunks"] if stage.chunks > 1 else []
+            parts += [f"via broker {stage.broker}"] if stage.broker is not None else []
+            parts += ["streams its inputs"] if stage.streaming else []
+            if parts:
+                stages.append(f"{app.name}.{stage.name} ({', '.join(parts)})")
+    brokers = [f"{broker.name} ({broker.service_s:g} s + {broker.s_per_mb:g} s/MB per message, {broker.distribution}, "
+               f"{broker.slots} slot{'s' if broker.slots > 1 else ''})" for broker in scenario.network.brokers]
+    return (f"; streaming: {', '.join(stages)}" if stages else "") + (
+        f"; brokers: {', '.join(brokers)}" if brokers else "")
 
 
 def _dynamics_outline(scenario: Scenario) -> str:

@@ -130,8 +130,7 @@ class ReadOnlyView:
     def transfer_estimate_s(self, task: Task, node: int) -> float:
         """Time for the task's inputs to reach ``node`` (they travel in parallel), each at the fair share the
         links on its route would give it now."""
-        return max((self._dispatcher.network.estimate_shared_s(source, node, size)
-                    for source, size in self._dispatcher.inputs_of(task)), default=0.0)
+        return self._dispatcher.inputs_estimate_s(task, node)
 
     def stage_graph(self, task: Task) -> StageGraph:
         return task.job.application.stage_graph
@@ -262,6 +261,12 @@ class Dispatcher:
         for task, node in zip(tasks, decisions, strict=True):
             self._assign(task, self._checked(task, int(node)), now)
 
+    def inputs_estimate_s(self, task: Task, node: int) -> float:
+        """Time for the task's inputs to reach ``node`` (they travel in parallel), each at the fair share the links
+        on its route would give it now (`ReadOnlyView.transfer_estimate_s`)."""
+        return max((self.network.estimate_shared_s(source, node, size) for source, size in self.inputs_of(task)),
+                   default=0.0)
+
     def inputs_of(self, task: Task) -> list[tuple[int, float]]:
         """(source vertex, bytes) of each input of a task; the job input for entry stages with a source."""
         stage = task.stage
@@ -289,6 +294,10 @@ class Dispatcher:
             task.ready_s = now
             node.enqueue(task)
             return
+        self._send_inputs(task, node_index, inputs)
+
+    def _send_inputs(self, task: Task, node_index: int, inputs: list[tuple[int, float]]) -> None:
+        """Start moving a placed task's remote inputs ((source vertex, bytes) each) to its node."""
         task.inputs_pending = len(inputs)
         for source, size in inputs:
             self.network.transfer(source, node_index, size, partial(self._input_arrived, task))

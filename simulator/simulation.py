@@ -23,9 +23,11 @@ from simulator.errors import UserInputError
 from simulator.joins import JoinDispatcher, has_joins, with_joins
 from simulator.metrics import explain_undefined, node_table, summarize
 from simulator.network import build_network
+from simulator.network.brokers import Broker, broker_table, build_brokers
 from simulator.policies import Policy, make_policy
 from simulator.randomness import stream
 from simulator.recorder import Recorder, batch_table
+from simulator.streaming import StreamingDispatcher, has_streaming, with_streaming
 from simulator.user_files import user_output, writable_directory
 from simulator.workload import CompiledApplication, compile_applications
 
@@ -64,6 +66,8 @@ class RunResult:
     down_periods: pd.DataFrame = field(default_factory=lambda: down_period_table({}, {}))
     """One row per period a node or link was down: component (``node`` or ``link``), name, start_s, end_s (NaN if
     still down at the end); empty in a run without failures or outages."""
+    brokers: pd.DataFrame = field(default_factory=lambda: broker_table([], 0.0, 0.0))
+    """One row per message broker (`simulator.network.brokers.broker_table`); empty when the scenario has none."""
 
     def overview(self) -> dict[str, Any]:
         """What identifies the run (scenario name, policy, seed, horizon) and its key summary metrics."""
@@ -90,7 +94,7 @@ class RunResult:
         out = writable_directory(out_dir)
         written = []
         names = ["tasks", "jobs", "nodes", "transfers", "links"] + [
-            name for name in ("batches", "down_periods") if len(getattr(self, name))]
+            name for name in ("batches", "down_periods", "brokers") if len(getattr(self, name))]
         with user_output(out):
             for name in names:
                 table: pd.DataFrame = getattr(self, name)
@@ -148,6 +152,11 @@ class Simulation:
             dispatcher_options["sizes"] = TaskSizes(scenario, self.seed)
         if has_joins(self.applications):  # only then: stages that wait for some of their predecessors
             dispatcher_class = with_joins(dispatcher_class)
+        self.brokers: dict[str, Broker] = {}
+        if has_streaming(self.applications):  # only then: chunked outputs, brokers, streaming stages
+            self.brokers = build_brokers(self.env, self.network, self.seed)
+            dispatcher_class = with_streaming(dispatcher_class)
+            dispatcher_options["brokers"] = self.brokers
         self.dispatcher = dispatcher_class(
             self.env, [], self.network, self.applications, policy, stream(seed, "policy"), self.recorder,
             mode=scenario.policy.mode, batch_interval_s=scenario.policy.batch_interval_s,
@@ -155,6 +164,8 @@ class Simulation:
         )
         self.nodes = build_nodes(self.env, scenario, self.costs, self.seed, self.dispatcher.on_task_done)
         self.dispatcher.nodes.extend(self.nodes)
+        if isinstance(self.dispatcher, StreamingDispatcher):
+            self.dispatcher.gate_nodes()
         if scenario.is_dynamic:
             self._start_dynamics()
         for arrival in scenario.arrivals:
@@ -210,6 +221,10 @@ class Simulation:
                             **self._dynamics_counts(warmup, end_s))
         if "late_inputs" in jobs:
             summary["late_inputs"] = int(jobs["late_inputs"].sum())
+        brokers = broker_table(list(self.brokers.values()), warmup, end_s)
+        if len(brokers):
+            summary["broker_wait_mean_s"] = _weighted_mean(brokers["wait_mean_s"], brokers["messages"])
+            summary["broker_utilization_mean"] = float(brokers["utilization"].mean())
         summary["wall_s"] = wall_s
         undefined, undefined_warnings = explain_undefined(summary, scenario.path)
         summary["undefined_metrics"] = undefined
@@ -225,6 +240,7 @@ class Simulation:
             batches=batch_table({node.name: node.batches for node in self.nodes if isinstance(node, ModelServerNode)}),
             down_periods=down_period_table(self.world.node_down, self.world.link_down) if self.world else
             down_period_table({}, {}),
+            brokers=brokers,
         )
 
     def _node_down_intervals(self) -> dict[int, list[list[float]]]:
@@ -258,6 +274,12 @@ def down_period_table(node_down: Mapping[str, Sequence[Sequence[float]]],
     frame = pd.DataFrame(rows, columns=["component", "name", "start_s", "end_s"]).astype(
         {"start_s": float, "end_s": float})
     return frame.sort_values(["start_s", "component", "name"], kind="stable").reset_index(drop=True)
+
+
+def _weighted_mean(values: pd.Series, weights: pd.Series) -> float:
+    """The mean of ``values`` weighted by ``weights`` (NaN when they sum to 0)."""
+    total = float(weights.sum())
+    return float((values.fillna(0.0) * weights).sum() / total) if total else float("nan")
 
 
 def _task_slots(tasks: pd.DataFrame, applications: Sequence[CompiledApplication]) -> np.ndarray | None:

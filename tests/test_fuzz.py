@@ -3,7 +3,8 @@
 Besides the shipped scenarios, ``tests/fuzz_corpus/`` holds a scenario that uses every field the shipped ones
 leave out (rtt-weighted sharing, batch_scaling, a multi-application trace, MMPP, on/off, diurnal arrivals ...),
 so that new fields are mutated too: add a field there when you add one to the schema (``joins.toml``: the
-asynchronous joins, which a dynamic scenario such as ``features.toml`` refuses).
+asynchronous joins, and ``streaming.toml``: chunked outputs, streaming stages and brokers, which a dynamic scenario
+such as ``features.toml`` refuses).
 
 Each case asserts the project's promise about bad input: the command ends (no hang: a per-case timeout), with
 exit status 0 or 2, never a traceback; a scenario that `validate` accepts also `run`s; and a run's summary

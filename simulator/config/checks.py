@@ -22,13 +22,23 @@ from simulator.config.specs import (
     Scenario,
     ServiceSpec,
     SimulationSpec,
+    StageSpec,
     eligible_node_names,
     memory_limits_residency,
 )
 
-__all__ = ["check_batch_rules", "check_clairvoyance", "check_endless_processes",
-           "check_joins", "check_placement_and_routes", "check_queue_disciplines",
-           "check_replicas", "check_resource_demands", "check_run_ends"]
+__all__ = [
+    "check_batch_rules",
+    "check_clairvoyance",
+    "check_endless_processes",
+    "check_joins",
+    "check_placement_and_routes",
+    "check_queue_disciplines",
+    "check_replicas",
+    "check_resource_demands",
+    "check_run_ends",
+    "check_streaming",
+]
 
 
 def check_placement_and_routes(problems: Problems, nodes: Sequence[NodeSpec], network: NetworkSpec,
@@ -245,6 +255,89 @@ def check_joins(problems: Problems, scenario: Scenario) -> None:
                              f"is {stage.join!r}, but asynchronous joins are not supported in a dynamic scenario "
                              f"(failures, outages, job timeouts, rebalancing, work stealing or replicas); use "
                              f"join = \"all\" or a static scenario")
+
+
+def check_streaming(problems: Problems, scenario: Scenario) -> None:
+    """Chunked outputs, streaming stages and brokers (`simulator.streaming`): a known broker connected to the nodes
+    it serves, a streaming stage with inputs that wait for all of them on nodes whose slots each serve one task
+    (not processor sharing, round robin, batching or model residency), and a static world (a failure, retry or
+    move of a task whose chunks are in flight is not modelled)."""
+    brokers = {broker.name for broker in scenario.network.brokers}
+    for application in scenario.applications.values():
+        stages = {stage.name: stage for stage in application.stages}
+        for stage in application.stages:
+            path = f"applications.{application.name}.stages.{stage.name}"
+            used = [(field, value) for field, value, default in (("chunks", stage.chunks, 1),
+                                                                   ("streaming", stage.streaming, False),
+                                                                   ("broker", stage.broker, None))
+                    if value != default]
+            if stage.broker is not None and stage.broker not in brokers:
+                problems.add(f"{path}.broker", f"names unknown broker {stage.broker!r}; brokers in "
+                             f"[network.brokers]: {', '.join(sorted(brokers)) or '(none)'}")
+            if scenario.is_dynamic:
+                for field, value in used:
+                    problems.add(f"{path}.{field}", f"is {value!r}, but chunked outputs, streaming and brokers are "
+                                 "not supported in a dynamic scenario (failures, outages, job timeouts, "
+                                 "rebalancing, work stealing or replicas); remove it or use a static scenario")
+            if stage.streaming:
+                if not stage.after:
+                    problems.add(f"{path}.streaming", "is true, but the stage has no predecessors (`after`) whose "
+                                 "output could stream to it; remove it or set chunks on a predecessor")
+                if stage.join != "all":
+                    problems.add(f"{path}.streaming", f"is true, but the stage's join is {stage.join!r}: a streaming "
+                                 "stage waits for all of its inputs (join = \"all\")")
+                _check_streaming_nodes(problems, path, stage, scenario)
+            if (stage.chunks > 1 or stage.broker is not None) and any(
+                    stages[other].join != "all" for other in stages if stage.name in stages[other].after):
+                field = "chunks" if stage.chunks > 1 else "broker"
+                problems.add(f"{path}.{field}", f"is {getattr(stage, field)!r}, but a successor of the stage has an "
+                             "asynchronous join (join other than \"all\"), which takes its inputs whole and direct")
+    _check_broker_routes(problems, scenario)
+
+
+def _check_streaming_nodes(problems: Problems, path: str, stage: StageSpec, scenario: Scenario) -> None:
+    """A streaming task holds its slot until its last chunk is in: only nodes whose slots serve one task each, whose
+    completions `StreamingDispatcher.gate_nodes` can hold."""
+    demanding = {name for application in scenario.applications.values() for other in application.stages
+                 if other.demands_resources for name in eligible_node_names(other, scenario.nodes, scenario.models)}
+    for name in eligible_node_names(stage, scenario.nodes, scenario.models):
+        node = next(node for node in scenario.nodes if node.name == name)
+        if (node.queue in ("ps", "rr") or node.max_batch_size > 1 or memory_limits_residency(node, scenario.models)
+                or name in demanding):
+            problems.add(f"{path}.streaming", f"is true, but the stage may run on node {name!r}, which shares its "
+                         f"slots (queue {node.queue!r}), batches, limits model residency or runs stages with slot or "
+                         "memory demands; streaming stages run on nodes with queue fifo, priority, sjf or wfq, no "
+                         "batching, unlimited memory and one slot per task (restrict the stage's placement)")
+
+
+def _check_broker_routes(problems: Problems, scenario: Scenario) -> None:
+    """A stage's outputs reach its broker from every node it may run on, and its successors and sink from there."""
+    import networkx as nx  # imported where used: the CLI answers --help without it
+
+    routed = [(application, stage) for application in scenario.applications.values()
+              for stage in application.stages if stage.broker is not None]
+    if not routed or not scenario.network.brokers:
+        return
+    graph = nx.Graph()
+    graph.add_nodes_from(scenario.node_names)
+    graph.add_nodes_from(scenario.network.switches)
+    graph.add_edges_from(link.endpoints for link in scenario.network.links)
+    for application, stage in routed:
+        if stage.broker not in graph:
+            continue
+        reached = nx.node_connected_component(graph, stage.broker)
+        ends = set(eligible_node_names(stage, scenario.nodes, scenario.models))
+        successors = [other for other in application.stages if stage.name in other.after]
+        for successor in successors:
+            ends |= set(eligible_node_names(successor, scenario.nodes, scenario.models))
+        if not successors:  # an exit stage: its results go to the sinks
+            ends |= {sink for sink in (application.sink, *(arrival.sink for arrival in scenario.arrivals
+                                                            if arrival.application == application.name)) if sink}
+        unreached = sorted(ends - reached)
+        if unreached:
+            problems.add(f"applications.{application.name}.stages.{stage.name}.broker",
+                         f"is {stage.broker!r}, but no links connect the broker to {', '.join(unreached)} (nodes "
+                         "the stage or its successors may run on, or its sink)")
 
 
 def _size_law(service: ServiceSpec) -> tuple[object, ...]:

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "BROKER_SERVICE_DISTRIBUTIONS",
     "DUPLEX_MODES",
     "SHARING_MODELS",
+    "BrokerSpec",
     "CompressionSpec",
     "LinkSpec",
     "NetworkSpec",
@@ -28,6 +30,9 @@ SHARING_MODELS: tuple[str, ...] = ("max-min", "rtt-weighted", "none")
 
 DUPLEX_MODES: tuple[str, ...] = ("full", "half")
 """Known duplex modes of a link."""
+
+BROKER_SERVICE_DISTRIBUTIONS: tuple[str, ...] = ("deterministic", "exponential")
+"""Laws of a broker's time per message (its mean: ``service_s`` plus the per-megabyte part)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,29 @@ class CompressionSpec:
 
 
 @dataclass(frozen=True)
+class BrokerSpec:
+    """A message broker: a vertex of the topology (linked like a switch) with a FIFO queue and its own servers.
+
+    A message routed through it travels from its sender to the broker, waits for a free server, is served for
+    ``service_s + payload / 1e6 x s_per_mb`` seconds (that mean, deterministic or exponential), then travels to
+    its receiver (`simulator.network.brokers`).
+
+    Attributes:
+        name: The broker's vertex name (unique among nodes and switches).
+        service_s: Time per message in seconds, >= 0.
+        s_per_mb: Extra time per megabyte (1e6 bytes) of payload in seconds, >= 0.
+        slots: Messages served at once (servers), >= 1.
+        distribution: "deterministic" or "exponential" (with the mean above).
+    """
+
+    name: str
+    service_s: float = 0.0
+    s_per_mb: float = 0.0
+    slots: int = 1
+    distribution: str = "deterministic"
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     """The network of a scenario: extra switch vertices, the links, and how concurrent flows share links.
 
@@ -94,10 +122,11 @@ class NetworkSpec:
             weigh the same); "none" gives every flow its route's bottleneck bandwidth regardless of other
             flows.
         switches: Names of vertices that forward traffic but run no tasks; they are numbered after the
-            compute nodes.
+            compute nodes. A broker's vertex is one of them.
         links: The links of the topology.
         protocol: The per-message overhead; None: messages cost their payload only.
         compression: Compression of message payloads; None: payloads travel as they are.
+        brokers: The message brokers (each named among ``switches``).
     """
 
     sharing: str = "max-min"
@@ -105,6 +134,7 @@ class NetworkSpec:
     links: tuple[LinkSpec, ...] = ()
     protocol: ProtocolSpec | None = None
     compression: CompressionSpec | None = None
+    brokers: tuple[BrokerSpec, ...] = ()
 
 
 def network_problems(spec: NetworkSpec, vertices: Sequence[str]) -> list[tuple[str, str]]:
@@ -157,6 +187,26 @@ def network_problems(spec: NetworkSpec, vertices: Sequence[str]) -> list[tuple[s
             problems.append((f"links.{name}", f"is the name of {count} links (a duplicate link name; a group's "
                                               "member links are named LINK-MEMBER)"))
     problems.extend(_message_problems(spec))
+    problems.extend(_broker_problems(spec))
+    return problems
+
+
+def _broker_problems(spec: NetworkSpec) -> list[tuple[str, str]]:
+    """Problems of the brokers: a vertex that is not a switch, a negative or infinite time, no server, an unknown
+    law."""
+    problems: list[tuple[str, str]] = []
+    for broker in spec.brokers:
+        where = f"brokers.{broker.name}"
+        if broker.name not in spec.switches:
+            problems.append((where, f"is not a switch vertex (switches: {', '.join(spec.switches) or '(none)'})"))
+        for field, value in (("service_s", broker.service_s), ("s_per_mb", broker.s_per_mb)):
+            if not (value >= 0.0 and math.isfinite(value)):
+                problems.append((where, f"{field} must be finite and >= 0 (seconds), got {value}"))
+        if not broker.slots >= 1:
+            problems.append((where, f"slots must be an integer >= 1, got {broker.slots}"))
+        if broker.distribution not in BROKER_SERVICE_DISTRIBUTIONS:
+            allowed = ", ".join(map(repr, BROKER_SERVICE_DISTRIBUTIONS))
+            problems.append((where, f"distribution must be one of {allowed}, got {broker.distribution!r}"))
     return problems
 
 

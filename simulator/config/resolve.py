@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from simulator.calibration.profile import ProfileError, load_profile, resolve_profile
-from simulator.config.network_spec import CompressionSpec, LinkSpec, NetworkSpec, ProtocolSpec, network_problems
+from simulator.config.network_spec import (
+    BrokerSpec,
+    CompressionSpec,
+    LinkSpec,
+    NetworkSpec,
+    ProtocolSpec,
+    network_problems,
+)
 from simulator.config.problems import Problems
 from simulator.config.schema import (
     ARRIVAL_TIME_S,
@@ -173,8 +180,15 @@ def resolve_network(table: NetworkTable, groups: Mapping[str, list[str]], node_n
     compression = None if table.compression is None else CompressionSpec(
         ratio=table.compression.ratio, sender_s_per_mb=table.compression.sender_s_per_mb,
         receiver_s_per_mb=table.compression.receiver_s_per_mb)
-    spec = NetworkSpec(sharing=table.sharing, switches=table.switches, links=tuple(links), protocol=protocol,
-                       compression=compression)
+    brokers = []
+    for name, broker in table.brokers.items():
+        if name in node_names or name in groups or name in table.switches:
+            problems.add(f"network.brokers.{name}", f"name {name!r} is already used by a node, group or switch (a "
+                         "broker is a vertex of its own)")
+        else:
+            brokers.append(BrokerSpec(name, broker.service_s, broker.s_per_mb, broker.slots, broker.distribution))
+    spec = NetworkSpec(sharing=table.sharing, switches=(*table.switches, *(b.name for b in brokers)),
+                       links=tuple(links), protocol=protocol, compression=compression, brokers=tuple(brokers))
     for where, message in network_problems(spec, sorted(node_names)):
         kind, _, name = where.partition(".")
         if kind == "links":  # the message names the endpoints; the path is the table the link came from
@@ -411,7 +425,8 @@ def resolve_applications(tables: Mapping[str, ApplicationTable], models: Mapping
                                            output_bytes=stage.output_bytes, after=stage.after,
                                            placement=stage.placement, input_bytes=stage.input_bytes,
                                            slots=stage.slots, memory_bytes=stage.memory_bytes,
-                                           replicas=stage.replicas, join=stage.join)
+                                           replicas=stage.replicas, join=stage.join, chunks=stage.chunks,
+                                           streaming=stage.streaming, broker=stage.broker)
             _check_join(f"{path}.stages.{stage_name}.join", stage.join, stage.after, problems)
         sink = table.source if table.sink is None else table.sink
         for key, vertex in (("source", table.source), ("sink", sink)):

@@ -23,6 +23,7 @@ from simulator.config.checks import (
     check_replicas,
     check_resource_demands,
     check_run_ends,
+    check_streaming,
 )
 from simulator.config.loading import apply_overrides, find_scenario, read_toml
 from simulator.config.problems import Problems
@@ -108,6 +109,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario", base_dir: s
         work_stealing=resolve_work_stealing(file.work_stealing),
     )
     check_joins(problems, scenario)
+    check_streaming(problems, scenario)
     problems.raise_if_any(ScenarioError)
     return scenario
 

@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic_core import core_schema
 
 from simulator.calibration.profile import DTYPES
-from simulator.config.network_spec import DUPLEX_MODES, SHARING_MODELS
+from simulator.config.network_spec import BROKER_SERVICE_DISTRIBUTIONS, DUPLEX_MODES, SHARING_MODELS
 from simulator.config.problems import Problems
 from simulator.config.specs import (
     FAILURE_CLOCKS,
@@ -150,6 +150,8 @@ MAX_DURATION_SAMPLES = 100_000
 MAX_RETRIES = 1000
 BACKOFF_FACTOR_RANGE = (1.0, 100.0)
 MAX_REPLICAS = 64
+MAX_CHUNKS = 100_000
+"""Most chunks a stage's output may be sent in (each chunk is a message and an event)."""
 """Most nodes a task of a stage runs on at once (redundant execution)."""
 MAX_COUNT_PER_CHECK = 1_000_000
 """Largest count of tasks in a rebalancing or work-stealing setting (moves per check, a queue length)."""
@@ -449,14 +451,25 @@ class CompressionTable(_Table):
     receiver_s_per_mb: Annotated[float, Checked(CODEC_S_PER_MB)] = 0.0
 
 
+class BrokerTable(_Table):
+    """``[network.brokers.NAME]``: a message broker, a vertex linked like a switch, with a FIFO queue and servers."""
+
+    service_s: Annotated[float, Checked(InRange(0, MAX_TIME_S, unit="seconds per message"))] = 0.0
+    s_per_mb: Annotated[float, Checked(InRange(0, MAX_CODEC_S_PER_MB, unit="seconds per MB of payload"))] = 0.0
+    slots: Annotated[int, Checked(IntInRange(1, MAX_SLOTS))] = 1
+    distribution: Annotated[str, Checked(Choice(BROKER_SERVICE_DISTRIBUTIONS))] = "deterministic"
+
+
 class NetworkTable(_Table):
-    """``[network]``: the sharing model, switch vertices, links, and the per-message protocol and compression."""
+    """``[network]``: the sharing model, switch vertices, links, the per-message protocol and compression, and
+    message brokers."""
 
     sharing: Annotated[str, Checked(Choice(SHARING_MODELS))] = "max-min"
     switches: Annotated[tuple[str, ...], Checked(NAMES)] = ()
     links: dict[str, LinkTable] = Field(default_factory=dict)
     protocol: ProtocolTable | None = None
     compression: CompressionTable | None = None
+    brokers: dict[str, BrokerTable] = Field(default_factory=dict)
 
 
 class DeviceCostTable(_Table):
@@ -509,6 +522,9 @@ class StageTable(_Table):
     memory_bytes: Annotated[float, Checked(InRange(0, MAX_BYTES))] = 0.0
     replicas: Annotated[int, Checked(IntInRange(1, MAX_REPLICAS))] = 1
     join: Annotated[str | int, Checked(JoinCount())] = "all"
+    chunks: Annotated[int, Checked(IntInRange(1, MAX_CHUNKS))] = 1
+    streaming: Annotated[bool, Checked(Boolean())] = False
+    broker: Annotated[str | None, Checked(NAME)] = None
 
 
 class ApplicationTable(_Table):

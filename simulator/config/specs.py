@@ -171,6 +171,15 @@ class StageSpec:
     """Asynchronous join: the stage is released when this many of its predecessors have finished (``"all"``,
     ``"any"`` = 1, or k); the outputs of predecessors that finish later are dropped (late inputs)."""
 
+    chunks: int = 1
+    """The stage's output travels to each successor (and to the sink) as this many messages of equal size, one after
+    another (`simulator.streaming`)."""
+    streaming: bool = False
+    """A task of the stage starts when the first chunk of each of its inputs has arrived (instead of the last), and
+    finishes no earlier than its last chunk's arrival plus its service time / that input's chunks."""
+    broker: str | None = None
+    """The message broker (`[network.brokers.NAME]`) the stage's outputs travel through; None: directly."""
+
     @property
     def join_count(self) -> int:
         """How many predecessors the stage waits for."""
