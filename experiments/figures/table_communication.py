@@ -1,6 +1,7 @@
-"""Table: the detector ensemble per vote join, protocol and compression: mean and p95 response time, SLO
-attainment (1 s deadline) and mean transfer time of a task's inputs, with 95 % t-interval half-widths.
-Reads ``results/communication``; writes ``communication_table.tex``."""
+"""Table: the detector ensemble when the vote waits for all detectors and for any, per transport, protocol and
+compression: mean and p95 response time, SLO attainment (1 s deadline) and mean transfer time of a task's inputs,
+with 95 % t-interval half-widths. Reads ``results/communication`` and ``results/communication_broker``; writes
+``communication_table.tex``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from _common import latex_escape, parse_arguments
-from fig_communication import JOIN, PROTOCOL_LABELS, communication_summary, join_label
+from fig_communication import PROTOCOL_LABELS, TRANSPORT_LABELS, communication_summary, join_label
 from table_policy_load import cell
 
 COLUMNS = [("response_time_mean_s", "mean (s)", 3, 1.0), ("response_time_p95_s", "p95 (s)", 3, 1.0),
@@ -18,16 +19,17 @@ COLUMNS = [("response_time_mean_s", "mean (s)", 3, 1.0), ("response_time_p95_s",
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(__doc__.splitlines()[0], argv)
     summary, joins = communication_summary(args, [column for column, _, _, _ in COLUMNS])
-    lines = [r"\begin{tabular}{lll" + "r" * len(COLUMNS) + "}", r"\toprule",
-             "vote waits for & protocol & compression & " + " & ".join(label for _, label, _, _ in COLUMNS)
-             + r" \\"]
-    for level in joins:
+    lines = [r"\begin{tabular}{llll" + "r" * len(COLUMNS) + "}", r"\toprule",
+             "waits for & transport & protocol & compression & "
+             + " & ".join(label for _, label, _, _ in COLUMNS) + r" \\"]
+    for position in (0, len(joins) - 1):
         lines.append(r"\midrule")
-        part = summary[[join_label(value) == join_label(level) for value in summary[JOIN]]]
+        part = summary[summary["join_position"] == position]
         for _, row in part.iterrows():
             cells = [cell(row[f"{m}_mean"], row[f"{m}_ci_low"], row[f"{m}_ci_high"], digits, scale)
                      for m, _, digits, scale in COLUMNS]
-            lines.append(f"{latex_escape(join_label(level))} & "
+            lines.append(f"{latex_escape(join_label(joins[position]))} & "
+                         f"{latex_escape(TRANSPORT_LABELS.get(row['transport'], row['transport']))} & "
                          f"{latex_escape(PROTOCOL_LABELS.get(row['protocol'], row['protocol']))} & "
                          f"{row['compression']} & " + " & ".join(cells) + r" \\")
     replications = int(summary["replications"].min())
