@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(__doc__.splitlines()[0], argv)
     style()
     summary, joins = communication_summary(args, [METRIC])
-    figure, axes = plt.subplots(1, 2, figsize=(7.0, 3.0), sharex=True, sharey=True)
+    figure, axes = plt.subplots(1, 2, figsize=(7.0, 3.4), sharex=True, sharey=True)
     direct = summary[summary["transport"] == "direct"]
     for colour, protocol in enumerate(dict.fromkeys(direct["protocol"])):
         for compression in dict.fromkeys(direct["compression"]):
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         axis.set_xticks(range(len(joins)), [join_label(level) for level in joins])
         axis.set_xlabel("the vote waits for")
         axis.set_ylim(bottom=0.0)
-        axis.legend(frameon=False, fontsize=6)
+        axis.legend(frameon=False, fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     axes[0].set_ylabel("mean response time (s)")
     return save(figure, args, "communication.pdf")
 
