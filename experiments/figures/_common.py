@@ -62,3 +62,12 @@ def save(figure: Figure, args: argparse.Namespace, name: str) -> int:
 def latex_escape(text: str) -> str:
     return (str(text).replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%")
             .replace("&", r"\&").replace("#", r"\#"))
+
+
+def write_table(args: argparse.Namespace, name: str, lines: list[str], comment: str) -> int:
+    """Close a booktabs ``tabular`` begun in ``lines``, add ``comment`` (what it is, which script made it) as a TeX
+    comment, and write it as ``--out/name``; the script's exit status."""
+    path = args.out / name
+    path.write_text("\n".join([*lines, r"\bottomrule", r"\end{tabular}", f"% {comment}"]) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
