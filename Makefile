@@ -33,18 +33,22 @@ clean:
 
 # The paper: `make figures` runs (or resumes) the sweeps of experiments/*.toml and every script in
 # experiments/figures/, writing paper/figures/; QUICK=1 runs the reduced version (results/quick/, figures in
-# results/quick/figures/) that the test suite also runs. `make paper` builds paper/build/paper.pdf.
-.PHONY: figures paper
+# results/quick/figures/) that the test suite also runs. `make paper` does `make figures` and then builds
+# paper/build/paper.pdf; `make pdf` builds the PDF from the figures already in paper/figures/ (committed).
+.PHONY: figures paper pdf
 QUICK ?=
 
 figures: $(STAMP)
 	$(BIN)/python experiments/make_figures.py $(if $(QUICK),--quick)
 
 paper: figures
+	$(MAKE) pdf
+
+pdf:
 	@command -v latexmk >/dev/null 2>&1 || { \
 	  echo "latexmk is not installed, so the PDF cannot be built. Install a TeX distribution with latexmk:"; \
 	  echo "  Debian/Ubuntu: sudo apt-get install latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended"; \
 	  echo "  macOS: brew install --cask mactex-no-gui     other systems: TeX Live, https://tug.org/texlive/"; \
-	  echo "then run 'make paper' again (the figures are already in paper/figures/)."; exit 1; }
+	  echo "then run 'make pdf' (the figures are already in paper/figures/)."; exit 1; }
 	cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error -outdir=build paper.tex
 	@echo "wrote paper/build/paper.pdf"
