@@ -75,7 +75,7 @@ class JoinDispatcher(Dispatcher):
         if late:
             self.late_inputs[job.id] = self.late_inputs.get(job.id, 0) + late
         super().on_task_done(task)
-        self._settle(job)
+        self.settle(job)
 
     def _result_delivered(self, job: Job) -> None:
         """As the plain dispatcher's, but a job with live late work keeps its tasks until that work ends."""
@@ -98,17 +98,17 @@ class JoinDispatcher(Dispatcher):
 
     def drop(self, task: Task) -> None:
         """A late attempt lost to a failure is not replaced (its row is written by the caller): its stage ends
-        there, and a complete job with no live attempt left has its task rows written now."""
+        there. The caller then calls `settle` for its job, once every attempt the failure interrupted is handled
+        (until then those attempts look finished, and a complete job would be settled with them)."""
         job = task.job
         if job.tasks[task.stage.index] is task:
             job.tasks[task.stage.index] = None
-        self._settle(job)
 
     def forget(self, job: Job) -> None:
         """A job ended early (failed or abandoned, `simulator.dynamics.recovery`): drop what joins kept for it."""
         self._joined.pop(job.id, None)
 
-    def _settle(self, job: Job) -> None:
+    def settle(self, job: Job) -> None:
         """A complete job whose late work has all ended: its task rows, and it leaves the system."""
         if job.id in self.completed_with_tasks and _no_live_attempt(job):
             del self.completed_with_tasks[job.id]

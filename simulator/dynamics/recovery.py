@@ -87,6 +87,7 @@ class Recovery:
             self.recorder.attempt(task, "failed")
             self.recorded.add(task)
         held = self.held_running.setdefault(node.index, [])
+        dropped: list[Job] = []
         for task, _, remaining_s in running:
             if task not in self.recorded:
                 continue  # its job ended while an earlier task of this node was handled
@@ -96,6 +97,7 @@ class Recovery:
             if self.joins is not None and not resume and not self.joins.needs(task):
                 self.recorded.discard(task)
                 self.joins.drop(task)  # late work is not retried
+                dropped.append(task.job)
                 continue
             retry = 0 if resume else self._count_retry(task)
             self.recorded.discard(task)
@@ -109,6 +111,9 @@ class Recovery:
                 attempt.ready_s = now
                 held.append((attempt, remaining_s if resume else math.nan))
                 self.held[attempt] = node.index
+        if self.joins is not None:
+            for job in dropped:  # once every interrupted attempt is handled: a complete job may now be settled
+                self.joins.settle(job)
         self._refresh(node)
 
     def _arrived_while_down(self, node: Node, task: Task) -> None:
