@@ -96,6 +96,24 @@ def test_late_work_of_a_completed_job_lost_past_max_retries_does_not_fail_the_jo
     assert (result.summary["jobs_failed"], result.summary["retries"], result.summary["late_inputs"]) == (0, 0, 0)
 
 
+def test_two_late_attempts_of_a_completed_job_lost_on_one_node_end_there_once():
+    """y and w (3 s each) share node y's two slots; the job completes at 12 s through x; y's node fails at 12.5 s
+    with both running: both are late, each is one failed row, and the job (settled once, after both) stays finished.
+    (A regression: the job used to be settled after the first, its task list cleared under the second.)"""
+    raw = scenario_dict({"x": 1.0, "y": 3.0, "w": 3.0, "z": 1.0}, {"z": ["x", "y", "w"]}, {"z": "any"}, jobs=1,
+                        gap_s=10.0, horizon_s=100.0)
+    del raw["nodes"]["w"], raw["network"]["links"]["w-hub"]
+    raw["nodes"]["y"]["slots"] = 2
+    raw["models"]["m_w"]["devices"] = {"k_y": 3.0}
+    raw["outages"] = [{"target": "y", "start_s": 12.5, "duration_s": 1.0}]
+    raw["recovery"] = {"on_failure": "redispatch", "max_retries": 0}
+    result = run(parse_scenario(raw, source="s.toml"), "round_robin")
+    assert rows(result) == [("w", "failed", 10.0, 10.0, 10.0, 12.5), ("x", "finished", 10.0, 10.0, 10.0, 11.0),
+                            ("y", "failed", 10.0, 10.0, 10.0, 12.5), ("z", "finished", 11.0, 11.0, 11.0, 12.0)]
+    assert list(result.jobs["state"]) == ["finished"] and list(result.jobs["response_s"]) == [2.0]
+    assert (result.summary["retries"], result.summary["late_inputs"]) == (0, 0)
+
+
 def test_a_needed_predecessor_past_max_retries_fails_its_job_and_cancels_the_late_work():
     """max_retries = 0 and x's node fails at 10.5 s before z was released: x is needed, its retry fails the job,
     y (running) is cancelled; no late input."""
