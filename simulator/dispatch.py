@@ -349,3 +349,15 @@ class Dispatcher:
     def record_unfinished(self) -> None:
         """At the end of the run: the rows of the jobs still in the system."""
         self.recorder.unfinished(list(self.live_jobs.values()))
+
+
+_MIXED: dict[tuple[type[Dispatcher], type[Dispatcher]], type[Dispatcher]] = {}
+
+
+def with_mixin(mixin: type[Dispatcher], dispatcher_class: type[Dispatcher]) -> type[Dispatcher]:
+    """``dispatcher_class`` with an optional feature's ``mixin`` first in its method order (one class per pair):
+    how a run turns on known sizes, streaming or model variants, so a run without them executes the plain class."""
+    bases = (mixin, dispatcher_class)
+    if bases not in _MIXED:
+        _MIXED[bases] = type(mixin.__name__.removesuffix("Dispatcher") + dispatcher_class.__name__, bases, {})
+    return _MIXED[bases]

@@ -17,7 +17,7 @@ from simulator.cluster import ModelServerNode, build_nodes
 from simulator.config import MAX_SEED, Scenario
 from simulator.costs import CostTable, ServiceTimeModel
 from simulator.disciplines import ProcessorSharingNode, RoundRobinNode
-from simulator.dispatch import Dispatcher
+from simulator.dispatch import Dispatcher, with_mixin
 from simulator.engine import Environment
 from simulator.errors import UserInputError
 from simulator.joins import JoinDispatcher, has_joins, with_joins
@@ -27,9 +27,9 @@ from simulator.network.brokers import Broker, broker_table, build_brokers
 from simulator.policies import Policy, make_policy
 from simulator.randomness import stream
 from simulator.recorder import Recorder, batch_table
-from simulator.streaming import StreamingDispatcher, has_streaming, with_streaming
+from simulator.streaming import StreamingDispatcher, has_streaming
 from simulator.user_files import user_output, writable_directory
-from simulator.variants import VariantRecorder, job_accuracy, with_variants
+from simulator.variants import VariantDispatcher, VariantRecorder, job_accuracy
 from simulator.workload import CompiledApplication, compile_applications
 
 if TYPE_CHECKING:
@@ -147,19 +147,19 @@ class Simulation:
 
             dispatcher_class, dispatcher_options = DynamicDispatcher, {"recovery": scenario.recovery}
         if scenario.policy.clairvoyant:  # only then: tasks draw their size at release
-            from simulator.sizes import TaskSizes, clairvoyant
+            from simulator.sizes import ClairvoyantDispatcher, TaskSizes
 
-            dispatcher_class = clairvoyant(dispatcher_class)
+            dispatcher_class = with_mixin(ClairvoyantDispatcher, dispatcher_class)
             dispatcher_options["sizes"] = TaskSizes(scenario, self.seed)
         if has_joins(self.applications):  # only then: stages that wait for some of their predecessors
             dispatcher_class = with_joins(dispatcher_class)
         self.brokers: dict[str, Broker] = {}
         if has_streaming(self.applications):  # only then: chunked outputs, brokers, streaming stages
             self.brokers = build_brokers(self.env, self.network, self.seed)
-            dispatcher_class = with_streaming(dispatcher_class)
+            dispatcher_class = with_mixin(StreamingDispatcher, dispatcher_class)
             dispatcher_options["brokers"] = self.brokers
         if scenario.has_variants:  # only then: tasks get a model variant when placed
-            dispatcher_class = with_variants(dispatcher_class)
+            dispatcher_class = with_mixin(VariantDispatcher, dispatcher_class)
             dispatcher_options["variant_rule"] = scenario.policy.variant
         self.dispatcher = dispatcher_class(
             self.env, [], self.network, self.applications, policy, stream(seed, "policy"), self.recorder,

@@ -26,7 +26,7 @@ from simulator.dispatch import Dispatcher
 from simulator.randomness import stream
 from simulator.workload import KnownSize, Task
 
-__all__ = ["ClairvoyantDispatcher", "TaskSizes", "clairvoyant"]
+__all__ = ["ClairvoyantDispatcher", "TaskSizes"]
 
 
 class TaskSizes:
@@ -66,14 +66,3 @@ class ClairvoyantDispatcher(Dispatcher):
         if task.samplers is task.stage.samplers:  # no size yet
             self.sizes.draw(task)
         super()._release(task, now)
-
-
-_CLAIRVOYANT_CLASSES: dict[type[Dispatcher], type[Dispatcher]] = {}
-
-
-def clairvoyant(dispatcher_class: type[Dispatcher]) -> type[Dispatcher]:
-    """``dispatcher_class`` whose tasks draw their size at release (one class per dispatcher class)."""
-    if dispatcher_class not in _CLAIRVOYANT_CLASSES:
-        _CLAIRVOYANT_CLASSES[dispatcher_class] = type(f"Clairvoyant{dispatcher_class.__name__}",
-                                                      (ClairvoyantDispatcher, dispatcher_class), {})
-    return _CLAIRVOYANT_CLASSES[dispatcher_class]

@@ -2,7 +2,7 @@
 that start on the first chunk of their inputs.
 
 The dispatcher of a run whose scenario sets a stage's ``chunks`` > 1, ``streaming`` or ``broker``
-(`StreamingDispatcher`, mixed in before the run's dispatcher class by `with_streaming`) changes how stage outputs
+(`StreamingDispatcher`, mixed in before the run's dispatcher class by `dispatch.with_mixin`) changes how stage outputs
 travel and when their consumers start; a run without these fields uses none of this module.
 
 - Chunks. The output of a stage with ``chunks = N`` (``output_bytes`` B) travels to each successor on another
@@ -46,7 +46,7 @@ from simulator.network import Network
 from simulator.network.brokers import Broker
 from simulator.workload import CompiledApplication, CompiledStage, Job, Task
 
-__all__ = ["StreamingDispatcher", "has_streaming", "with_streaming"]
+__all__ = ["StreamingDispatcher", "has_streaming"]
 
 
 def has_streaming(applications: list[CompiledApplication]) -> bool:
@@ -240,15 +240,4 @@ class StreamingDispatcher(Dispatcher):
     def _result_chunk(self, job: Job, first: bool, last: bool, chunks: int) -> None:
         if last:
             self._result_delivered(job)
-
-
-_STREAMING_CLASSES: dict[type[Dispatcher], type[Dispatcher]] = {}
-
-
-def with_streaming(dispatcher_class: type[Dispatcher]) -> type[Dispatcher]:
-    """``dispatcher_class`` with chunked outputs, brokers and streaming stages (one class per dispatcher class)."""
-    if dispatcher_class not in _STREAMING_CLASSES:
-        _STREAMING_CLASSES[dispatcher_class] = type(f"Streaming{dispatcher_class.__name__}",
-                                                    (StreamingDispatcher, dispatcher_class), {})
-    return _STREAMING_CLASSES[dispatcher_class]
 

@@ -41,8 +41,7 @@ from simulator.dispatch import Dispatcher
 from simulator.recorder import TASK_ROW, Recorder
 from simulator.workload import CompiledApplication, CompiledVariant, Job, Task
 
-__all__ = ["VariantDispatcher", "VariantRecorder", "choose_variant", "job_accuracy", "preferred_variant",
-           "with_variants"]
+__all__ = ["VariantDispatcher", "VariantRecorder", "choose_variant", "job_accuracy", "preferred_variant"]
 
 
 def _runs(variant: CompiledVariant, node: int) -> bool:
@@ -82,7 +81,7 @@ def choose_variant(variants: Sequence[CompiledVariant], node: int, rule: str, st
 
 class VariantDispatcher(Dispatcher):
     """A dispatcher whose tasks of stages with variants get their variant when they are placed on a node (mixed in
-    before the run's dispatcher class by `with_variants`)."""
+    before the run's dispatcher class by `dispatch.with_mixin`)."""
 
     def __init__(self, *args: Any, variant_rule: str, **kwargs: Any) -> None:
         self.variant_rule = variant_rule
@@ -113,17 +112,6 @@ class VariantDispatcher(Dispatcher):
                                f"of application {task.application!r} on node {node}; the variants that run there "
                                f"are {runnable} (indices into the stage's variants), or None for the scenario's rule")
         return int(chosen)
-
-
-_VARIANT_CLASSES: dict[type[Dispatcher], type[Dispatcher]] = {}
-
-
-def with_variants(dispatcher_class: type[Dispatcher]) -> type[Dispatcher]:
-    """``dispatcher_class`` whose tasks get a model variant when placed (one class per dispatcher class)."""
-    if dispatcher_class not in _VARIANT_CLASSES:
-        _VARIANT_CLASSES[dispatcher_class] = type(f"Variant{dispatcher_class.__name__}",
-                                                  (VariantDispatcher, dispatcher_class), {})
-    return _VARIANT_CLASSES[dispatcher_class]
 
 
 class VariantRecorder(Recorder):
